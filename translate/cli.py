@@ -1,0 +1,138 @@
+"""The ``translate`` command line. Subcommands import their heavy modules lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from .errors import TranslateError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="translate", description="Image-to-image translation: train, share and run models.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument(
+        "--strict-plugins",
+        action="store_true",
+        help="fail when a plugin cannot be loaded (default: report it on one line and go on)",
+    )
+    sub = p.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="train from a TOML recipe")
+    run.add_argument("recipe", help="path to a recipe .toml")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a recipe key (value parsed as TOML, e.g. --set train.epochs=5)")
+    run.add_argument("--output-dir", help="run folder (overrides output.dir)")
+    run.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (the schedule is unchanged)")
+    run.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the run folder")
+
+    check = sub.add_parser("check", help="validate a recipe without training")
+    check.add_argument("recipe")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    plugins = sub.add_parser("plugins", help="list installed plugins and what they register")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    infer = sub.add_parser("infer", help="translate images with a trained model")
+    infer.add_argument("model", help="a model.safetensors file (or a run folder holding one)")
+    infer.add_argument("inputs", nargs="+", help="image files or folders")
+    infer.add_argument("--out", required=True, help="output folder")
+    infer.add_argument("--direction", help="which generator to run (e.g. AtoB / BtoA); default: the model's")
+    infer.add_argument("--batch-size", type=int, default=4)
+    infer.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
+    infer.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    infer.add_argument("--mode", choices=["model", "eval", "train"], default="model",
+                       help="test-time mode: the one recorded in the model (default), eval, or train (paper)")
+    infer.add_argument("--seed", type=int, default=0, help="seed for dropout in train mode")
+
+    data = sub.add_parser("data", help="public data sets")
+    dsub = data.add_subparsers(dest="data_command")
+    dl = dsub.add_parser("download", help="download and extract a public data set")
+    dl.add_argument("name")
+    dl.add_argument("--root", default="data", help="folder that receives NAME/ (default: data)")
+    dsub.add_parser("list", help="list the data sets that can be downloaded")
+
+    docs = sub.add_parser("docs", help="print generated documentation")
+    docs.add_argument("topic", choices=["recipes"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.strict_plugins:
+        os.environ["TRANSLATE_STRICT_PLUGINS"] = "1"
+    try:
+        return _dispatch(args, parser)
+    except TranslateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.command == "run":
+        from .engine.trainer import train
+
+        train(args.recipe, overrides=args.overrides, output_dir=args.output_dir,
+              max_steps=args.max_steps, resume=args.resume)
+        return 0
+    if args.command == "check":
+        from .recipe import load_recipe
+
+        recipe, _ = load_recipe(args.recipe, args.overrides)
+        print(f"{args.recipe}: ok (method {recipe.method.name}, data {recipe.data.name})")
+        return 0
+    if args.command == "plugins":
+        return _plugins(args.json)
+    if args.command == "infer":
+        from .inference import infer_cli
+
+        return infer_cli(args)
+    if args.command == "data":
+        from .download import data_cli
+
+        if args.data_command is None:
+            parser.parse_args(["data", "--help"])
+        return data_cli(args)
+    if args.command == "docs":
+        from .docs import recipes_markdown
+
+        sys.stdout.write(recipes_markdown())
+        return 0
+    raise AssertionError(args.command)
+
+
+def _plugins(as_json: bool) -> int:
+    from .plugins import get_plugins
+
+    plugins = get_plugins()
+    entries = plugins.describe()
+    if as_json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for e in entries:
+        tag = " (built-in)" if e["builtin"] else ""
+        print(f"{e['name']}: {e['distribution']} {e['version']}{tag}")
+        for kind, names in e["components"].items():
+            print(f"  {kind}: {', '.join(names)}")
+        for err in e["errors"]:
+            print(f"  load error: {err}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The data-set contract shared by the engine and dataset plugins.
+
+A dataset factory returns a ``torch.utils.data.Dataset`` with:
+
+- ``channels``: ``dict[str, int]``, the image keys an item holds and their channel
+  counts (paired data: ``{"input": 3, "target": 3}``; unpaired: ``{"A": 3, "B": 3}``);
+- ``__len__``;
+- ``__getitem__(key)``, where ``key`` is ``(index, seed)``: ``seed`` is an int that
+  drives every random choice for this item (crop, flip, random pairing), so the
+  same key always gives the same item, whatever the worker or a resume. A plain
+  int key means ``(key, key)``.
+
+Items are dicts of float32 ``(C, H, W)`` tensors in [-1, 1] under the ``channels``
+keys, plus ``"name"`` (a string, for sample grids and logs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SampleKey = tuple[int, int]
+
+
+def split_key(key: Any) -> SampleKey:
+    """Normalise a dataset key to ``(index, seed)``."""
+    if isinstance(key, tuple):
+        index, seed = key
+        return int(index), int(seed)
+    return int(key), int(key)
+
+
+def item_seed(seed: int, epoch: int, position: int) -> int:
+    """A 63-bit seed for one item, derived from the run seed, epoch and position in the epoch."""
+    x = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + position * 0x94D049BB133111EB) & (2**64 - 1)
+    x ^= x >> 31
+    x = (x * 0xD6E8FEB86659FD93) & (2**64 - 1)
+    x ^= x >> 32
+    return x & (2**63 - 1)

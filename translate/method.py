@@ -1,0 +1,115 @@
+"""The method contract: a training procedure (pix2pix, CycleGAN, ...) the engine drives.
+
+A method plugin registers ``factory(options, ctx) -> Method``. The factory builds its
+networks and optimizers through ``ctx`` (so the recipe's components, validated options
+and plugins are recorded for export). The engine then prepares the networks and
+optimizers with Accelerate, replaces them in ``method.networks`` / ``method.optimizers``
+in place, and calls :meth:`Method.train_step` once per batch inside one
+``accelerator.accumulate(...)`` context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from accelerate import Accelerator
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """One generator a trained method exports to its model file.
+
+    ``network`` is the key in ``Method.networks``; ``name`` the key used in the model
+    file (``--direction`` picks by name or by ``direction``); ``input_domain`` and
+    ``output_domain`` name the data each side expects (e.g. "edges" -> "photo").
+    """
+
+    name: str
+    network: str
+    direction: str = "AtoB"
+    input_domain: str = "A"
+    output_domain: str = "B"
+    test_mode: str = "eval"  # "eval" or "train" (paper: dropout on, batch statistics)
+
+
+@dataclass
+class StepContext:
+    """What a train step may use from the engine."""
+
+    accelerator: "Accelerator"
+    step: int
+    epoch: int
+
+    def backward(self, loss: "torch.Tensor") -> None:
+        """Backward through Accelerate (gradient-accumulation scaling, fp16 loss scaling)."""
+        self.accelerator.backward(loss)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Mixed-precision context for code outside a prepared module's forward (losses)."""
+        return self.accelerator.autocast()
+
+
+def set_requires_grad(module: "torch.nn.Module | None", flag: bool) -> None:
+    """Freeze or unfreeze a network (freeze D during the G step, ENGINE_NOTES 3)."""
+    if module is None:
+        return
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class Method:
+    """Base class of training methods.
+
+    Subclasses fill ``networks`` and ``optimizers`` in ``__init__`` (insertion order is
+    the order used for preparing and checkpointing) and implement ``train_step``,
+    ``sample`` and ``exports``.
+    """
+
+    #: Data keys the method needs from each batch (checked against the data set once).
+    data_keys: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.networks: dict[str, "torch.nn.Module"] = {}
+        self.optimizers: dict[str, "torch.optim.Optimizer"] = {}
+        self.base_lrs: dict[str, float] = {}
+
+    def train_step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, "torch.Tensor"]:
+        """One training step on one batch; returns detached scalar losses by name."""
+        raise NotImplementedError
+
+    def sample(self, batch: dict[str, Any]) -> list[list[tuple[str, "torch.Tensor"]]]:
+        """Images for a sample grid: row groups of labelled columns, each (N, C, H, W) in [-1, 1]."""
+        raise NotImplementedError
+
+    def exports(self) -> list[ExportSpec]:
+        """The generators written to the model file, the default one first."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Extra resumable state (image pools, counters): tensors and JSON values only."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def iter_networks(self) -> Iterator[tuple[str, "torch.nn.Module"]]:
+        yield from self.networks.items()
+
+
+@dataclass
+class ComponentRecord:
+    """How a network was built: recorded on the module for export."""
+
+    kind: str
+    name: str
+    options: dict[str, Any]
+    plugin_name: str
+    distribution: str
+    version: str
+    in_channels: int
+    out_channels: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,55 @@
+"""Base class for component options, and turning pydantic errors into dotted-path lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class Options(BaseModel):
+    """Base for every component's options: unknown keys and wrong types are errors (no coercion).
+
+    Use lists rather than tuples for sequence options: options round-trip through JSON
+    (model files) and TOML (recipes).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+
+class NoOptions(Options):
+    """Options model of a component that takes none."""
+
+
+def error_lines(err: ValidationError, prefix: str = "") -> list[str]:
+    """Format a pydantic ValidationError as ``dotted.path: message (got value)`` lines."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "__root__")
+        path = ".".join(p for p in (prefix, loc) if p)
+        msg = e.get("msg", "invalid value")
+        if e.get("type") == "extra_forbidden":
+            msg = "unknown key"
+        elif e.get("type") == "missing":
+            msg = "required key is missing"
+        got = ""
+        if "input" in e and e.get("type") not in ("missing", "extra_forbidden"):
+            got = f" (got {_short(e['input'])})"
+        lines.append(f"{path or '<root>'}: {msg}{got}")
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
+    """(name, type, default, description) for each field of an options model."""
+    rows = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        type_name = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        rows.append((name, type_name, default, field.description or ""))
+    return rows

@@ -1,0 +1,238 @@
+"""Recipes: TOML files that describe a run, validated strictly before anything is built.
+
+Validation has two stages. The skeleton (the sections below) is a strict pydantic
+model. Then each component table (``method``, ``generator``, ``discriminator``,
+``losses.<role>``, ``data``) is looked up in the registry and its ``options`` table
+is validated with the plugin's own options model. All problems are reported together
+as ``dotted.key: message`` lines naming the recipe file.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import RecipeError
+from .options import error_lines
+from .registry import OptionsInvalid, Registry, UnknownComponent
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class ComponentSpec(BaseModel):
+    """A component chosen by registry name, with its options table."""
+
+    model_config = _STRICT
+    name: str = Field(description="Registered component name (see `translate plugins`).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Options of that component.")
+
+
+class DataSpec(ComponentSpec):
+    """The training data set and how it is loaded."""
+
+    batch_size: int = Field(1, ge=1, description="Images per batch per process.")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    shuffle: bool = Field(True, description="Shuffle the training set each epoch (order is reproducible from the seed).")
+
+
+class TrainSpec(BaseModel):
+    """How long to train and how the learning rate evolves."""
+
+    model_config = _STRICT
+    epochs: int | None = Field(None, ge=1, description="Length in epochs (give this or `steps`).")
+    steps: int | None = Field(None, ge=1, description="Length in optimizer steps (give this or `epochs`).")
+    decay: int = Field(
+        0,
+        ge=0,
+        description="Linear learning-rate decay to zero over the last `decay` epochs (or steps); "
+        "the rest is constant, as in the reference code.",
+    )
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Batches accumulated per optimizer step.")
+    mixed_precision: Literal["no", "bf16", "fp16"] = Field(
+        "no", description="Autocast precision; fp16 needs a CUDA device."
+    )
+    sync_batchnorm: bool = Field(False, description="Convert BatchNorm to SyncBatchNorm for multi-GPU runs.")
+    cpu: bool = Field(False, description="Force the CPU even when a GPU is present.")
+
+    @model_validator(mode="after")
+    def _length(self) -> "TrainSpec":
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError("give exactly one of train.epochs or train.steps")
+        total = self.epochs if self.epochs is not None else self.steps
+        if self.decay > total:  # type: ignore[operator]
+            raise ValueError(f"train.decay ({self.decay}) is longer than the run ({total})")
+        return self
+
+
+class OutputSpec(BaseModel):
+    """The run folder and what is written into it."""
+
+    model_config = _STRICT
+    dir: str = Field("runs/{recipe}", description="Run folder; `{recipe}` is the recipe file's stem.")
+    log_every: int = Field(50, ge=1, description="Write metrics every N steps.")
+    sample_every: int = Field(500, ge=1, description="Write a sample grid every N steps.")
+    checkpoint_every: int = Field(1000, ge=1, description="Write a resumable checkpoint every N steps.")
+    keep_checkpoints: int = Field(3, ge=1, description="How many recent checkpoints to keep.")
+    num_samples: int = Field(4, ge=1, le=64, description="Images in each sample grid.")
+    tensorboard: bool = Field(True, description="Also log to TensorBoard when it is installed.")
+    progress: bool = Field(True, description="Show a progress bar.")
+
+
+class Recipe(BaseModel):
+    """A whole recipe."""
+
+    model_config = _STRICT
+    seed: int = Field(0, description="Seed for weights, data order, augmentation and dropout.")
+    method: ComponentSpec = Field(description="Training method (e.g. pix2pix).")
+    generator: ComponentSpec | None = Field(None, description="Generator network.")
+    discriminator: ComponentSpec | None = Field(None, description="Discriminator network.")
+    losses: dict[str, ComponentSpec] = Field(
+        default_factory=dict, description="Loss components by role (e.g. `adversarial`, `reconstruction`)."
+    )
+    data: DataSpec = Field(description="Training data set.")
+    train: TrainSpec = Field(description="Length, schedule, precision.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="Run folder and logging.")
+
+
+COMPONENT_SECTIONS: dict[str, str] = {
+    "method": "method",
+    "generator": "generator",
+    "discriminator": "discriminator",
+    "data": "dataset",
+}
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``dotted.key=value``; the value is read as a TOML value, else as a plain string."""
+    if "=" not in text:
+        raise RecipeError("--set", [f"{text!r}: expected dotted.key=value"])
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise RecipeError("--set", [f"{text!r}: invalid key {key!r}"])
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``--set dotted.key=value`` overrides applied."""
+    out = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise RecipeError("--set", [f"{'.'.join(parts)}: {where} is a value, not a table"])
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file; syntax errors name the file and line."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise RecipeError(str(path), ["file not found"]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise RecipeError(str(path), [f"not valid TOML: {err}"]) from None
+
+
+def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>") -> Recipe:
+    """Validate a recipe dict: skeleton, component names, then each component's options."""
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(source, error_lines(err)) from None
+    problems: list[str] = []
+    for section, kind in COMPONENT_SECTIONS.items():
+        spec = getattr(recipe, section)
+        if spec is not None:
+            problems += _check_component(registry, kind, spec, section)
+    for role, spec in recipe.losses.items():
+        problems += _check_component(registry, "loss", spec, f"losses.{role}")
+    if problems:
+        raise RecipeError(source, problems)
+    return recipe
+
+
+def _check_component(registry: Registry, kind: str, spec: ComponentSpec, path: str) -> list[str]:
+    try:
+        comp = registry.get(kind, spec.name)
+    except UnknownComponent as err:
+        return [f"{path}.name: {err}"]
+    try:
+        spec.options = comp.parse_options(spec.options, f"{path}.options").model_dump(mode="json")
+    except OptionsInvalid as err:
+        return err.lines
+    return []
+
+
+def load_recipe(
+    path: str | Path, overrides: list[str] | None = None, registry: Registry | None = None
+) -> tuple[Recipe, dict[str, Any]]:
+    """Read, override and validate a recipe file. Returns the recipe and the resolved dict."""
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    path = Path(path)
+    data = apply_overrides(read_toml(path), overrides or [])
+    source = str(path) + (" (with --set overrides)" if overrides else "")
+    recipe = validate(data, registry, source)
+    return recipe, resolved_dict(recipe)
+
+
+def resolved_dict(recipe: Recipe) -> dict[str, Any]:
+    """The recipe with every default filled in (what is written to the run folder)."""
+    return recipe.model_dump(mode="json", exclude_none=True)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Serialise a resolved recipe dict as TOML (tables after plain keys, as TOML requires)."""
+    lines: list[str] = []
+    _emit_table(lines, [], data)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _emit_table(lines: list[str], prefix: list[str], table: dict[str, Any]) -> None:
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    if prefix and (scalars or not tables):
+        lines.append("")
+        lines.append("[" + ".".join(_key(p) for p in prefix) + "]")
+    for k, v in scalars.items():
+        lines.append(f"{_key(k)} = {_value(v)}")
+    for k, v in tables.items():
+        _emit_table(lines, prefix + [k], v)
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else _value(k)
+
+
+def _value(v: Any) -> str:
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if v is None:
+        raise ValueError("TOML has no null")
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
