@@ -55,6 +55,7 @@ class Plugins:
     registry: Registry
     infos: dict[str, PluginInfo] = field(default_factory=dict)
     errors: list[LoadError] = field(default_factory=list)
+    trace: bool = False
 
     def describe(self) -> list[dict[str, Any]]:
         """One JSON-friendly entry per plugin: distribution, version, components by kind, errors."""
@@ -125,10 +126,11 @@ def load_plugins(
         strict = os.environ.get("TRANSLATE_STRICT_PLUGINS", "") not in ("", "0")
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    if os.environ.get("TRANSLATE_TRACE_PLUGINS", "") not in ("", "0"):
+    plugins = Plugins(pm, Registry())
+    plugins.trace = os.environ.get("TRANSLATE_TRACE_PLUGINS", "") not in ("", "0")
+    if plugins.trace:
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(f"[translate trace] {msg}"))
         pm.enable_tracing()
-    plugins = Plugins(pm, Registry())
     selected = _selected(os.environ.get("TRANSLATE_LOAD_PLUGINS"))
 
     candidates: list[tuple[str, str, str, Any]] = []  # (name, dist, version, loader)
@@ -153,9 +155,10 @@ def load_plugins(
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin import is reported, not fatal
             if pm.has_plugin(name) and name not in plugins.infos:
                 pm.unregister(name=name)
-            _fail(plugins, LoadError(name, dist, f"{type(exc).__name__}: {exc}"), strict)
+            _fail(plugins, LoadError(name, dist, _describe(exc)), strict)
             continue
         plugins.infos[name] = info
+        _trace(plugins, f"loaded plugin {name!r} from {dist} {version}")
 
     _fill_registry(plugins, strict)
     return plugins
@@ -190,11 +193,26 @@ def _fill_registry(plugins: Plugins, strict: bool) -> None:
                          _kind: str = kind, _info: PluginInfo = info) -> None:
                 plugins.registry.add(_kind, _info, name, factory, options=options, description=description,
                                      smoke_options=smoke_options)
+                _trace(plugins, f"  {_info.name}: registered {_kind} {name!r}")
 
+            # Each implementation is called on its own (not through pm.hook) so that every
+            # registration is attributed to its plugin; hence the explicit trace lines.
+            _trace(plugins, f"{hook_name}(register) -> plugin {info.name!r}")
             try:
                 impl.function(register=register)
             except Exception as exc:  # noqa: BLE001
-                _fail(plugins, LoadError(info.name, info.distribution, f"{hook_name}: {type(exc).__name__}: {exc}"), strict)
+                _fail(plugins, LoadError(info.name, info.distribution, f"{hook_name}: {_describe(exc)}"), strict)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` on one line (load errors are reported on a single line)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _trace(plugins: Plugins, message: str) -> None:
+    if plugins.trace:
+        sys.stderr.write(f"[translate trace] {message}\n")
 
 
 def _fail(plugins: Plugins, err: LoadError, strict: bool) -> None:

@@ -138,6 +138,41 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
+def read_recipe_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a recipe file, following ``extends = "other.toml"`` (a path relative to the file).
+
+    The file's tables are merged over the base recipe's, key by key. A component table
+    (one with ``name``) that names a different component than the base replaces the
+    base's ``options`` instead of merging into them.
+    """
+    path = Path(path)
+    data = read_toml(path)
+    base_ref = data.pop("extends", None)
+    if base_ref is None:
+        return data
+    if not isinstance(base_ref, str):
+        raise RecipeError(str(path), [f"extends: expected a file path string (got {base_ref!r})"])
+    base_path = (path.parent / base_ref).resolve()
+    if base_path in _seen:
+        raise RecipeError(str(path), [f"extends: {base_ref!r} extends itself (cycle)"])
+    if not base_path.is_file():
+        raise RecipeError(str(path), [f"extends: base recipe {base_path} not found"])
+    return _merge(read_recipe_file(base_path, _seen + (path.resolve(),)), data)
+
+
+def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            if "name" in value and value["name"] != old.get("name"):
+                old = {k: v for k, v in old.items() if k != "options"}
+            out[key] = _merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file; syntax errors name the file and line."""
     try:
@@ -188,7 +223,7 @@ def load_recipe(
 
         registry = get_registry()
     path = Path(path)
-    data = apply_overrides(read_toml(path), overrides or [])
+    data = apply_overrides(read_recipe_file(path), overrides or [])
     source = str(path) + (" (with --set overrides)" if overrides else "")
     recipe = validate(data, registry, source)
     return recipe, resolved_dict(recipe)
@@ -207,7 +242,8 @@ def to_toml(data: dict[str, Any]) -> str:
 
 
 def _emit_table(lines: list[str], prefix: list[str], table: dict[str, Any]) -> None:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    # None means "not set" (the default applies): TOML has no null, so the key is left out.
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and v is not None}
     tables = {k: v for k, v in table.items() if isinstance(v, dict)}
     if prefix and (scalars or not tables):
         lines.append("")
@@ -233,6 +269,4 @@ def _value(v: Any) -> str:
         return json.dumps(v)
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
-    if v is None:
-        raise ValueError("TOML has no null")
     raise TypeError(f"cannot write {type(v).__name__} to TOML")

@@ -1,0 +1,1 @@
+"""The training engine: Accelerate-driven loop, checkpoints, schedules, logs and samples."""

@@ -1,0 +1,208 @@
+"""``synthetic_shapes``: the quickstart data set, generated from a seed (no downloads).
+
+B: two to four non-overlapping filled shapes on a light background. Each shape's colour is
+fixed by its type (circle red, square blue, triangle green, ellipse amber), shaded by a light
+from the top left, rendered with 2x supersampling. A: the edge drawing of B (dark lines on
+white), from Canny edges (kornia) of B's luminance. So the mapping A -> B is learnable: the
+outline tells the shape type, the type tells the colour.
+
+Files (served like ``paired_ab``): ``root/train/*.png`` and ``root/val/*.png`` (A|B pairs),
+``root/test_inputs/*.png`` (A only, for ``translate infer``) and ``root/manifest.json``
+holding the generation parameters. A folder whose manifest differs is regenerated: into a
+temporary folder beside it, then swapped in by renaming.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from translate.errors import DataError
+from translate.imageio import list_images, to_uint8
+
+GENERATOR_VERSION = 1
+KINDS = ("circle", "square", "triangle", "ellipse")
+COLOURS = np.array(
+    [[0.86, 0.20, 0.18], [0.18, 0.36, 0.86], [0.16, 0.62, 0.26], [0.95, 0.62, 0.10]], dtype=np.float32
+)
+BACKGROUND = np.array([0.95, 0.94, 0.91], dtype=np.float32)
+SUPERSAMPLE = 2
+_SPLITS = {"train": 1, "val": 2, "test_inputs": 3}
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def shape_params(seed: int, count: int, val_count: int, test_count: int, image_size: int) -> dict[str, Any]:
+    """The manifest content for these generation parameters."""
+    return {
+        "dataset": "synthetic_shapes",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "count": count,
+        "val_count": val_count,
+        "test_count": test_count,
+        "image_size": image_size,
+    }
+
+
+def ensure_shapes(root: str | os.PathLike[str], params: dict[str, Any]) -> bool:
+    """Generate the set into ``root`` unless it is already there with these parameters.
+
+    Returns True when it (re)generated. Raises DataError when ``root`` holds something else.
+    """
+    root = Path(root)
+    if _complete(root, params):
+        return False
+    if root.exists() and not _ours(root):
+        raise DataError(
+            f"{root} exists but is not a synthetic_shapes folder (it has no manifest.json written by "
+            "translate); choose another root for synthetic_shapes, or remove that folder"
+        )
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.tmp-"))
+    try:
+        write_shapes(tmp, params)
+        _swap_in(tmp, root, params)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return True
+
+
+def write_shapes(folder: Path, params: dict[str, Any]) -> None:
+    """Write all files of the set into ``folder`` (the manifest last)."""
+    seed, size = params["seed"], params["image_size"]
+    for split, n in (("train", params["count"]), ("val", params["val_count"]), ("test_inputs", params["test_count"])):
+        out = folder / split
+        out.mkdir(parents=True, exist_ok=True)
+        if n == 0:
+            continue
+        b = np.stack([render_shapes(np.random.default_rng([seed, _SPLITS[split], i]), size) for i in range(n)])
+        a = edge_drawings(b)
+        for i in range(n):
+            image = a[i] if split == "test_inputs" else np.concatenate([a[i], b[i]], axis=1)
+            Image.fromarray(to_uint8(image)).save(out / f"{i:05d}.png")
+    (folder / "manifest.json").write_text(json.dumps(params, indent=2) + "\n")
+
+
+def render_shapes(rng: np.random.Generator, size: int) -> np.ndarray:
+    """One B image: ``(size, size, 3)`` float32 in [0, 1]."""
+    s = size * SUPERSAMPLE
+    img = np.broadcast_to(BACKGROUND, (s, s, 3)).copy()
+    placed: list[tuple[float, float, float]] = []
+    for _ in range(int(rng.integers(2, 5))):
+        for _attempt in range(30):
+            r = float(rng.uniform(0.11, 0.19)) * size
+            reach = 1.1 * r  # bounding radius of every kind
+            cx, cy = (float(v) for v in rng.uniform(reach + 1, size - reach - 1, size=2))
+            if all(np.hypot(cx - px, cy - py) > reach + pr + 2 for px, py, pr in placed):
+                break
+        else:
+            continue
+        placed.append((cx, cy, reach))
+        kind = int(rng.integers(len(KINDS)))
+        theta = float(rng.uniform(0, 2 * np.pi))
+        # work on the shape's bounding box only (supersampled pixel coordinates)
+        y0, y1 = (int(np.clip((c + d) * SUPERSAMPLE, 0, s)) for c, d in ((cy, -reach - 1), (cy, reach + 1)))
+        x0, x1 = (int(np.clip((c + d) * SUPERSAMPLE, 0, s)) for c, d in ((cx, -reach - 1), (cx, reach + 1)))
+        yy, xx = (np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5) / SUPERSAMPLE
+        dx, dy = (xx - cx) / r, (yy - cy) / r
+        mask = _mask(KINDS[kind], dx, dy, theta)
+        shade = np.clip(1.08 - 0.42 * np.hypot(dx + 0.35, dy + 0.35), 0.55, 1.0)
+        window = img[y0:y1, x0:x1]
+        window[mask] = (COLOURS[kind] * shade[..., None])[mask]
+    return img.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
+
+
+def _mask(kind: str, dx: np.ndarray, dy: np.ndarray, theta: float) -> np.ndarray:
+    """Inside-test in units of the shape's radius, rotated by ``theta``."""
+    c, s = np.cos(theta), np.sin(theta)
+    u, v = dx * c + dy * s, -dx * s + dy * c
+    if kind == "circle":
+        return u * u + v * v <= 1.0
+    if kind == "ellipse":
+        return u * u + (v / 0.55) ** 2 <= 1.0
+    if kind == "square":
+        return np.maximum(np.abs(u), np.abs(v)) <= 0.77
+    # equilateral triangle with circumradius 1: inside all three edges (inradius 1/2)
+    angles = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
+    return np.all([-(u * np.cos(a) + v * np.sin(a)) <= 0.5 for a in angles], axis=0)
+
+
+def edge_drawings(b: np.ndarray) -> np.ndarray:
+    """A images from B images ``(N, H, W, 3)``: black Canny edges of the luminance on white."""
+    import kornia
+    import torch
+
+    gray = torch.from_numpy(np.ascontiguousarray(b @ _LUMA, dtype=np.float32))[:, None]
+    with torch.no_grad():
+        # Shading gradients stay below 0.35 and outlines above 0.6 (kornia's Sobel units): one
+        # threshold between them separates the two, so the slow hysteresis loop is not needed.
+        _, edges = kornia.filters.canny(gray, low_threshold=0.45, high_threshold=0.45, hysteresis=False)
+    a = 1.0 - edges[:, 0].numpy()
+    return np.repeat(a[..., None], 3, axis=3).astype(np.float32)
+
+
+def _read_manifest(root: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _ours(root: Path) -> bool:
+    """An empty folder or one we generated (safe to replace)."""
+    if root.is_dir() and not any(root.iterdir()):
+        return True
+    manifest = _read_manifest(root)
+    return isinstance(manifest, dict) and manifest.get("dataset") == "synthetic_shapes"
+
+
+def _complete(root: Path, params: dict[str, Any]) -> bool:
+    """The manifest matches and every split has its files."""
+    if _read_manifest(root) != params:
+        return False
+    expected = {"train": params["count"], "val": params["val_count"], "test_inputs": params["test_count"]}
+    return all((root / k).is_dir() and len(list_images(root / k)) == n for k, n in expected.items())
+
+
+def _swap_in(tmp: Path, root: Path, params: dict[str, Any]) -> None:
+    """Rename ``tmp`` to ``root``, moving an older ``root`` aside first."""
+    try:
+        os.rename(tmp, root)  # root absent (or empty)
+        return
+    except OSError:
+        pass
+    if _complete(root, params):  # another process generated it meanwhile
+        return
+    old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(root, old)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        os.rename(old, root)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build_shapes(options: Any, *, split: str) -> Any:
+    """Factory of ``synthetic_shapes``: generate if needed, then serve like ``paired_ab``."""
+    from .options import PairedOptions
+    from .paired import PairedABDataset
+
+    if split not in ("train", "val"):
+        raise DataError(f"synthetic_shapes has the splits 'train' and 'val', not {split!r}")
+    ensure_shapes(
+        options.root,
+        shape_params(options.seed, options.count, options.val_count, options.test_count, options.image_size),
+    )
+    load_size, crop_size = options.resolved_sizes()
+    served = options.model_dump(include=set(PairedOptions.model_fields) - {"root", "load_size", "crop_size"})
+    paired = PairedOptions(root=str(options.root), load_size=load_size, crop_size=crop_size, **served)
+    return PairedABDataset(paired, split)

@@ -1,0 +1,97 @@
+"""The pix2pix training method (Isola et al., CVPR 2017): cGAN + lambda * L1."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from translate import ExportSpec, Method, StepContext, set_requires_grad
+
+from .method_options import Pix2PixOptions
+
+
+class Pix2Pix(Method):
+    """One discriminator step, then one generator step, per batch."""
+
+    data_keys = ("input", "target")
+
+    def __init__(self, options: Pix2PixOptions, ctx: Any) -> None:
+        super().__init__()
+        self.opt = options
+        c_in, c_out = ctx.channels["input"], ctx.channels["target"]
+        self.direction = str(ctx.recipe.data.options.get("direction", "AtoB"))
+        G = ctx.generator(in_channels=c_in, out_channels=c_out, default="unet_256")
+        self.networks["G"] = G
+        self.optimizers["G"] = ctx.adam(G.parameters(), options.lr, (options.beta1, options.beta2))
+        self.gan = None
+        if options.lambda_gan > 0:
+            d_in = c_in + c_out if options.conditional else c_out
+            D = ctx.discriminator(in_channels=d_in, default="patchgan")
+            self.networks["D"] = D
+            self.optimizers["D"] = ctx.adam(D.parameters(), options.lr_d or options.lr, (options.beta1, options.beta2))
+            self.gan = ctx.loss("adversarial", default="vanilla")
+        self.reconstruction = ctx.loss("reconstruction", default="l1") if options.lambda_l1 > 0 else None
+
+    def _d_input(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, y], dim=1) if self.opt.conditional else y
+
+    def train_step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, torch.Tensor]:
+        x, y = batch["input"], batch["target"]
+        G, D = self.networks["G"], self.networks.get("D")
+        losses: dict[str, torch.Tensor] = {}
+        with ctx.autocast():
+            fake = G(x)
+        if D is not None:
+            assert self.gan is not None
+            set_requires_grad(D, True)
+            opt_d = self.optimizers["D"]
+            opt_d.zero_grad(set_to_none=True)
+            with ctx.autocast():
+                loss_d = self.gan.discriminator_loss(D, self._d_input(x, y), self._d_input(x, fake.detach()))
+            ctx.backward(loss_d)
+            opt_d.step()
+            set_requires_grad(D, False)  # no D gradients from the G step (ENGINE_NOTES 3)
+            losses["D"] = loss_d.detach()
+        opt_g = self.optimizers["G"]
+        opt_g.zero_grad(set_to_none=True)
+        with ctx.autocast():
+            loss_g = fake.new_zeros((), dtype=torch.float32)
+            if D is not None:
+                assert self.gan is not None
+                g_gan = self.gan.generator_loss(D, self._d_input(x, fake))
+                loss_g = loss_g + self.opt.lambda_gan * g_gan
+                losses["G_gan"] = g_gan.detach()
+            if self.reconstruction is not None:
+                rec = self.reconstruction(fake.float(), y.float())
+                loss_g = loss_g + self.opt.lambda_l1 * rec
+                losses["G_l1"] = rec.detach()
+        ctx.backward(loss_g)
+        opt_g.step()
+        losses["G"] = loss_g.detach()
+        return losses
+
+    def sample(self, batch: dict[str, Any]) -> list[list[tuple[str, torch.Tensor]]]:
+        G = copy.deepcopy(_unwrap(self.networks["G"]))  # test mode must not touch training state
+        x, y = batch["input"], batch["target"]
+        if self.opt.test_mode == "train":
+            G.train()  # the paper: dropout on, statistics of each test image (batch of one)
+            fake = torch.cat([G(x[i : i + 1].to(_dtype(G))) for i in range(x.shape[0])])
+        else:
+            G.eval()
+            fake = G(x.to(_dtype(G)))
+        return [[("input", x), ("output", fake.float()), ("target", y)]]
+
+    def exports(self) -> list[ExportSpec]:
+        a, b = ("A", "B") if self.direction == "AtoB" else ("B", "A")
+        return [ExportSpec(name="G", network="G", direction=self.direction, input_domain=a,
+                           output_domain=b, test_mode=self.opt.test_mode)]
+
+
+def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return getattr(module, "module", module)
+
+
+def _dtype(module: torch.nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype

@@ -1,0 +1,32 @@
+"""Options of the pix2pix method (pydantic only, so the plugin imports without torch)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from translate import Options
+
+
+class Pix2PixOptions(Options):
+    """Options of the pix2pix method. The paper's ablations are expressed with these."""
+
+    lambda_l1: float = Field(100.0, ge=0, description="Weight of the reconstruction (L1) loss; 0 = cGAN only.")
+    lambda_gan: float = Field(1.0, ge=0, description="Weight of the adversarial loss; 0 = L1 only (no discriminator).")
+    conditional: bool = Field(True, description="D sees input and output (cGAN); false = unconditional GAN ablation.")
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
+    lr_d: float | None = Field(None, gt=0, description="Adam learning rate of the discriminator (default: lr).")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
+    test_mode: Literal["train", "eval"] = Field(
+        "train",
+        description="Test-time behaviour recorded in the model: 'train' keeps dropout on and uses batch "
+        "statistics (the paper), 'eval' uses running statistics and no dropout.",
+    )
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> "Pix2PixOptions":
+        if self.lambda_l1 == 0 and self.lambda_gan == 0:
+            raise ValueError("lambda_l1 and lambda_gan are both 0: nothing to train")
+        return self

@@ -1,0 +1,123 @@
+"""The pix2pix U-Net generator (Isola et al. 2017, appendix 6.1.1) and its encoder-decoder ablation.
+
+Encoder (4x4 convs, stride 2): C64-C128-C256-C512-C512-C512-C512-C512 for ``num_downs=8``,
+LeakyReLU(0.2), no norm on the first layer nor at the 1x1 bottleneck. Decoder (4x4
+transposed convs, stride 2, ReLU): the mirror image, each layer's output concatenated
+with the encoder feature of the same size (unless ``skip_connections`` is False), dropout
+in the innermost three decoder layers (CD512-CD1024-CD1024, paper and original Torch code),
+then a transposed conv to the output channels and Tanh.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .init import conv_bias, init_weights, norm_layer
+from .network_options import UNetOptions
+
+_DROPOUT_LAYERS = 3
+
+
+def _block(*layers: nn.Module | None) -> nn.Sequential:
+    return nn.Sequential(*(layer for layer in layers if layer is not None))
+
+
+class UNet(nn.Module):
+    """U-Net generator mapping ``(N, in_channels, H, W)`` to ``(N, out_channels, H, W)`` in [-1, 1].
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        num_downs: stride-2 downsamplings; H and W must be multiples of ``2**num_downs``.
+        ngf: filters of the first encoder layer (capped at ``8 * ngf`` deeper down).
+        norm: "batch", "instance" or "none". Convs feeding a BatchNorm carry no bias.
+        dropout: dropout probability of the innermost three decoder layers (0 disables).
+        skip_connections: False gives the paper's encoder-decoder ablation.
+
+    Shape:
+        - Input: ``(N, in_channels, H, W)``, H and W multiples of ``size_multiple``.
+        - Output: ``(N, out_channels, H, W)``.
+
+    Example:
+        >>> g = UNet(3, 3, num_downs=5, ngf=8)
+        >>> g(torch.zeros(1, 3, 32, 32)).shape
+        torch.Size([1, 3, 32, 32])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        num_downs: int = 8,
+        ngf: int = 64,
+        norm: str = "batch",
+        dropout: float = 0.5,
+        skip_connections: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_downs < 5:
+            raise ValueError(f"num_downs must be at least 5, got {num_downs}")
+        self.size_multiple = 2**num_downs
+        self.skip_connections = skip_connections
+        ch = [ngf * min(2**i, 8) for i in range(num_downs)]  # encoder output channels
+        bias = conv_bias(norm)
+
+        down: list[nn.Module] = [nn.Conv2d(in_channels, ch[0], 4, 2, 1)]
+        for i in range(1, num_downs):
+            innermost = i == num_downs - 1
+            down.append(_block(
+                nn.LeakyReLU(0.2),
+                nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=True if innermost else bias),
+                None if innermost else norm_layer(norm, ch[i]),
+            ))
+        self.down = nn.ModuleList(down)
+
+        up: list[nn.Module] = []
+        for k in range(num_downs - 1):  # decoder layer k + 1, from the bottleneck outwards
+            cin = ch[num_downs - 1 - k] * (2 if skip_connections and k > 0 else 1)
+            cout = ch[num_downs - 2 - k]
+            up.append(_block(
+                nn.ReLU(),
+                nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias),
+                norm_layer(norm, cout),
+                nn.Dropout(dropout) if dropout > 0 and k < _DROPOUT_LAYERS else None,
+            ))
+        cin = ch[0] * (2 if skip_connections else 1)
+        up.append(_block(nn.ReLU(), nn.ConvTranspose2d(cin, out_channels, 4, 2, 1), nn.Tanh()))
+        self.up = nn.ModuleList(up)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = self.size_multiple
+        if h % m or w % m:
+            raise ValueError(
+                f"U-Net input is {h}x{w}, but height and width must be multiples of {m} "
+                f"(2**num_downs); pad or resize the input"
+            )
+        skips = []
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        for k, layer in enumerate(self.up):
+            if k > 0 and self.skip_connections:
+                x = torch.cat([skips[-1 - k], x], dim=1)
+            x = layer(x)
+        return x
+
+
+def build_unet(
+    options: UNetOptions, *, in_channels: int, out_channels: int, num_downs: int, skip_connections: bool
+) -> UNet:
+    """Build and initialise a U-Net from validated options and the variant's fixed depth and skips."""
+    net = UNet(
+        in_channels,
+        out_channels,
+        num_downs=num_downs,
+        ngf=options.ngf,
+        norm=options.norm,
+        dropout=options.dropout,
+        skip_connections=skip_connections,
+    )
+    return init_weights(net, options.init, options.init_gain)

@@ -1,0 +1,165 @@
+"""Paired augmentation: the same resize, crop and flip for an input and its target.
+
+Built on albumentations with ``additional_targets={"target": "image"}`` and ``strict=True``
+(a misspelt key is an error, never a silently un-augmented image). Input and target may have
+different channel counts; they must have the same height and width. Images are image-space
+``(H, W, C)`` float32 arrays in [0, 1], so 16-bit precision is kept.
+
+Preprocess modes (as in the pix2pix reference code, ``train=True``):
+
+- ``resize_and_crop``: resize to ``load_size`` x ``load_size``, random crop ``crop_size``;
+- ``crop``: random crop ``crop_size`` (the image must be at least that large);
+- ``scale_width_and_crop``: scale the width to ``load_size`` keeping the aspect ratio (height at
+  least ``crop_size``), random crop ``crop_size``;
+- ``resize``: resize to ``crop_size`` x ``crop_size``;
+- ``none``: keep the size, rounded to a multiple of ``size_multiple`` (by resizing).
+
+Then a random horizontal flip when ``flip``. With ``train=False`` (evaluation) nothing is
+random: resize modes resize to ``crop_size``, ``crop`` takes the centre crop,
+``scale_width_and_crop`` scales the width to ``crop_size`` and takes the centre crop, ``none``
+is as above; no flip.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import DataError
+
+Preprocess = Literal["resize_and_crop", "crop", "scale_width_and_crop", "resize", "none"]
+PREPROCESS_MODES: tuple[str, ...] = ("resize_and_crop", "crop", "scale_width_and_crop", "resize", "none")
+
+_CACHE_LIMIT = 64
+
+
+class PairedAugment:
+    """Seeded paired augmentation; see the module docstring for the modes.
+
+    Example::
+
+        aug = PairedAugment("resize_and_crop", load_size=72, crop_size=64)
+        a, b = aug(photo, labels, seed=1234)   # same seed -> same crop and flip
+    """
+
+    def __init__(
+        self,
+        preprocess: Preprocess = "resize_and_crop",
+        load_size: int = 286,
+        crop_size: int = 256,
+        flip: bool = True,
+        size_multiple: int = 1,
+        train: bool = True,
+    ) -> None:
+        if preprocess not in PREPROCESS_MODES:
+            raise ValueError(f"preprocess must be one of {', '.join(PREPROCESS_MODES)}; got {preprocess!r}")
+        if min(load_size, crop_size, size_multiple) < 1:
+            raise ValueError("load_size, crop_size and size_multiple must be positive")
+        if train and preprocess in ("resize_and_crop", "scale_width_and_crop") and crop_size > load_size:
+            raise ValueError(f"crop_size ({crop_size}) must not exceed load_size ({load_size})")
+        if preprocess != "none" and crop_size % size_multiple:
+            raise ValueError(f"crop_size ({crop_size}) must be a multiple of size_multiple ({size_multiple})")
+        self.preprocess = preprocess
+        self.load_size, self.crop_size = load_size, crop_size
+        self.flip, self.size_multiple, self.train = flip, size_multiple, train
+        self._composes: dict[tuple[int, int], Any] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"PairedAugment({self.preprocess!r}, load_size={self.load_size}, crop_size={self.crop_size}, "
+            f"flip={self.flip}, size_multiple={self.size_multiple}, train={self.train})"
+        )
+
+    def __call__(self, input: np.ndarray, target: np.ndarray, seed: int, name: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """Augment one pair. The same ``seed`` always gives the same geometry.
+
+        Raises:
+            DataError: input and target differ in size (before or after), or the image is
+                too small for ``crop``; the message names the item.
+        """
+        input, target = _hwc(input), _hwc(target)
+        label = f"item {name!r}" if name else "item"
+        _check_sizes(input, target, label, "")
+        h, w = input.shape[:2]
+        if self.preprocess == "crop" and (h < self.crop_size or w < self.crop_size):
+            raise DataError(
+                f"{label}: image is {w}x{h}, smaller than crop_size {self.crop_size}; "
+                "use preprocess 'resize_and_crop' or a smaller crop_size"
+            )
+        compose = self._compose_for(h, w)
+        if compose is None:
+            return input.copy(), target.copy()
+        compose.set_random_seed(int(seed) & (2**63 - 1))
+        out = compose(image=input, target=target)
+        a, b = _hwc(out["image"]), _hwc(out["target"])
+        _check_sizes(a, b, label, " after augmentation")
+        return np.clip(a, 0.0, 1.0), np.clip(b, 0.0, 1.0)
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``(height, width)`` this augmentation produces for an input of the given size."""
+        if self.preprocess == "none":
+            return _round_to(height, self.size_multiple), _round_to(width, self.size_multiple)
+        return self.crop_size, self.crop_size
+
+    def _compose_for(self, h: int, w: int) -> Any:
+        key = (h, w)
+        if key not in self._composes:
+            if len(self._composes) >= _CACHE_LIMIT:
+                self._composes.clear()
+            self._composes[key] = self._build(h, w)
+        return self._composes[key]
+
+    def _build(self, h: int, w: int) -> Any:
+        import albumentations as A
+        import cv2
+
+        def resize(height: int, width: int) -> Any:
+            return A.Resize(height, width, interpolation=cv2.INTER_CUBIC, area_for_downscale="image")
+
+        crop = self.crop_size
+        mode, train = self.preprocess, self.train
+        steps: list[Any] = []
+        if mode == "resize_and_crop":
+            steps = [resize(self.load_size, self.load_size), A.RandomCrop(crop, crop)] if train else [resize(crop, crop)]
+        elif mode == "resize":
+            steps = [resize(crop, crop)]
+        elif mode == "crop":
+            steps = [A.RandomCrop(crop, crop) if train else A.CenterCrop(crop, crop)]
+        elif mode == "scale_width_and_crop":
+            width = self.load_size if train else crop
+            height = max(int(round(width * h / w)), crop)
+            steps = [resize(height, width), A.RandomCrop(crop, crop) if train else A.CenterCrop(crop, crop)]
+        else:  # none
+            size = self.output_size(h, w)
+            steps = [resize(*size)] if size != (h, w) else []
+        if train and self.flip:
+            steps.append(A.HorizontalFlip(p=0.5))
+        if not steps:
+            return None
+        return A.Compose(steps, additional_targets={"target": "image"}, strict=True, seed=0)
+
+
+def _round_to(n: int, multiple: int) -> int:
+    """``n`` rounded to the nearest multiple, halves up (at least one multiple)."""
+    return max(multiple, int(n / multiple + 0.5) * multiple)
+
+
+def _hwc(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3:
+        raise ValueError(f"expected an (H, W, C) image, got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _check_sizes(a: np.ndarray, b: np.ndarray, label: str, when: str) -> None:
+    if a.shape[:2] != b.shape[:2]:
+        raise DataError(
+            f"{label}: input is {a.shape[1]}x{a.shape[0]} but target is {b.shape[1]}x{b.shape[0]}{when}; "
+            "paired images must have the same width and height"
+        )
+
+
+__all__ = ["PairedAugment", "PREPROCESS_MODES", "Preprocess"]

@@ -1,0 +1,270 @@
+"""Checks for plugin authors: load a plugin in isolation and smoke-test what it registers.
+
+Opt-in and framework-neutral: plain functions that raise ``AssertionError`` with a
+readable message, so they work in pytest (or any other runner)::
+
+    import translate_my_plugin
+    from translate.testing import check_generator, check_options_strict, load_registry_with
+
+    def test_my_generator():
+        registry = load_registry_with(translate_my_plugin)
+        check_options_strict(registry.get("generator", "my_unet"))
+        check_generator(registry, "my_unet")
+
+Every check builds the component from its ``smoke_options`` (the tiny configuration
+given to ``register``) unless ``options=`` is passed. torch is imported inside the
+functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .errors import PluginError
+from .plugins import Plugins, load_plugins
+from .registry import Component, OptionsInvalid, Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "load_plugins_with",
+    "load_registry_with",
+    "get_component",
+    "check_options_strict",
+    "check_generator",
+    "check_discriminator",
+    "check_component",
+]
+
+_UNKNOWN_KEY = "__translate_testing_unknown_key__"
+
+
+def _named(plugins: tuple[object, ...]) -> list[tuple[str, object]]:
+    """``(name, plugin)`` pairs: a given pair is kept, else the module or class name (made unique)."""
+    out: list[tuple[str, object]] = []
+    seen: set[str] = set()
+    for plugin in plugins:
+        if isinstance(plugin, tuple) and len(plugin) == 2 and isinstance(plugin[0], str):
+            name, plugin = plugin
+        else:
+            base = str(getattr(plugin, "__name__", None) or type(plugin).__name__).rsplit(".", 1)[-1]
+            name, n = base, 1
+            while name in seen:
+                n += 1
+                name = f"{base}-{n}"
+        seen.add(name)
+        out.append((name, plugin))
+    return out
+
+
+def load_plugins_with(*plugins: object, installed: bool = False) -> Plugins:
+    """Load the given plugins: modules, classes or instances holding hook implementations.
+
+    Each is named after its module or class, or pass ``(name, plugin)`` pairs. With
+    ``installed=False`` (the default) nothing else is loaded, so a plugin is tested
+    alone; ``installed=True`` also loads every installed plugin (built-ins included), e.g.
+    to check that names do not clash. Loading is strict: a misspelt hook, an invalid
+    registration or a duplicate name raises :class:`translate.PluginError`.
+    """
+    return load_plugins(strict=True, extra=_named(plugins), entry_points=None if installed else [])
+
+
+def load_registry_with(*plugins: object, installed: bool = False) -> Registry:
+    """The registry filled by :func:`load_plugins_with`."""
+    return load_plugins_with(*plugins, installed=installed).registry
+
+
+def get_component(source: Registry | Component, kind: str, name: str | None = None) -> Component:
+    """``source`` itself when it is a component (of ``kind``), else ``source.get(kind, name)``."""
+    if isinstance(source, Component):
+        if source.kind != kind:
+            raise AssertionError(f"{source.kind} {source.name!r} is not a {kind}")
+        return source
+    if name is None:
+        raise TypeError(f"pass the {kind} name along with the registry")
+    return source.get(kind, name)
+
+
+def check_options_strict(component: Component) -> None:
+    """Check a component's options model: strict, its smoke options valid, JSON round trip exact.
+
+    - an unknown key is rejected (the model forbids extra keys);
+    - ``smoke_options`` validate, and so do the defaults when no option is required;
+    - validated options survive ``model_dump(mode="json")`` -> JSON -> validation unchanged
+      (recipes and model files store options that way; prefer lists to tuples).
+    """
+    where = f"{component.kind} {component.name!r}"
+    if component.options.model_config.get("extra") != "forbid":
+        raise AssertionError(f"{where}: the options model must forbid unknown keys (subclass translate.Options)")
+    try:
+        component.parse_options({_UNKNOWN_KEY: 1}, "options")
+    except OptionsInvalid as err:
+        if not any(_UNKNOWN_KEY in line for line in err.lines):
+            raise AssertionError(f"{where}: an unknown key was rejected without naming it: {err.lines}") from None
+    else:
+        raise AssertionError(f"{where}: an unknown options key was accepted")
+
+    samples = {"smoke_options": component.smoke_options}
+    if all(not f.is_required() for f in component.options.model_fields.values()):
+        samples["defaults"] = {}
+    for label, values in samples.items():
+        try:
+            parsed = component.parse_options(values, "options")
+        except OptionsInvalid as err:
+            raise AssertionError(f"{where}: {label} {values!r} do not validate: {err.lines}") from None
+        dumped = json.loads(json.dumps(parsed.model_dump(mode="json")))
+        try:
+            again = component.parse_options(dumped, "options")
+        except OptionsInvalid as err:
+            raise AssertionError(
+                f"{where}: {label} do not survive a JSON round trip ({dumped!r}): {err.lines}"
+            ) from None
+        if again != parsed:
+            raise AssertionError(f"{where}: {label} change in a JSON round trip: {parsed!r} -> {again!r}")
+
+
+def check_generator(
+    source: Registry | Component,
+    name: str | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    in_channels: int = 3,
+    out_channels: int = 3,
+    batch_size: int = 2,
+    size: int | tuple[int, int] | None = None,
+    seed: int = 0,
+) -> "torch.nn.Module":
+    """Build a generator and run it forward and backward on random images.
+
+    Checks that the factory returns a ``torch.nn.Module``; that ``size_multiple`` (if
+    any) is a positive int; that ``(N, in_channels, H, W)`` maps to
+    ``(N, out_channels, H, W)`` with finite values in train and eval mode; and that every
+    trainable parameter receives a finite gradient. ``size`` defaults to the smallest
+    multiple of ``size_multiple`` that is at least 32. Returns the built module.
+    """
+    import torch
+
+    comp = get_component(source, "generator", name)
+    where = f"generator {comp.name!r}"
+    module = _build(comp, options, in_channels=in_channels, out_channels=out_channels)
+    height, width = _input_size(module, where, size, minimum=32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        x = torch.rand(batch_size, in_channels, height, width) * 2 - 1
+        expected = (batch_size, out_channels, height, width)
+        module.train()
+        y = _forward(module, x, where)
+        if tuple(y.shape) != expected:
+            raise AssertionError(f"{where}: output shape {tuple(y.shape)}, expected {expected}")
+        _backward(module, y, where)
+        module.eval()
+        with torch.no_grad():
+            y_eval = _forward(module, x, f"{where} (eval mode)")
+        if tuple(y_eval.shape) != expected:
+            raise AssertionError(f"{where}: eval-mode output shape {tuple(y_eval.shape)}, expected {expected}")
+    return module
+
+
+def check_discriminator(
+    source: Registry | Component,
+    name: str | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    in_channels: int = 6,
+    batch_size: int = 2,
+    size: int | tuple[int, int] | None = None,
+    seed: int = 0,
+) -> "torch.nn.Module":
+    """Build a discriminator and run it forward and backward on random images.
+
+    Checks that ``(N, in_channels, H, W)`` maps to finite logits of shape
+    ``(N, 1, h, w)`` in train and eval mode and that every trainable parameter receives
+    a finite gradient. ``in_channels`` defaults to 6 (a conditional pix2pix D sees input
+    and output stacked); ``size`` defaults to at least 64. Returns the built module.
+    """
+    import torch
+
+    comp = get_component(source, "discriminator", name)
+    where = f"discriminator {comp.name!r}"
+    module = _build(comp, options, in_channels=in_channels)
+    height, width = _input_size(module, where, size, minimum=64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        x = torch.rand(batch_size, in_channels, height, width) * 2 - 1
+        module.train()
+        y = _forward(module, x, where)
+        if y.dim() != 4 or y.shape[0] != batch_size or y.shape[1] != 1:
+            raise AssertionError(f"{where}: output shape {tuple(y.shape)}, expected ({batch_size}, 1, h, w)")
+        _backward(module, y, where)
+        module.eval()
+        with torch.no_grad():
+            _forward(module, x, f"{where} (eval mode)")
+    return module
+
+
+def check_component(component: Component, **kwargs: Any) -> Any:
+    """Options check plus the kind's smoke test (generators and discriminators); for registry-wide tests."""
+    check_options_strict(component)
+    if component.kind == "generator":
+        return check_generator(component, **kwargs)
+    if component.kind == "discriminator":
+        return check_discriminator(component, **kwargs)
+    return None
+
+
+def _build(comp: Component, options: dict[str, Any] | None, **kwargs: Any) -> "torch.nn.Module":
+    import torch
+
+    values = comp.smoke_options if options is None else options
+    try:
+        module = comp.build(values, **kwargs)
+    except (OptionsInvalid, PluginError) as err:
+        raise AssertionError(f"{comp.kind} {comp.name!r}: options {values!r} rejected: {err}") from None
+    if not isinstance(module, torch.nn.Module):
+        raise AssertionError(f"{comp.kind} {comp.name!r}: factory returned {type(module).__name__}, not a torch.nn.Module")
+    return module
+
+
+def _input_size(
+    module: "torch.nn.Module", where: str, size: int | tuple[int, int] | None, minimum: int
+) -> tuple[int, int]:
+    multiple = getattr(module, "size_multiple", 1)
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+        raise AssertionError(f"{where}: size_multiple must be a positive int, got {multiple!r}")
+    if size is None:
+        side = multiple * -(-minimum // multiple)
+        return side, side
+    height, width = (size, size) if isinstance(size, int) else size
+    if height % multiple or width % multiple:
+        raise AssertionError(f"{where}: test size {height}x{width} is not a multiple of size_multiple={multiple}")
+    return height, width
+
+
+def _forward(module: "torch.nn.Module", x: "torch.Tensor", where: str) -> "torch.Tensor":
+    import torch
+
+    y = module(x)
+    if not isinstance(y, torch.Tensor):
+        raise AssertionError(f"{where}: forward returned {type(y).__name__}, not a tensor")
+    if not torch.isfinite(y).all():
+        raise AssertionError(f"{where}: output has NaN or infinite values")
+    return y
+
+
+def _backward(module: "torch.nn.Module", y: "torch.Tensor", where: str) -> None:
+    import torch
+
+    params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if not params:
+        raise AssertionError(f"{where}: has no trainable parameters")
+    module.zero_grad(set_to_none=True)
+    y.float().square().mean().backward()
+    missing = [n for n, p in params if p.grad is None]
+    if missing:
+        raise AssertionError(f"{where}: parameters get no gradient (unused?): {', '.join(missing[:5])}")
+    bad = [n for n, p in params if not torch.isfinite(p.grad).all()]
+    if bad:
+        raise AssertionError(f"{where}: non-finite gradients in {', '.join(bad[:5])}")
+    module.zero_grad(set_to_none=True)
