@@ -123,3 +123,23 @@ def test_cli_reports_recipe_errors_without_traceback(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "bad.toml" in err and "method.name" in err and "pix2pix" in err
     assert "Traceback" not in err
+
+
+def test_fused_adam_matches_the_plain_reference() -> None:
+    """BuildContext.adam takes the fused fast path; it must give the same updates as plain Adam."""
+    from translate.build import BuildContext
+
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(8, 2, 3))
+    b = __import__("copy").deepcopy(a)
+    fast = BuildContext.adam(None, a.parameters(), 2e-4, [0.5, 0.999])  # type: ignore[arg-type]
+    plain = torch.optim.Adam(b.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False)
+    assert fast.defaults["fused"] is True
+    for _ in range(5):
+        x = torch.randn(2, 3, 12, 12)
+        for net, opt in ((a, fast), (b, plain)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)

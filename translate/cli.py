@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    previous = os.environ.get("TRANSLATE_STRICT_PLUGINS")
     if args.strict_plugins:
         os.environ["TRANSLATE_STRICT_PLUGINS"] = "1"
     try:
@@ -81,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `translate plugins --json | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    finally:
+        if args.strict_plugins:  # in-process callers (tests, notebooks) get their environment back
+            if previous is None:
+                os.environ.pop("TRANSLATE_STRICT_PLUGINS", None)
+            else:
+                os.environ["TRANSLATE_STRICT_PLUGINS"] = previous
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -75,7 +75,6 @@ class Method:
     def __init__(self) -> None:
         self.networks: dict[str, "torch.nn.Module"] = {}
         self.optimizers: dict[str, "torch.optim.Optimizer"] = {}
-        self.base_lrs: dict[str, float] = {}
 
     def train_step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, "torch.Tensor"]:
         """One training step on one batch; returns detached scalar losses by name."""

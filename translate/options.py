@@ -27,7 +27,7 @@ def error_lines(err: ValidationError, prefix: str = "") -> list[str]:
     for e in err.errors():
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "__root__")
         path = ".".join(p for p in (prefix, loc) if p)
-        msg = e.get("msg", "invalid value")
+        msg = e.get("msg", "invalid value").removeprefix("Value error, ")
         if e.get("type") == "extra_forbidden":
             msg = "unknown key"
         elif e.get("type") == "missing":

@@ -26,6 +26,7 @@ from .registry import PluginInfo, Registry
 
 ENTRY_POINT_GROUP = "translate"
 DISTRIBUTION = "translate-i2i"
+IN_PROCESS = "(in-process)"
 
 
 @dataclass
@@ -37,14 +38,16 @@ class LoadError:
     error: str
 
     def message(self) -> str:
-        skip = (
-            f"set TRANSLATE_LOAD_PLUGINS to the plugins you want without {self.distribution!r}, "
-            f"or run 'pip uninstall {self.distribution}'"
-        )
-        return (
-            f"translate: plugin {self.plugin!r} from {self.distribution} failed to load: {self.error} "
-            f"(to skip it, {skip})"
-        )
+        if _norm(self.distribution) == DISTRIBUTION:
+            fix = f"this is a built-in plugin: reinstall {DISTRIBUTION} ('pip install --force-reinstall {DISTRIBUTION}')"
+        elif self.distribution == IN_PROCESS:
+            fix = "it was added in-process: remove it from the plugins passed to load_plugins"
+        else:
+            fix = (
+                f"to skip it, set TRANSLATE_LOAD_PLUGINS to the plugins you want without {self.distribution!r}, "
+                f"or run 'pip uninstall {self.distribution}'"
+            )
+        return f"translate: plugin {self.plugin!r} from {self.distribution} failed to load: {self.error} ({fix})"
 
 
 @dataclass
@@ -87,7 +90,7 @@ class Plugins:
                         "errors": [err.error],
                     }
                 )
-        return out
+        return sorted(out, key=lambda e: (not e["builtin"], e["name"]))
 
 
 def _dist_version(dist: str) -> str:
@@ -142,7 +145,7 @@ def load_plugins(
             continue
         candidates.append((ep.name, dist, version, ep.load))
     for name, obj in extra:
-        candidates.append((name, "(in-process)", "0", lambda obj=obj: obj))
+        candidates.append((name, IN_PROCESS, "0", lambda obj=obj: obj))
 
     for name, dist, version, loader in candidates:
         info = PluginInfo(name=name, distribution=dist, version=version, builtin=_norm(dist) == DISTRIBUTION)
@@ -218,7 +221,7 @@ def _trace(plugins: Plugins, message: str) -> None:
 def _fail(plugins: Plugins, err: LoadError, strict: bool) -> None:
     plugins.errors.append(err)
     if strict:
-        raise PluginError(err.message().replace("(to skip it", "(strict plugin loading is on; to skip it"))
+        raise PluginError(err.message() + " [strict plugin loading is on]")
     print(err.message(), file=sys.stderr)
 
 

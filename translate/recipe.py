@@ -230,8 +230,20 @@ def load_recipe(
 
 
 def resolved_dict(recipe: Recipe) -> dict[str, Any]:
-    """The recipe with every default filled in (what is written to the run folder)."""
-    return recipe.model_dump(mode="json", exclude_none=True)
+    """The recipe with every default filled in (what is written to the run folder).
+
+    Unset (None) values are left out at every depth, component options included, as
+    TOML has no null: the dict then equals what ``to_toml`` writes and reads back.
+    """
+    return _drop_none(recipe.model_dump(mode="json", exclude_none=True))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
 
 
 def to_toml(data: dict[str, Any]) -> str:

@@ -62,7 +62,7 @@ def _make_accelerator(recipe: Recipe) -> Any:
     # Accelerate keeps process-wide state. In a single process (tests, notebooks, several
     # runs from Python) a new run may choose another precision: start from a clean state.
     if AcceleratorState._shared_state and AcceleratorState().distributed_type == DistributedType.NO:
-        AcceleratorState._reset_state()
+        AcceleratorState._reset_state(reset_partial_state=True)
         GradientState._reset_state()
 
     return Accelerator(
