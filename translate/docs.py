@@ -485,7 +485,7 @@ def recipes_markdown() -> str:
         add("```console")
         add(f"$ translate check {title}")
         out.extend(printed.rstrip("\n").split("\n"))
-        add(f"$ echo $?")
+        add("$ echo $?")
         add(str(rc))
         add("```")
         add("")
