@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError, TrainingDiverged
 from .hookspecs import hookimpl
-from .method import ExportSpec, Method, StepContext, set_requires_grad
+from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 from .options import NoOptions, Options
 
 __version__ = "0.1.0"
@@ -23,6 +23,7 @@ __all__ = [
     "ExportSpec",
     "StepContext",
     "set_requires_grad",
+    "unwrap",
     "BuildContext",
     "AdversarialLoss",
     "TranslateError",

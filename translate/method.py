@@ -53,6 +53,15 @@ class StepContext:
         return self.accelerator.autocast()
 
 
+def unwrap(module: "torch.nn.Module") -> "torch.nn.Module":
+    """The plain module inside a DDP / Accelerate / torch.compile wrapper (for sampling and export)."""
+    while True:
+        inner = getattr(module, "module", None) or getattr(module, "_orig_mod", None)
+        if inner is None:
+            return module
+        module = inner
+
+
 def set_requires_grad(module: "torch.nn.Module | None", flag: bool) -> None:
     """Freeze or unfreeze a network (freeze D during the G step, ENGINE_NOTES 3)."""
     if module is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from translate import ExportSpec, Method, StepContext, set_requires_grad
+from translate import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 
 from .method_options import Pix2PixOptions
 
@@ -73,7 +73,7 @@ class Pix2Pix(Method):
         return losses
 
     def sample(self, batch: dict[str, Any]) -> list[list[tuple[str, torch.Tensor]]]:
-        G = copy.deepcopy(_unwrap(self.networks["G"]))  # test mode must not touch training state
+        G = copy.deepcopy(unwrap(self.networks["G"]))  # test mode must not touch training state
         x, y = batch["input"], batch["target"]
         if self.opt.test_mode == "train":
             G.train()  # the paper: dropout on, statistics of each test image (batch of one)
@@ -87,10 +87,6 @@ class Pix2Pix(Method):
         a, b = ("A", "B") if self.direction == "AtoB" else ("B", "A")
         return [ExportSpec(name="G", network="G", direction=self.direction, input_domain=a,
                            output_domain=b, test_mode=self.opt.test_mode)]
-
-
-def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    return getattr(module, "module", module)
 
 
 def _dtype(module: torch.nn.Module) -> torch.dtype:

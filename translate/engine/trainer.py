@@ -332,7 +332,7 @@ def _progress_bar(recipe: Recipe, is_main: bool, total: int, initial: int) -> An
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.5)
 
 
 __all__ = ["train", "RunResult", "list_checkpoints"]

@@ -1,0 +1,54 @@
+"""Weight initialisation and normalisation layers of the CycleGAN networks.
+
+Kept in this plugin on purpose: plugins do not import each other's internals.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+_NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)
+
+
+def init_weights(module: nn.Module, init: str = "normal", gain: float = 0.02) -> nn.Module:
+    """Initialise ``module`` in place, as the CycleGAN reference code does, and return it.
+
+    Conv, transposed conv and linear weights: ``normal`` draws N(0, gain), ``xavier``
+    Xavier-normal with ``gain``, ``kaiming`` Kaiming-normal (fan-in, ReLU). Their biases
+    are zeroed. Affine norm layers get scales from N(1, gain) and zero shifts.
+    """
+    if init not in ("normal", "xavier", "kaiming"):
+        raise ValueError(f"unknown init {init!r}; expected 'normal', 'xavier' or 'kaiming'")
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if init == "normal":
+                nn.init.normal_(m.weight, 0.0, gain)
+            elif init == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=gain)
+            else:
+                nn.init.kaiming_normal_(m.weight, a=0.0, mode="fan_in")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, _NORMS) and getattr(m, "weight", None) is not None:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module | None:
+    """The normalisation layer for ``kind`` ("instance", "batch", "none"); None for "none".
+
+    InstanceNorm has no affine parameters and no running statistics, like the reference code.
+    """
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown norm {kind!r}; expected 'instance', 'batch' or 'none'")
+
+
+def conv_bias(kind: str) -> bool:
+    """Whether a conv followed by a ``kind`` norm carries a bias (not before BatchNorm)."""
+    return kind != "batch"
