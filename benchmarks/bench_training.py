@@ -1,10 +1,13 @@
-"""Benchmark pix2pix (edges2shoes configuration: U-Net 256 + 70x70 PatchGAN, 256x256).
+"""Benchmark training and generator inference for the published configurations.
 
-Prints training images/s, peak memory and generator inference ms/image at batch 1 and 4,
-fp32 and bf16, on the current machine. Each configuration runs in its own process
-(Accelerate's precision is per process). Not a test: it asserts nothing about speed.
+pix2pix: the edges2shoes recipe (U-Net 256 + 70x70 PatchGAN); CycleGAN: the horse2zebra
+recipe (two ResNet-9 generators, two PatchGANs, pools). Random 256x256 images, the real
+method's train step through Accelerate. Prints training images/s, peak memory (CUDA
+allocator, or process RSS on CPU) and generator inference ms/image, fp32 vs bf16, on the
+current machine. Each configuration runs in its own process (Accelerate's precision is
+per process). Not a test: it asserts nothing about speed.
 
-    python benchmarks/bench_pix2pix.py [--steps 6] [--warmup 2] [--batches 1 4] [--precisions no bf16]
+    python benchmarks/bench_training.py [--methods pix2pix cyclegan] [--steps 6] [--batches 1 4]
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "pix2pix_edges2shoes.toml"
+RECIPES = {
+    "pix2pix": ROOT / "recipes" / "pix2pix_edges2shoes.toml",
+    "cyclegan": ROOT / "recipes" / "cyclegan_horse2zebra.toml",
+}
 
 
 def _peak_mb(device) -> float:
@@ -30,7 +36,7 @@ def _peak_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run_one(batch: int, precision: str, steps: int, warmup: int, size: int) -> dict:
+def run_one(method_name: str, batch: int, precision: str, steps: int, warmup: int, size: int) -> dict:
     """Time train steps and inference for one configuration (in this process)."""
     import torch
 
@@ -41,18 +47,18 @@ def run_one(batch: int, precision: str, steps: int, warmup: int, size: int) -> d
     from translate.recipe import load_recipe
 
     registry = get_registry()
-    recipe, _ = load_recipe(RECIPE, [f"train.mixed_precision={json.dumps(precision)}", f"data.batch_size={batch}"],
-                            registry)
+    recipe, _ = load_recipe(RECIPES[method_name],
+                            [f"train.mixed_precision={json.dumps(precision)}", f"data.batch_size={batch}"], registry)
     accelerator = _make_accelerator(recipe)
     torch.manual_seed(0)
-    ctx = BuildContext(recipe=recipe, registry=registry, channels={"input": 3, "target": 3})
     comp = registry.get("method", recipe.method.name)
+    # RGB for every data key a built-in method may ask for (paired: input/target; unpaired: A/B)
+    ctx = BuildContext(recipe=recipe, registry=registry, channels={"input": 3, "target": 3, "A": 3, "B": 3})
     method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
     _prepare(accelerator, method)
     dev = accelerator.device
-    x = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
-    y = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
-    batch_data = {"input": x, "target": y}
+    batch_data = {k: torch.rand(batch, 3, size, size, device=dev) * 2 - 1 for k in method.data_keys}
+    x = batch_data[method.data_keys[0]]
 
     def step(i: int) -> None:
         with accelerator.accumulate(*method.networks.values()):
@@ -69,7 +75,7 @@ def run_one(batch: int, precision: str, steps: int, warmup: int, size: int) -> d
         torch.cuda.synchronize()
     train_s = time.perf_counter() - t0
 
-    G = accelerator.unwrap_model(method.networks["G"]).eval()
+    G = accelerator.unwrap_model(method.networks[method.exports()[0].network]).eval()
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16" else torch.autocast(dev.type, enabled=False)
     with torch.no_grad(), autocast:
         for _ in range(warmup):
@@ -83,6 +89,7 @@ def run_one(batch: int, precision: str, steps: int, warmup: int, size: int) -> d
             torch.cuda.synchronize()
         infer_s = time.perf_counter() - t0
     return {
+        "method": method_name,
         "batch": batch,
         "precision": precision,
         "device": str(dev),
@@ -100,23 +107,29 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     p.add_argument("--precisions", nargs="+", default=["no", "bf16"])
+    p.add_argument("--methods", nargs="+", default=["pix2pix", "cyclegan"], choices=sorted(RECIPES))
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        batch, precision = args.one.split(":")
-        print(json.dumps(run_one(int(batch), precision, args.steps, args.warmup, args.size)))
+        method_name, batch, precision = args.one.split(":")
+        print(json.dumps(run_one(method_name, int(batch), precision, args.steps, args.warmup, args.size)))
         return
-    results = []
-    for batch in args.batches:
-        for precision in args.precisions:
-            cmd = [sys.executable, __file__, "--one", f"{batch}:{precision}", "--steps", str(args.steps),
-                   "--warmup", str(args.warmup), "--size", str(args.size)]
-            out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                raise SystemExit(f"benchmark {batch}:{precision} failed")
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"pix2pix edges2shoes config ({args.size}x{args.size}), device {results[0]['device']}, "
+    for method_name in args.methods:
+        results = []
+        for batch in args.batches:
+            for precision in args.precisions:
+                cmd = [sys.executable, __file__, "--one", f"{method_name}:{batch}:{precision}",
+                       "--steps", str(args.steps), "--warmup", str(args.warmup), "--size", str(args.size)]
+                out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+                if out.returncode != 0:
+                    print(out.stderr, file=sys.stderr)
+                    raise SystemExit(f"benchmark {method_name} {batch}:{precision} failed")
+                results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        _report(method_name, results, args)
+
+
+def _report(method_name: str, results: list[dict], args: argparse.Namespace) -> None:
+    print(f"\n{method_name} ({RECIPES[method_name].name}, {args.size}x{args.size}), device {results[0]['device']}, "
           f"{results[0]['threads']} threads, {args.steps} timed steps")
     print(f"{'batch':>5} {'precision':>9} {'train img/s':>12} {'peak MB':>9} {'infer ms/img':>13}")
     for r in results:
@@ -125,8 +138,9 @@ def main() -> None:
     by = {(r["batch"], r["precision"]): r for r in results}
     for batch in args.batches:
         if (batch, "no") in by and (batch, "bf16") in by:
-            speed = by[(batch, "bf16")]["train_images_per_s"] / by[(batch, "no")]["train_images_per_s"]
-            print(f"batch {batch}: bf16 / fp32 training speed-up {speed:.2f}x")
+            train = by[(batch, "bf16")]["train_images_per_s"] / by[(batch, "no")]["train_images_per_s"]
+            infer = by[(batch, "no")]["infer_ms_per_image"] / by[(batch, "bf16")]["infer_ms_per_image"]
+            print(f"batch {batch}: bf16 / fp32 speed-up: training {train:.2f}x, inference {infer:.2f}x")
 
 
 if __name__ == "__main__":
