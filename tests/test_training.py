@@ -143,3 +143,19 @@ def test_fused_adam_matches_the_plain_reference() -> None:
             opt.step()
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_a_save_killed_halfway_never_hides_the_last_good_checkpoint(tiny_recipe: Path) -> None:
+    """A kill during a save leaves a ``.tmp`` folder (or one without manifest): it is ignored."""
+    train(tiny_recipe, max_steps=3)
+    run = tiny_recipe.parent / "run"
+    ckpts = run / "checkpoints"
+    (ckpts / "step-00000005.tmp").mkdir()
+    (ckpts / "step-00000005.tmp" / "networks.safetensors").write_bytes(b"partial")
+    (ckpts / "step-00000004").mkdir()  # renamed but never completed: no manifest
+    assert [p.name for p in list_checkpoints(run)] == ["step-00000003"]
+    resumed = train(tiny_recipe, resume=True)
+    assert resumed.step == 8
+    assert list_checkpoints(run)[-1].name == "step-00000008"
+    # the next save cleaned the left-overs up
+    assert not (ckpts / "step-00000005.tmp").exists() and not (ckpts / "step-00000004").exists()

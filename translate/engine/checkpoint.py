@@ -54,6 +54,12 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(done, key=lambda p: int(p.name.split("-")[1]))
 
 
+def _incomplete(run_dir: Path) -> list[Path]:
+    """Left-overs of saves that were killed halfway (no manifest, or still named .tmp)."""
+    return [p for p in checkpoint_dir(run_dir).iterdir()
+            if p.is_dir() and p.name.startswith("step-") and not (p / "manifest.json").is_file()]
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
@@ -130,7 +136,7 @@ def save_checkpoint(
             shutil.rmtree(old)
         else:
             tmp.rename(final)
-        for stale in list_checkpoints(run_dir)[:-keep]:
+        for stale in list_checkpoints(run_dir)[:-keep] + _incomplete(run_dir):
             shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
