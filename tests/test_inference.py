@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import html
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -13,9 +17,9 @@ import translate
 import translate.plugins
 from translate.cli import main
 from translate.errors import DataError, TranslateError
-from translate.inference import Translator, collect_inputs
+from translate.inference import Translator, collect_inputs, infer_cli, parse_size, tile_starts, tile_windows
 from translate.method import ComponentRecord, ExportSpec
-from translate.modelfile import load_model, save_model
+from translate.modelfile import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
 from translate.plugins import load_plugins
 
 
@@ -27,7 +31,8 @@ def plugins():
     return load_plugins(extra=[("tinyplug", TinyPlugin())], entry_points=[])
 
 
-def make_model(folder: Path, *, dropout: float = 0.0, test_mode: str = "eval", in_channels: int = 3) -> Path:
+def make_model(folder: Path, *, dropout: float = 0.0, test_mode: str = "eval", in_channels: int = 3,
+               direction: str = "AtoB") -> Path:
     torch.manual_seed(0)
     options = TinyOptions(dropout=dropout)
     gen = TinyGenerator(options, in_channels=in_channels, out_channels=3)
@@ -37,7 +42,8 @@ def make_model(folder: Path, *, dropout: float = 0.0, test_mode: str = "eval", i
         gen.norm.running_mean.uniform_(-0.5, 0.5)
     folder.mkdir(parents=True, exist_ok=True)
     return save_model(folder / "model.safetensors", method="pix2pix",
-                      exports=[(ExportSpec("AtoB", "G", test_mode=test_mode), gen)])
+                      exports=[(ExportSpec(direction, "G", direction=direction, input_domain=direction[0],
+                                           output_domain=direction[-1], test_mode=test_mode), gen)])
 
 
 def write_image(path: Path, height: int, width: int, mode: str = "RGB", seed: int = 0) -> None:
@@ -48,7 +54,7 @@ def write_image(path: Path, height: int, width: int, mode: str = "RGB", seed: in
 
 
 def translator(tmp_path, plugins, **kwargs) -> Translator:
-    model_kwargs = {k: kwargs.pop(k) for k in ("dropout", "test_mode") if k in kwargs}
+    model_kwargs = {k: kwargs.pop(k) for k in ("dropout", "test_mode", "direction") if k in kwargs}
     loaded = load_model(make_model(tmp_path / "run", **model_kwargs), plugins.registry)
     module, info = loaded.generator()
     return Translator(module, info, device="cpu", **kwargs)
@@ -209,3 +215,305 @@ def test_cli_reports_bad_arguments(tmp_path, use_plugins, capsys):
     assert "no generator named or directed 'BtoA'. Available: AtoB (direction AtoB)" in capsys.readouterr().err
     assert main(["infer", str(tmp_path / "missing.safetensors"), str(tmp_path / "in"), "--out", "o"]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+
+# --------------------------------------------------------------------------- globs
+
+
+def test_globs_expand_with_names_relative_to_the_pattern_folder(tmp_path, monkeypatch):
+    write_image(tmp_path / "photos" / "a.jpg", 8, 8)
+    write_image(tmp_path / "photos" / "b.jpg", 8, 8)
+    write_image(tmp_path / "photos" / "c.png", 8, 8)
+    write_image(tmp_path / "photos" / "deep" / "d.jpg", 8, 8)
+    (tmp_path / "photos" / "notes.txt").write_text("skipped like in folders")
+    items = collect_inputs([str(tmp_path / "photos" / "*.jpg")])
+    assert [(i.source.name, i.relative.as_posix()) for i in items] == [("a.jpg", "a.png"), ("b.jpg", "b.png")]
+    items = collect_inputs([str(tmp_path / "photos" / "**" / "*.jpg")])
+    assert [i.relative.as_posix() for i in items] == ["a.png", "b.png", "deep/d.png"]
+    monkeypatch.chdir(tmp_path)  # a relative recursive glob: names keep their folders
+    items = collect_inputs(["**/*.png", "photos/*.jpg", "photos/a.jpg"])  # overlaps are kept once
+    assert [i.relative.as_posix() for i in items] == ["photos/c.png", "a.png", "b.png"]
+    assert items[0].source == Path("photos/c.png")
+    items = collect_inputs(["phot?s"])  # a matched folder is searched recursively
+    assert [i.relative.as_posix() for i in items] == ["photos/a.png", "photos/b.png", "photos/c.png",
+                                                      "photos/deep/d.png"]
+
+
+def test_glob_errors_name_the_pattern(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "x" / "a.png", 4, 4)
+    (tmp_path / "x" / "n.txt").write_text("")
+    with pytest.raises(DataError, match=r"no files match the pattern 'x/\*\.jpg'"):
+        collect_inputs(["x/a.png", "x/*.jpg"])
+    with pytest.raises(DataError, match=r"the pattern 'x/\*\.txt' matches 1 path\(s\) but no images"):
+        collect_inputs(["x/*.txt"])
+    with pytest.raises(DataError, match="input not found: nope.png"):
+        collect_inputs(["nope.png"])
+
+
+def test_a_literal_name_with_glob_characters_is_a_file(tmp_path):
+    write_image(tmp_path / "shot[1].png", 4, 4)
+    assert [i.relative for i in collect_inputs([str(tmp_path / "shot[1].png")])] == [Path("shot[1].png")]
+
+
+# --------------------------------------------------------------------------- --size
+
+
+def test_parse_size():
+    assert parse_size("256") == (256, 256)
+    assert parse_size("320x240") == (240, 320)  # W x H -> (H, W)
+    assert parse_size(64) == (64, 64) and parse_size((8, 16)) == (8, 16) and parse_size(None) is None
+    for bad in ("abc", "0", "12x", "-4", "70000"):
+        with pytest.raises(TranslateError, match="size"):
+            parse_size(bad)
+
+
+def record_shapes(module: torch.nn.Module) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    module.register_forward_pre_hook(lambda _m, inputs: shapes.append(tuple(inputs[0].shape)))
+    return shapes
+
+
+def test_size_resizes_for_the_network_and_back(tmp_path, plugins):
+    t = translator(tmp_path, plugins, size="16x8", batch_size=8)
+    shapes = record_shapes(t.module)
+    rng = np.random.default_rng(5)
+    images = [rng.random((h, w, 3), dtype=np.float32) for h, w in [(37, 53), (9, 11), (100, 60)]]
+    outs = t.translate_batch(images)
+    assert [o.shape for o in outs] == [(37, 53, 3), (9, 11, 3), (100, 60, 3)]
+    assert shapes == [(3, 3, 8, 16)]  # all three resized to 8 x 16 (H x W): one batch
+    assert all(o.min() >= 0 and o.max() <= 1 for o in outs)
+    # an image already at the requested size is not resampled: the plain result
+    same = rng.random((8, 16, 3), dtype=np.float32)
+    np.testing.assert_array_equal(t(same), translator(tmp_path / "p", plugins)(same))
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def make_info(name: str, size_multiple: int = 1) -> GeneratorInfo:
+    meta = GeneratorMeta(component=name, plugin=PluginMeta(name="test", distribution="test", version="0"),
+                         in_channels=3, out_channels=3, size_multiple=size_multiple)
+    return GeneratorInfo(name, meta)
+
+
+class Pointwise(torch.nn.Module):
+    """A 1x1 convolution: exactly translation-equivariant, so tiling must not change anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv(x))
+
+
+class Local(torch.nn.Module):
+    """Two 3x3 convolutions with zero padding: only the 2 pixels next to a tile's edge differ."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.b(torch.relu(self.a(x))))
+
+
+def test_tile_layout_covers_with_a_partition_of_unity():
+    for length, tile, overlap in [(1000, 128, 32), (700, 128, 16), (129, 128, 0), (256, 128, 0), (100, 128, 8)]:
+        starts = tile_starts(length, tile, overlap)
+        extent = min(tile, length)
+        assert starts[0] == 0 and starts[-1] + extent == length
+        assert all(a + extent - b >= overlap for a, b in zip(starts, starts[1:]))
+        total = np.zeros(length)
+        for s, w in zip(starts, tile_windows(starts, extent)):
+            assert w.min() > 0
+            total[s : s + extent] += w
+        np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_tile_arguments_are_checked(tmp_path, plugins):
+    with pytest.raises(TranslateError, match="multiple of 4"):
+        translator(tmp_path, plugins, tile=30)
+    with pytest.raises(TranslateError, match="tile overlap must be from 0 to 31"):
+        translator(tmp_path / "b", plugins, tile=32, tile_overlap=32)
+    assert translator(tmp_path / "c", plugins, tile=64).tile_overlap == 16
+
+
+def test_image_in_one_tile_equals_the_plain_result(tmp_path, plugins):
+    image = np.random.default_rng(6).random((37, 53, 3), dtype=np.float32)
+    plain = translator(tmp_path, plugins)(image)
+    np.testing.assert_array_equal(translator(tmp_path / "t", plugins, tile=56, tile_overlap=8)(image), plain)
+    np.testing.assert_array_equal(translator(tmp_path / "u", plugins, tile=64)(image), plain)
+
+
+def test_large_image_runs_in_tiles_of_bounded_size(tmp_path, plugins):
+    t = translator(tmp_path, plugins, tile=128, tile_overlap=16, batch_size=4)
+    shapes = record_shapes(t.module)
+    image = np.random.default_rng(7).random((700, 1000, 3), dtype=np.float32)  # 1000 x 700
+    out = t(image)
+    assert out.shape == (700, 1000, 3) and out.dtype == np.float32
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    n_tiles = len(tile_starts(700, 128, 16)) * len(tile_starts(1000, 128, 16))
+    assert sum(s[0] for s in shapes) == n_tiles
+    assert max(s[0] for s in shapes) == 4 and {s[1:] for s in shapes} == {(3, 128, 128)}
+
+
+def test_narrow_image_pads_the_short_axis_of_its_tiles(tmp_path, plugins):
+    t = translator(tmp_path, plugins, tile=32, tile_overlap=8)
+    shapes = record_shapes(t.module)
+    out = t(np.random.default_rng(8).random((10, 90, 3), dtype=np.float32))
+    assert out.shape == (10, 90, 3)
+    assert {s[1:] for s in shapes} == {(3, 12, 32)}
+
+
+@pytest.mark.parametrize("height,width,tile,overlap", [(130, 200, 64, 16), (64, 256, 64, 0), (50, 77, 32, 5)])
+def test_tiles_of_a_pointwise_network_match_the_whole_image(height, width, tile, overlap):
+    image = np.random.default_rng(9).random((height, width, 3), dtype=np.float32)
+    whole = Translator(Pointwise(), make_info("pointwise"), device="cpu")(image)
+    tiled = Translator(Pointwise(), make_info("pointwise"), device="cpu", tile=tile, tile_overlap=overlap)(image)
+    assert np.abs(tiled - whole).max() < 1e-5
+
+
+def test_overlap_blending_hides_the_seams(tmp_path):
+    image = np.random.default_rng(10).random((128, 192, 3), dtype=np.float32)
+    whole = Translator(Local(), make_info("local"), device="cpu")(image)
+
+    def error(overlap: int) -> float:
+        t = Translator(Local(), make_info("local"), device="cpu", tile=64, tile_overlap=overlap)
+        return float(np.abs(t(image) - whole).max())
+
+    hard, blended = error(0), error(16)  # 0: tiles abut at 64, 128 (hard seams)
+    assert hard > 0.05
+    assert blended < 0.01 and blended < hard / 10
+
+
+def test_train_mode_tiles_are_reproducible_and_leave_statistics_alone(tmp_path, plugins):
+    t = translator(tmp_path, plugins, dropout=0.5, mode="train", tile=32, tile_overlap=8, seed=3)
+    before = {k: v.clone() for k, v in t.module.state_dict().items()}
+    image = np.random.default_rng(11).random((40, 70, 3), dtype=np.float32)
+    a, b = t(image, "x.png"), t(image, "x.png")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (40, 70, 3)
+    assert not np.allclose(a, t(image, "y.png"))
+    for k, v in t.module.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_channels_last_gives_the_same_result(tmp_path, plugins):
+    image = np.random.default_rng(12).random((20, 24, 3), dtype=np.float32)
+    ref = translator(tmp_path, plugins)(image)
+    np.testing.assert_allclose(translator(tmp_path / "c", plugins, channels_last=True)(image), ref, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- pairs and HTML
+
+
+def write_pair(path: Path, height: int, half: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pair = rng.integers(0, 256, (height, 2 * half, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pair).save(path)
+    return pair[:, :half].astype(np.float32) / 255, pair[:, half:].astype(np.float32) / 255
+
+
+@pytest.mark.parametrize("direction", ["AtoB", "BtoA"])
+def test_pairs_translate_the_input_half(tmp_path, plugins, direction):
+    a, b = write_pair(tmp_path / "in" / "p.png", 12, 16, seed=13)
+    t = translator(tmp_path, plugins, direction=direction)
+    report = t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, pairs=True, html=True)
+    assert not report.failed
+    with Image.open(tmp_path / "out" / "p.png") as img:
+        out = np.asarray(img).astype(np.float32) / 255
+    src, dst = (a, b) if direction == "AtoB" else (b, a)
+    np.testing.assert_allclose(out, t(src), atol=0.5 / 255 + 1e-6)
+    with Image.open(tmp_path / "out" / "targets" / "p.png") as img:
+        np.testing.assert_allclose(np.asarray(img).astype(np.float32) / 255, dst, atol=1e-6)
+    with Image.open(tmp_path / "out" / "inputs" / "p.png") as img:
+        np.testing.assert_allclose(np.asarray(img).astype(np.float32) / 255, src, atol=1e-6)
+
+
+def test_pairs_with_an_odd_width_fail_by_name(tmp_path, plugins):
+    write_pair(tmp_path / "in" / "good.png", 8, 8, seed=14)
+    write_image(tmp_path / "in" / "odd.png", 8, 15)
+    t = translator(tmp_path, plugins)
+    report = t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, pairs=True)
+    assert [(p.name, "width 15 cannot be split" in m) for p, m in report.failed] == [("odd.png", True)]
+    assert [p.name for p in report.written] == ["good.png"]
+
+
+def html_links(page: str) -> list[str]:
+    return [unquote(html.unescape(m)) for m in re.findall(r'(?:href|src)="([^"]*)"', page)]
+
+
+def test_html_page_links_every_image_and_escapes_names(tmp_path, plugins):
+    src = tmp_path / "in"
+    write_image(src / "a&b <x>.png", 8, 12)
+    write_image(src / "sub" / "space #1?.jpg", 12, 8, mode="L")
+    (src / "broken.png").write_bytes(b"not a png <script>")
+    t = translator(tmp_path, plugins)
+    out = tmp_path / "out"
+    report = t.run(collect_inputs([src]), out, progress=False, html=True)
+    assert report.html == out / "index.html" and len(report.failed) == 1
+    page = report.html.read_text(encoding="utf-8")
+    assert "<x>" not in page and "<script>" not in page
+    assert "a&amp;b &lt;x&gt;" in page and "space #1?" in page
+    links = html_links(page)
+    assert sorted(set(links)) == ["a&b <x>.png", "inputs/a&b <x>.png", "inputs/sub/space #1?.png",
+                                  "sub/space #1?.png"]
+    for link in links:
+        assert (out / link).is_file(), link
+    assert re.search(r'<td class="name"[^>]*>broken</td><td class="error" colspan="2">failed: ', page)
+    assert "<th>target</th>" not in page
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_html_with_pairs_has_a_target_column(tmp_path, plugins):
+    write_pair(tmp_path / "in" / "x.png", 8, 8, seed=15)
+    t = translator(tmp_path, plugins)
+    report = t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, html=True, pairs=True)
+    page = report.html.read_text()
+    assert "<th>target</th>" in page
+    assert html_links(page) == ["inputs/x.png"] * 2 + ["x.png"] * 2 + ["targets/x.png"] * 2
+
+
+def test_html_refuses_outputs_that_clash_with_the_copies(tmp_path, plugins):
+    write_image(tmp_path / "in" / "a.png", 4, 4)
+    write_image(tmp_path / "in" / "inputs" / "a.png", 4, 4)
+    t = translator(tmp_path, plugins)
+    with pytest.raises(DataError, match="inputs/a.png"):
+        t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, html=True)
+
+
+# --------------------------------------------------------------------------- infer_cli with the new options
+
+
+def infer_args(model: Path, inputs: list[str], out: Path, **options) -> argparse.Namespace:
+    base = dict(model=str(model), inputs=inputs, out=str(out), direction=None, batch_size=4, device="cpu",
+                precision="fp32", mode="model", seed=0)
+    return argparse.Namespace(**{**base, **options})
+
+
+def test_infer_cli_with_pairs_html_size_and_tiles(tmp_path, plugins, capsys):
+    model = make_model(tmp_path / "run")
+    write_pair(tmp_path / "in" / "one.png", 40, 60, seed=16)
+    write_pair(tmp_path / "in" / "two.png", 20, 20, seed=17)
+    args = infer_args(model, [str(tmp_path / "in" / "*.png")], tmp_path / "out", pairs=True, html=True,
+                      size=None, tile=16, tile_overlap=4, channels_last=True)
+    assert infer_cli(args, registry=plugins.registry) == 0
+    out = capsys.readouterr().out
+    assert "2 images ->" in out and "tiles 16 overlap 4" in out and "channels_last" in out
+    assert "comparison page:" in out
+    with Image.open(tmp_path / "out" / "one.png") as img:
+        assert img.size == (60, 40)
+    assert (tmp_path / "out" / "targets" / "two.png").is_file()
+    args = infer_args(model, [str(tmp_path / "in")], tmp_path / "o2", size="32x24")
+    assert infer_cli(args, registry=plugins.registry) == 0
+    assert "resized to 32x24" in capsys.readouterr().out
+    with Image.open(tmp_path / "o2" / "one.png") as img:
+        assert img.size == (120, 40)
+    with pytest.raises(TranslateError, match="size must be N or WxH"):
+        infer_cli(infer_args(model, [str(tmp_path / "in")], tmp_path / "o3", size="big"), registry=plugins.registry)

@@ -33,6 +33,7 @@ __all__ = [
     "ModelFileError",
     "TrainingDiverged",
     "get_registry",
+    "load",
 ]
 
 
@@ -49,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from .plugins import get_registry
 
         return get_registry
+    if name == "load":
+        from .pipeline import load
+
+        return load
     raise AttributeError(f"module 'translate' has no attribute {name!r}")

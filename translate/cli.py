@@ -48,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="test-time mode: the one recorded in the model (default), eval, or train (paper)")
     infer.add_argument("--seed", type=int, default=0, help="seed for dropout in train mode")
 
+    exp = sub.add_parser("export", help="write a shareable model folder (model.safetensors, config.json, README.md)")
+    exp.add_argument("run", help="a run folder (or a model folder / model.safetensors)")
+    exp.add_argument("--out", help="output folder (default: RUN/export); must not exist or be empty")
+    exp.add_argument("--onnx", action="store_true",
+                     help="also write ONNX (dynamic height/width) and check it against PyTorch with onnxruntime")
+
+    push = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")
+    from .hub import add_push_arguments
+
+    add_push_arguments(push)
+
     data = sub.add_parser("data", help="public data sets")
     dsub = data.add_subparsers(dest="data_command")
     dl = dsub.add_parser("download", help="download and extract a public data set")
@@ -113,6 +124,14 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from .inference import infer_cli
 
         return infer_cli(args)
+    if args.command == "export":
+        from .export import export_cli
+
+        return export_cli(args)
+    if args.command == "push":
+        from .hub import push_cli
+
+        return push_cli(args)
     if args.command == "data":
         from .download import data_cli
 

@@ -1,4 +1,4 @@
-"""Model files: generator weights in safetensors plus the metadata needed to rebuild them.
+"""Model files and model folders: generator weights in safetensors plus what is needed to rebuild them.
 
 A model file (``RUN/model.safetensors``) holds the weights of every exported generator
 under ``<export name>.<state_dict key>`` and, in the safetensors header metadata (string
@@ -7,18 +7,26 @@ values only):
 - ``"format"``: ``"pt"`` (what other safetensors tools expect);
 - ``"translate.format_version"``: ``"1"`` (checked before anything else is read);
 - ``"translate"``: JSON described by :class:`ModelMeta` (component names and options,
-  plugin distribution and version, channels, normalisation, direction, test-time mode).
+  plugin distribution and version, channels, normalisation, direction, test-time mode,
+  preprocessing, a recipe summary and, in exported folders, a training summary).
+
+A model folder (written by ``translate export`` or ``Pipeline.save_pretrained``, see
+:mod:`translate.export`) adds ``config.json``: ``{"format_version": "1", ...}`` followed by the
+same fields, validated by the same strict :class:`ModelMeta` schema, and ``README.md``. When a
+folder holds a ``config.json`` it must agree with the metadata inside ``model.safetensors``.
 
 Loading never unpickles and never imports code named in the file: the header is read
-and size-checked by hand, validated with a strict pydantic schema, and each generator is
-rebuilt through the plugin registry by its registered name, then filled with
-``load_state_dict(strict=True)``. Every problem raises :class:`~translate.errors.ModelFileError`
+and size-checked by hand, validated with a strict pydantic schema (names must be plain
+identifiers, not module paths), and each generator is rebuilt through the plugin registry
+by its registered name, then filled with ``load_state_dict(strict=True)`` after names, shapes
+and dtypes were compared. Every problem raises :class:`~translate.errors.ModelFileError`
 naming the file and the offending field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -27,7 +35,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ModelFileError
 from .options import error_lines
@@ -42,15 +50,20 @@ FORMAT_VERSION = "1"
 """The metadata schema version this translate writes and reads."""
 
 MODEL_FILENAME = "model.safetensors"
+CONFIG_FILENAME = "config.json"
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """A header (JSON) larger than this is refused before it is read."""
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+"""A ``config.json`` larger than this is refused before it is read."""
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+_OPTION = r"^[A-Za-z][A-Za-z0-9_]*$"  # a plain option name: no dots, no leading underscore
+_METRIC = r"^[A-Za-z0-9][A-Za-z0-9_./-]*$"
 _TEXT = r"^[^\x00-\x1f\x7f]*$"  # printable: no control characters
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class PluginMeta(_Strict):
@@ -84,6 +97,17 @@ class GeneratorMeta(_Strict):
     test_mode: Literal["eval", "train"] = "eval"
     size_multiple: int = Field(1, ge=1, le=65536)
 
+    @field_validator("options")
+    @classmethod
+    def _plain_keys(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Option names are plain identifiers; keys such as ``__class__`` or ``_target_`` are refused."""
+        for key in options:
+            if not re.match(_OPTION, key) or len(key) > 100:
+                raise ValueError(f"option name {key!r} is not a plain identifier "
+                                 "(names of classes, modules or call targets are refused)")
+        _check_nested_keys(options, depth=0)
+        return options
+
     @model_validator(mode="after")
     def _check(self) -> "GeneratorMeta":
         if not self.value_range[0] < self.value_range[1]:
@@ -91,24 +115,68 @@ class GeneratorMeta(_Strict):
         return self
 
 
-class RecipeSummary(_Strict):
-    """A short account of the training run (the full recipe lives in the run folder)."""
+def _check_nested_keys(value: Any, depth: int) -> None:
+    if depth > 16:
+        raise ValueError("options are nested too deeply")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if depth and (not isinstance(key, str) or key.startswith("_")):
+                raise ValueError(f"nested option key {key!r} is refused (keys starting with '_' name code targets)")
+            _check_nested_keys(inner, depth + 1)
+    elif isinstance(value, list):
+        for inner in value:
+            _check_nested_keys(inner, depth + 1)
 
-    method: str | None = None
-    data: str | None = None
+
+class RecipeSummary(_Strict):
+    """A short account of the training recipe (the full recipe lives in the run folder)."""
+
+    method: str | None = Field(None, max_length=100, pattern=_TEXT)
+    data: str | None = Field(None, max_length=100, pattern=_TEXT, description="the data set's registry name")
+    data_folder: str | None = Field(None, max_length=200, pattern=_TEXT,
+                                    description="last part of the data folder (e.g. facades)")
     seed: int | None = None
     epochs: int | None = None
     steps: int | None = None
+    batch_size: int | None = Field(None, ge=1)
+
+
+class Preprocessing(_Strict):
+    """What the model expects of its inputs."""
+
+    size_multiple: int = Field(1, ge=1, le=65536, description="height and width are padded to a multiple of this")
+    recommended_size: int | None = Field(None, ge=1, le=65536, description="the training crop size, when known")
+
+
+class TrainingSummary(_Strict):
+    """What a finished run reported (filled when a run is exported)."""
+
+    steps: int | None = Field(None, ge=0, description="optimizer steps trained")
+    epoch: int | None = Field(None, ge=0, description="epoch counter at the end of training")
+    losses: dict[str, float] = Field(default_factory=dict, description="last logged losses")
+    evaluation: dict[str, float] = Field(default_factory=dict, description="evaluation metrics, if evaluated")
+
+    @field_validator("losses", "evaluation")
+    @classmethod
+    def _names(cls, values: dict[str, float]) -> dict[str, float]:
+        if len(values) > 64:
+            raise ValueError(f"at most 64 entries, got {len(values)}")
+        for key in values:
+            if not re.match(_METRIC, key) or len(key) > 100:
+                raise ValueError(f"invalid metric name {key!r}")
+        return values
 
 
 class ModelMeta(_Strict):
-    """The ``translate`` metadata entry of a model file (format version 1)."""
+    """The ``translate`` metadata entry of a model file and the body of ``config.json`` (format version 1)."""
 
     translate_version: str = Field(max_length=100, pattern=_TEXT)
     method: str = Field(max_length=100, pattern=_TEXT)
     default: str = Field(pattern=_NAME)
     generators: dict[str, GeneratorMeta] = Field(min_length=1)
+    preprocessing: Preprocessing | None = None
     recipe: RecipeSummary | None = None
+    training: TrainingSummary | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "ModelMeta":
@@ -117,6 +185,13 @@ class ModelMeta(_Strict):
                 raise ValueError(f"invalid generator name {name!r}")
         if self.default not in self.generators:
             raise ValueError(f"default {self.default!r} is not one of the generators {sorted(self.generators)}")
+        if self.preprocessing is not None:
+            for name, g in self.generators.items():
+                if self.preprocessing.size_multiple % g.size_multiple:
+                    raise ValueError(
+                        f"preprocessing.size_multiple {self.preprocessing.size_multiple} is not a multiple of "
+                        f"generator {name!r}'s size_multiple {g.size_multiple}"
+                    )
         return self
 
 
@@ -138,13 +213,22 @@ def save_model(
         exports: ``(ExportSpec, unwrapped module)`` pairs, the default generator first.
             Each module must carry ``translate_record`` (set by :class:`translate.BuildContext`).
         recipe: the resolved recipe (dict or :class:`translate.recipe.Recipe`); a short
-            summary of it is stored.
+            summary of it is stored, and the training crop size as the recommended input size.
 
     Returns:
         The path written.
     """
-    from safetensors.torch import save_file
+    meta, tensors = build_meta(method=method, exports=exports, recipe=recipe)
+    return write_model_file(path, tensors, meta)
 
+
+def build_meta(
+    *,
+    method: str,
+    exports: list[tuple["ExportSpec", "torch.nn.Module"]],
+    recipe: dict[str, Any] | BaseModel | None = None,
+) -> tuple[ModelMeta, dict[str, "torch.Tensor"]]:
+    """The metadata and the ``<export>.<param>`` tensors (on the CPU) of ``exports`` (see :func:`save_model`)."""
     from . import __version__
 
     if not exports:
@@ -175,25 +259,39 @@ def save_model(
         )
         for key, value in module.state_dict().items():
             tensors[f"{spec.name}.{key}"] = value.detach().to("cpu").contiguous().clone()
+    data = _recipe_dict(recipe)
     meta = ModelMeta(
         translate_version=__version__,
         method=method,
         default=exports[0][0].name,
         generators=generators,
-        recipe=_summarize(recipe),
+        preprocessing=preprocessing_for(generators, data),
+        recipe=_summarize(data),
     )
-    header = {
+    return meta, tensors
+
+
+def header_metadata(meta: ModelMeta) -> dict[str, str]:
+    """The safetensors ``__metadata__`` (string values) of a model file."""
+    return {
         "format": "pt",
         "translate.format_version": FORMAT_VERSION,
         "translate": meta.model_dump_json(exclude_none=True),
     }
+
+
+def write_model_file(path: str | os.PathLike[str], tensors: dict[str, "torch.Tensor"], meta: ModelMeta) -> Path:
+    """Write ``tensors`` with ``meta`` as a model file, atomically (temp file, fsync, rename)."""
+    from safetensors.torch import save_file
+
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=header)
+        save_file(tensors, tmp, metadata=header_metadata(meta))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -201,23 +299,66 @@ def save_model(
     return path
 
 
-def _summarize(recipe: dict[str, Any] | BaseModel | None) -> RecipeSummary | None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def config_json(meta: ModelMeta) -> str:
+    """The text of ``config.json``: the format version, then the metadata, pretty-printed."""
+    body = json.loads(meta.model_dump_json(exclude_none=True))
+    return json.dumps({"format_version": FORMAT_VERSION, **body}, indent=2) + "\n"
+
+
+def _recipe_dict(recipe: dict[str, Any] | BaseModel | None) -> dict[str, Any] | None:
     if recipe is None:
         return None
-    data = recipe.model_dump(mode="json") if isinstance(recipe, BaseModel) else recipe
+    return recipe.model_dump(mode="json") if isinstance(recipe, BaseModel) else recipe
 
-    def name_of(section: str) -> str | None:
-        value = data.get(section)
-        return value.get("name") if isinstance(value, dict) else None
 
-    train = data.get("train") if isinstance(data.get("train"), dict) else {}
-    seed = data.get("seed")
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def preprocessing_for(generators: dict[str, GeneratorMeta], recipe: dict[str, Any] | None) -> Preprocessing:
+    """Size multiple (the least common multiple over the generators) and the training crop size."""
+    multiple = 1
+    for g in generators.values():
+        multiple = math.lcm(multiple, g.size_multiple)
+    size = None
+    data = recipe.get("data") if isinstance(recipe, dict) else None
+    options = data.get("options") if isinstance(data, dict) else None
+    if isinstance(options, dict) and options.get("preprocess") != "none":
+        size = _int(options.get("crop_size")) or _int(options.get("image_size"))
+    return Preprocessing(size_multiple=min(multiple, 65536), recommended_size=size if size and size <= 65536 else None)
+
+
+def _summarize(data: dict[str, Any] | None) -> RecipeSummary | None:
+    if data is None:
+        return None
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def name_of(name: str) -> str | None:
+        value = section(name).get("name")
+        return value if isinstance(value, str) and re.match(_TEXT, value) and len(value) <= 100 else None
+
+    train = section("train")
+    options = section("data").get("options")
+    root = options.get("root") if isinstance(options, dict) else None
+    folder = Path(str(root)).name if isinstance(root, str) and root else None
+    batch = _int(section("data").get("batch_size"))
     return RecipeSummary(
         method=name_of("method"),
         data=name_of("data"),
-        seed=seed if isinstance(seed, int) else None,
-        epochs=train.get("epochs"),
-        steps=train.get("steps"),
+        data_folder=folder if folder and re.match(_TEXT, folder) and len(folder) <= 200 else None,
+        seed=_int(data.get("seed")),
+        epochs=_int(train.get("epochs")),
+        steps=_int(train.get("steps")),
+        batch_size=batch if batch and batch >= 1 else None,
     )
 
 
@@ -234,11 +375,16 @@ class GeneratorInfo:
 
 @dataclass
 class LoadedModel:
-    """A model file read back: validated metadata and the rebuilt generators (on the CPU)."""
+    """A model file read back: validated metadata and the rebuilt generators (on the CPU).
+
+    ``path`` is the ``model.safetensors`` read; ``config_path`` the ``config.json`` checked
+    against it (None when the model was loaded from a bare file or a folder without one).
+    """
 
     path: Path
     meta: ModelMeta
     modules: dict[str, "torch.nn.Module"] = field(default_factory=dict)
+    config_path: Path | None = None
 
     @property
     def names(self) -> list[str]:
@@ -249,6 +395,14 @@ class LoadedModel:
         """Pick a generator by export name or by direction (``AtoB`` / ``BtoA``); None: the default."""
         name = self._resolve(direction_or_name)
         return self.modules[name], GeneratorInfo(name, self.meta.generators[name])
+
+    def tensors(self) -> dict[str, "torch.Tensor"]:
+        """The current weights as ``<export>.<param>`` CPU tensors (what a model file stores)."""
+        out: dict[str, Any] = {}
+        for name in self.names:
+            for key, value in self.modules[name].state_dict().items():
+                out[f"{name}.{key}"] = value.detach().to("cpu").contiguous().clone()
+        return out
 
     def _resolve(self, selector: str | None) -> str:
         if selector is None:
@@ -268,7 +422,7 @@ class LoadedModel:
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:
-    """A ``.safetensors`` file, or a folder holding ``model.safetensors``."""
+    """A ``.safetensors`` file, or a folder (run or model folder) holding ``model.safetensors``."""
     p = Path(path)
     if p.is_dir():
         inner = p / MODEL_FILENAME
@@ -348,31 +502,118 @@ def _parse_meta(path: Path, header: dict[str, Any]) -> ModelMeta:
         raise ModelFileError(f"{path}: invalid metadata:\n{lines}") from None
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def read_config(path: str | os.PathLike[str]) -> ModelMeta:
+    """Read and validate a model folder's ``config.json`` (size-limited, strict schema, no code).
+
+    Raises:
+        ModelFileError: not JSON, not a translate config, an unknown format version, or a
+            field that breaks the schema (each named as ``dotted.path: problem``).
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ModelFileError(f"{p}: {size} bytes (limit {MAX_CONFIG_BYTES}); refusing to read it")
+        raw = p.read_bytes()
+    except OSError as err:
+        raise ModelFileError(f"{p}: cannot read: {err}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{p}: not a JSON file (not UTF-8 text)") from None
+    except json.JSONDecodeError as err:
+        raise ModelFileError(f"{p}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    except ValueError as err:
+        raise ModelFileError(f"{p}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise ModelFileError(f"{p}: not valid JSON (nested too deeply)") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{p}: not a translate model config (a JSON object is expected)")
+    version = data.pop("format_version", None)
+    if version is None:
+        raise ModelFileError(f"{p}: not a translate model config: field 'format_version' is missing")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{p}: field 'format_version' is {version!r}; this translate reads version {FORMAT_VERSION!r} "
+            "(a newer translate may read it: pip install -U translate-i2i)"
+        )
+    try:
+        return ModelMeta.model_validate_json(json.dumps(data))
+    except ValidationError as err:
+        lines = "\n".join(f"  {line}" for line in error_lines(err))
+        raise ModelFileError(f"{p}: invalid config:\n{lines}") from None
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            out += _differences(a.get(key), b.get(key), where) if key in a and key in b else [where]
+        return out
+    return [] if a == b else [prefix or "<root>"]
+
+
+def check_config(config_path: Path, model_path: Path, config: ModelMeta, meta: ModelMeta) -> None:
+    """Raise when ``config.json`` and the metadata inside ``model.safetensors`` disagree."""
+    a, b = config.model_dump(mode="json", exclude_none=True), meta.model_dump(mode="json", exclude_none=True)
+    diffs = _differences(a, b)
+    if diffs:
+        raise ModelFileError(
+            f"{config_path} and {model_path} disagree on {_listing(diffs)}; the folder was edited or "
+            "assembled from different models: get it again from its source, or export the run again"
+        )
+
+
+def read_tensors(path: Path) -> dict[str, "torch.Tensor"]:
+    """All tensors of a safetensors file, on the CPU (no pickle)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            return {key: fh.get_tensor(key) for key in fh.keys()}
+    except SafetensorError as err:
+        raise ModelFileError(f"{path}: corrupt or truncated safetensors file: {err}") from None
+
+
 def load_model(path: str | os.PathLike[str], registry: "Registry | None" = None) -> LoadedModel:
-    """Read a model file (or a folder holding ``model.safetensors``) and rebuild its generators.
+    """Read a model and rebuild its generators.
 
     Args:
-        path: the model file or folder.
+        path: a model folder (``model.safetensors`` with ``config.json`` and ``README.md``), a folder
+            holding only ``model.safetensors``, a run folder, or a ``.safetensors`` file.
         registry: the component registry (default: the process-wide one from installed plugins).
 
     Raises:
-        ModelFileError: the file is malformed, tampered with, needs a plugin that is not
-            installed, or its weights do not fit the rebuilt networks.
+        ModelFileError: the file is malformed, tampered with, disagrees with the folder's
+            ``config.json``, needs a plugin that is not installed, or its weights do not fit the
+            rebuilt networks (names, shapes or dtypes).
     """
-    from safetensors import SafetensorError, safe_open
-
     p = resolve_model_path(path)
     meta = _parse_meta(p, read_header(p))
+    config_path = None
+    if Path(path).is_dir() and (p.parent / CONFIG_FILENAME).exists():
+        config_path = p.parent / CONFIG_FILENAME
+        check_config(config_path, p, read_config(config_path), meta)
     if registry is None:
         from .plugins import get_registry
 
         registry = get_registry()
-    try:
-        with safe_open(str(p), framework="pt", device="cpu") as fh:
-            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
-    except SafetensorError as err:
-        raise ModelFileError(f"{p}: corrupt or truncated safetensors file: {err}") from None
-    loaded = LoadedModel(p, meta)
+    tensors = read_tensors(p)
+    loaded = LoadedModel(p, meta, config_path=config_path)
     claimed: set[str] = set()
     for name, gmeta in meta.generators.items():
         module = _build(p, registry, name, gmeta)
@@ -426,15 +667,25 @@ def _is_release(version: str) -> bool:
     return bool(re.match(r"^[0-9]+(\.[0-9]+)*([a-z0-9.+-]*)$", version))
 
 
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 def _load_weights(path: Path, name: str, module: "torch.nn.Module", state: dict[str, Any]) -> None:
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(
+    common = sorted(set(state) & set(expected))
+    shapes = [
         f"{k}: file {tuple(state[k].shape)} vs network {tuple(expected[k].shape)}"
-        for k in set(state) & set(expected)
+        for k in common
         if tuple(state[k].shape) != tuple(expected[k].shape)
-    )
+    ]
+    dtypes = [
+        f"{k}: file {_dtype_name(state[k].dtype)} vs network {_dtype_name(expected[k].dtype)}"
+        for k in common
+        if state[k].dtype != expected[k].dtype
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_listing(missing)}")
@@ -442,12 +693,14 @@ def _load_weights(path: Path, name: str, module: "torch.nn.Module", state: dict[
         problems.append(f"unexpected keys: {_listing(unexpected)}")
     if shapes:
         problems.append(f"shape mismatches: {_listing(shapes)}")
+    if dtypes:
+        problems.append(f"dtype mismatches: {_listing(dtypes)}")
     if problems:
         body = "\n  ".join(problems)
         raise ModelFileError(f"{path}: weights of generator {name!r} do not match the rebuilt network:\n  {body}")
     try:
         module.load_state_dict(state, strict=True)
-    except RuntimeError as err:  # dtype or other incompatibility
+    except RuntimeError as err:  # any other incompatibility
         raise ModelFileError(f"{path}: weights of generator {name!r} cannot be loaded: {err}") from None
 
 
@@ -457,12 +710,21 @@ def _listing(items: list[str], limit: int = 10) -> str:
 
 
 __all__ = [
+    "CONFIG_FILENAME",
     "FORMAT_VERSION",
+    "MODEL_FILENAME",
     "GeneratorInfo",
     "GeneratorMeta",
     "LoadedModel",
     "ModelMeta",
+    "Preprocessing",
+    "RecipeSummary",
+    "TrainingSummary",
+    "build_meta",
+    "config_json",
     "load_model",
+    "read_config",
     "read_metadata",
     "save_model",
+    "write_model_file",
 ]
