@@ -3,8 +3,8 @@
 Builds ``unet_256`` through the plugin registry (random weights, ``ngf`` 64, eval mode),
 then times images/s at each size and batch (default 256x256 and 1024x1024, batch 1 and 8) for
 fp32 and bf16 autocast, each with the default (contiguous) and ``channels_last`` memory format,
-and prints the largest absolute difference of every output from the fp32 contiguous output on
-the generator's [-1, 1] scale. Not a test: it asserts nothing.
+and prints the largest (and mean) absolute difference of every output from the fp32 contiguous
+output on the generator's [-1, 1] scale. Not a test: it asserts nothing.
 
 A random U-Net with fresh BatchNorm statistics (mean 0, variance 1) shrinks its activations
 layer by layer and outputs values near 0, which would make any precision difference look
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
     results = []
     header = f"{'size':>5} {'batch':>5} {'precision':>9} {'layout':>14} {'img/s':>8} {'ms/img':>9} {'passes':>6} " \
-             f"{'max|diff|':>10} {'speedup':>8}"
+             f"{'max|diff|':>10} {'mean|diff|':>10} {'speedup':>8}"
     print(header)
     for size in args.sizes:
         for batch in args.batches:
@@ -137,13 +137,14 @@ def main(argv: list[str] | None = None) -> int:
                 if ref is None:
                     ref, base = y, sec
                 diff = float((y - ref).abs().max())
+                mean_diff = float((y - ref).abs().mean())
                 row = dict(size=size, batch=batch, precision=precision, channels_last=cl,
                            images_per_s=batch / sec, ms_per_image=1000 * sec / batch, passes=n,
-                           max_abs_diff=diff, speedup_vs_fp32=base / sec, output_std=float(ref.std()),
+                           max_abs_diff=diff, mean_abs_diff=mean_diff, speedup_vs_fp32=base / sec, output_std=float(ref.std()),
                            output_max=float(ref.abs().max()))
                 results.append(row)
                 print(f"{size:>5} {batch:>5} {precision:>9} {'channels_last' if cl else 'contiguous':>14} "
-                      f"{row['images_per_s']:>8.2f} {row['ms_per_image']:>9.1f} {n:>6} {diff:>10.2e} "
+                      f"{row['images_per_s']:>8.2f} {row['ms_per_image']:>9.1f} {n:>6} {diff:>10.2e} {mean_diff:>10.2e} "
                       f"{row['speedup_vs_fp32']:>7.2f}x", flush=True)
             print(f"{'':>11} fp32 output: std {float(ref.std()):.3f}, max |y| {float(ref.abs().max()):.3f}")
     G.to(memory_format=torch.contiguous_format)

@@ -37,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
     infer = sub.add_parser("infer", help="translate images with a trained model")
-    infer.add_argument("model", help="a model.safetensors file (or a run folder holding one)")
-    infer.add_argument("inputs", nargs="+", help="image files or folders")
+    infer.add_argument("model", help="a model folder, a model.safetensors file, a run folder, or hf://owner/name[@rev]")
+    infer.add_argument("inputs", nargs="+",
+                       help="image files, folders (searched recursively) or quoted glob patterns "
+                       "('photos/*.jpg', 'scans/**/*.png')")
     infer.add_argument("--out", required=True, help="output folder")
     infer.add_argument("--direction", help="which generator to run (e.g. AtoB / BtoA); default: the model's")
     infer.add_argument("--batch-size", type=int, default=4)
@@ -47,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     infer.add_argument("--mode", choices=["model", "eval", "train"], default="model",
                        help="test-time mode: the one recorded in the model (default), eval, or train (paper)")
     infer.add_argument("--seed", type=int, default=0, help="seed for dropout in train mode")
+    infer.add_argument("--size", metavar="N|WxH",
+                       help="resize inputs to N x N (or W x H) for the network and each output back to its "
+                       "input's size (default: pad to the network's size multiple and crop back)")
+    infer.add_argument("--pairs", action="store_true",
+                       help="inputs are A|B side-by-side pairs: translate the half on the generator's input side; "
+                       "the other half is the target shown by --html")
+    infer.add_argument("--html", action="store_true",
+                       help="write OUT/index.html comparing input, output (and target with --pairs) side by side")
+    infer.add_argument("--tile", type=int, metavar="N",
+                       help="run images larger than N x N as overlapping N x N tiles blended together, in bounded "
+                       "memory (N a multiple of the model's size multiple; default: off)")
+    infer.add_argument("--tile-overlap", type=int, metavar="M",
+                       help="minimum overlap of neighbouring tiles in pixels (default: min(32, N // 4))")
+    infer.add_argument("--channels-last", action="store_true",
+                       help="channels_last memory format (faster on CPUs, above all with --precision bf16)")
 
     exp = sub.add_parser("export", help="write a shareable model folder (model.safetensors, config.json, README.md)")
     exp.add_argument("run", help="a run folder (or a model folder / model.safetensors)")

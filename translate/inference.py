@@ -23,7 +23,11 @@ it, with at least ``M`` pixels of overlap (default ``min(32, N // 4)``); an axis
 tile gets one tile, padded as above. Each tile's output is weighted by a separable cosine
 window that ramps up across the overlap with each neighbour (not at the image border) and
 the weighted sum is normalised, so seams are blended smoothly and a pointwise network gives
-exactly the untiled result. An image that fits in one tile runs untiled (identical results).
+exactly the untiled result. A network whose receptive field is wider than the overlap (a
+U-Net's bottleneck sees its whole input) gives a different result per tile than on the whole
+image, as it sees less context: use the largest tile memory allows (or the training crop size,
+which reproduces the training conditions). An image that fits in one tile runs untiled
+(identical results).
 In ``train`` mode each tile is normalised with its own BatchNorm statistics (a different result
 from the whole image's statistics; small tiles make it worse) and its dropout is seeded from
 the image and the tile's position.
@@ -673,7 +677,9 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
     Options added after the first release are read with defaults (``getattr``), so a namespace
     without them (an older parser) still works.
     """
-    loaded = load_model(args.model, registry=registry)
+    from .pipeline import resolve_source  # hf:// ids are downloaded through the Hub cache
+
+    loaded = load_model(resolve_source(args.model), registry=registry)
     module, info = loaded.generator(getattr(args, "direction", None))
     items = collect_inputs(args.inputs)
     pairs = bool(getattr(args, "pairs", False))
