@@ -350,12 +350,7 @@ def _limits(meta: ModelMeta) -> list[str]:
     if t and t.steps is not None and t.steps < 1000:
         items.append(f"It was trained for only {t.steps} steps: outputs show what the pipeline does, not what "
                      "the method can do.")
-    if meta.method == "cyclegan":
-        items.append("CycleGAN changes texture and colour much more than geometry: it cannot change shapes or "
-                     "layouts, and objects unlike the training domains may be left unchanged or get artefacts.")
-    elif meta.method == "pix2pix":
-        items.append("pix2pix learned one paired mapping: inputs must look like the training inputs (e.g. the "
-                     "same kind of label maps or edges), otherwise outputs degrade quickly.")
+    items.extend(meta.limitations)  # what the training method says about itself
     items.append("Outputs are synthetic images; do not present them as real photographs, and check the "
                  "training data's licence before commercial use.")
     return ["", "## Intended use and limits", "", *[f"- {item}" for item in items]]

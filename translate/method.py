@@ -81,6 +81,9 @@ class Method:
     #: Data keys the method needs from each batch (checked against the data set once).
     data_keys: tuple[str, ...] = ()
 
+    #: Known limits of models trained this way, recorded in the model file for model cards.
+    limitations: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         self.networks: dict[str, "torch.nn.Module"] = {}
         self.optimizers: dict[str, "torch.optim.Optimizer"] = {}

@@ -33,7 +33,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Annotated, TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -177,6 +177,9 @@ class ModelMeta(_Strict):
     preprocessing: Preprocessing | None = None
     recipe: RecipeSummary | None = None
     training: TrainingSummary | None = None
+    limitations: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=20, description="the method's known limits, for the model card"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "ModelMeta":
@@ -204,6 +207,7 @@ def save_model(
     method: str,
     exports: list[tuple["ExportSpec", "torch.nn.Module"]],
     recipe: dict[str, Any] | BaseModel | None = None,
+    limitations: list[str] | tuple[str, ...] = (),
 ) -> Path:
     """Write the exported generators and their metadata to ``path`` atomically.
 
@@ -214,11 +218,12 @@ def save_model(
             Each module must carry ``translate_record`` (set by :class:`translate.BuildContext`).
         recipe: the resolved recipe (dict or :class:`translate.recipe.Recipe`); a short
             summary of it is stored, and the training crop size as the recommended input size.
+        limitations: the method's known limits (``Method.limitations``), shown in model cards.
 
     Returns:
         The path written.
     """
-    meta, tensors = build_meta(method=method, exports=exports, recipe=recipe)
+    meta, tensors = build_meta(method=method, exports=exports, recipe=recipe, limitations=limitations)
     return write_model_file(path, tensors, meta)
 
 
@@ -227,6 +232,7 @@ def build_meta(
     method: str,
     exports: list[tuple["ExportSpec", "torch.nn.Module"]],
     recipe: dict[str, Any] | BaseModel | None = None,
+    limitations: list[str] | tuple[str, ...] = (),
 ) -> tuple[ModelMeta, dict[str, "torch.Tensor"]]:
     """The metadata and the ``<export>.<param>`` tensors (on the CPU) of ``exports`` (see :func:`save_model`)."""
     from . import __version__
@@ -267,6 +273,7 @@ def build_meta(
         generators=generators,
         preprocessing=preprocessing_for(generators, data),
         recipe=_summarize(data),
+        limitations=list(limitations),
     )
     return meta, tensors
 

@@ -18,6 +18,10 @@ class CycleGAN(Method):
     """G_AtoB and G_BtoA with discriminators D_A (real vs fake A) and D_B; one G step, then one D step."""
 
     data_keys = ("A", "B")
+    limitations = (
+        "CycleGAN changes texture and colour much more than geometry: it cannot change shapes or layouts, "
+        "and objects unlike the training domains may be left unchanged or get artefacts.",
+    )
 
     def __init__(self, options: CycleGANOptions, ctx: Any) -> None:
         super().__init__()

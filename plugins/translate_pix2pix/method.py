@@ -16,6 +16,10 @@ class Pix2Pix(Method):
     """One discriminator step, then one generator step, per batch."""
 
     data_keys = ("input", "target")
+    limitations = (
+        "pix2pix learned one paired mapping: inputs must look like the training inputs (e.g. the same kind "
+        "of label maps or edges), otherwise outputs degrade quickly.",
+    )
 
     def __init__(self, options: Pix2PixOptions, ctx: Any) -> None:
         super().__init__()

@@ -324,7 +324,8 @@ def _export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, res
     if not accelerator.is_main_process:
         return None
     exports = [(spec, accelerator.unwrap_model(method.networks[spec.network])) for spec in method.exports()]
-    return save_model(run_dir / "model.safetensors", method=recipe.method.name, exports=exports, recipe=resolved)
+    return save_model(run_dir / "model.safetensors", method=recipe.method.name, exports=exports, recipe=resolved,
+                      limitations=method.limitations)
 
 
 def _progress_bar(recipe: Recipe, is_main: bool, total: int, initial: int) -> Any:
