@@ -1,4 +1,9 @@
-"""Weight initialisation (and the normalisation-layer choice) shared by the pix2pix networks."""
+"""Building blocks for network plugins: the papers' weight initialisation and normalisation layers.
+
+Public for plugin authors (``from translate.nn import init_weights, norm_layer, conv_bias``),
+so that networks from different plugins initialise and normalise the same way without
+importing each other's internals.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .init import conv_bias, init_weights, norm_layer
+from translate.nn import conv_bias, init_weights, norm_layer
 from .network_options import UNetOptions
 
 _DROPOUT_LAYERS = 3
