@@ -22,14 +22,13 @@ is as above; no flip.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from .data_options import PREPROCESS_MODES
+from .data_options import PreprocessMode as Preprocess
 from .errors import DataError
-
-Preprocess = Literal["resize_and_crop", "crop", "scale_width_and_crop", "resize", "none"]
-PREPROCESS_MODES: tuple[str, ...] = ("resize_and_crop", "crop", "scale_width_and_crop", "resize", "none")
 
 _CACHE_LIMIT = 64
 

@@ -29,6 +29,20 @@ def split_key(key: Any) -> SampleKey:
     return int(key), int(key)
 
 
+def resolve_key(key: Any, length: int) -> SampleKey:
+    """:func:`split_key`, then check the index against ``length`` items (negative counts from the end).
+
+    Raises:
+        IndexError: the index is out of range.
+    """
+    index, seed = split_key(key)
+    if index < 0:
+        index += length
+    if not 0 <= index < length:
+        raise IndexError(f"index {index} out of range for {length} items")
+    return index, seed
+
+
 def item_seed(seed: int, epoch: int, position: int) -> int:
     """A 63-bit seed for one item, derived from the run seed, epoch and position in the epoch."""
     x = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + position * 0x94D049BB133111EB) & (2**64 - 1)

@@ -20,17 +20,13 @@ with a dark navy sky, dark hills, shapes in cool desaturated colours, a pale cre
 and a few stars. Each shape kind has a fixed colour per domain, so the change of domain is
 visible and learnable. Files: ``trainA/``, ``trainB/``, ``testA/``, ``testB/`` (PNG) and
 ``manifest.json`` holding the generation parameters; a folder whose manifest differs is
-regenerated into a temporary folder beside it, then swapped in by renaming.
+regenerated into a temporary folder beside it, then swapped in by renaming (see
+:mod:`translate.generated`).
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +34,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from translate.augment import PairedAugment
-from translate.data import split_key
+from translate.data import resolve_key
 from translate.errors import DataError
+from translate.generated import SHAPE_KINDS, ensure_generated, shape_mask
 from translate.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_tensor, to_uint8
 
-from .data_options import UnpairedOptions
+from .data_options import SyntheticUnpairedOptions, UnpairedOptions
 
 _SEED_MASK = 2**64 - 1
 
@@ -98,7 +94,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
     float32 in [-1, 1].
     """
 
-    def __init__(self, options: UnpairedOptions, split: str) -> None:
+    def __init__(self, options: UnpairedOptions | SyntheticUnpairedOptions, split: str) -> None:
         root = Path(options.root)
         self.split = split
         self.folder_a, self.folder_b = split_folders(root, split)
@@ -107,14 +103,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
         self.names = [p.stem for p in self.files_a]
         self.channels: dict[str, int] = {"A": options.input_channels, "B": options.output_channels}
         self.serial_batches = options.serial_batches
-        self.augment = PairedAugment(
-            options.preprocess,
-            load_size=options.load_size,
-            crop_size=options.crop_size,
-            flip=options.flip,
-            size_multiple=options.size_multiple,
-            train=split == "train",
-        )
+        self.augment = options.augment(split)
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))
@@ -128,11 +117,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
         return index % len(self.files_a), index_b, seed_a, seed_b
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
-        index, seed = split_key(key)
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} items")
+        index, seed = resolve_key(key, len(self))
         index_a, index_b, seed_a, seed_b = self.pick(index, seed)
         path_a, path_b = self.files_a[index_a], self.files_b[index_b]
         a = self._load(path_a, self.channels["A"], seed_a)
@@ -156,7 +141,6 @@ def build_unpaired(options: UnpairedOptions, split: str) -> UnpairedDataset:
 DATASET_NAME = "synthetic_unpaired"
 GENERATOR_VERSION = 1
 SUPERSAMPLE = 2
-KINDS = ("circle", "square", "triangle", "ellipse")
 
 # domain A, "day": warm shape colours (by kind), sky gradient top -> horizon, green hills, yellow sun
 DAY = {
@@ -181,9 +165,8 @@ _SPLITS = {"train": 1, "test": 2}
 
 
 def synthetic_params(seed: int, count_a: int, count_b: int, test_count: int, image_size: int) -> dict[str, Any]:
-    """The manifest content for these generation parameters."""
+    """The generation parameters (the manifest holds them and the data set's name)."""
     return {
-        "dataset": DATASET_NAME,
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "count_a": count_a,
@@ -198,31 +181,8 @@ def _expected(params: dict[str, Any]) -> dict[str, int]:
     return {"trainA": params["count_a"], "trainB": params["count_b"], "testA": t, "testB": t}
 
 
-def ensure_synthetic(root: str | os.PathLike[str], params: dict[str, Any]) -> bool:
-    """Generate the set into ``root`` unless it is already there with these parameters.
-
-    Returns True when it (re)generated. Raises DataError when ``root`` holds something else.
-    """
-    root = Path(root)
-    if _complete(root, params):
-        return False
-    if root.exists() and not _ours(root):
-        raise DataError(
-            f"{root} exists but is not a {DATASET_NAME} folder (it has no manifest.json written by "
-            f"translate); choose another root for {DATASET_NAME}, or remove that folder"
-        )
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.tmp-"))
-    try:
-        write_synthetic(tmp, params)
-        _swap_in(tmp, root, params)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return True
-
-
 def write_synthetic(folder: Path, params: dict[str, Any]) -> None:
-    """Write all files of the set into ``folder`` (the manifest last)."""
+    """Write the images of the set into ``folder`` (``ensure_generated`` adds the manifest)."""
     seed, size = params["seed"], params["image_size"]
     for sub, n in _expected(params).items():
         split, domain = sub[:-1], sub[-1]
@@ -233,7 +193,6 @@ def write_synthetic(folder: Path, params: dict[str, Any]) -> None:
             rng = np.random.default_rng([seed, code, _SPLITS[split], i])
             image = render_scene(rng, size, domain)
             Image.fromarray(to_uint8(image)).save(out / f"{word}_{i:05d}.png", compress_level=1)
-    (folder / "manifest.json").write_text(json.dumps(params, indent=2) + "\n")
 
 
 def render_scene(rng: np.random.Generator, size: int, domain: str) -> np.ndarray:
@@ -292,11 +251,11 @@ def render_scene(rng: np.random.Generator, size: int, domain: str) -> np.ndarray
         else:
             continue
         placed.append((cx, cy, reach))
-        kind = int(rng.integers(len(KINDS)))
+        kind = int(rng.integers(len(SHAPE_KINDS)))
         theta = float(rng.uniform(0, 2 * np.pi))
         y0, y1, x0, x1 = _box(cy, cx, reach + 1, s)
         dx, dy = (xx[y0:y1, x0:x1] - cx) / r, (yy[y0:y1, x0:x1] - cy) / r
-        mask = _mask(KINDS[kind], dx, dy, theta)
+        mask = shape_mask(SHAPE_KINDS[kind], dx, dy, theta)
         shade = np.clip(brightest - 0.42 * np.hypot(dx + 0.35, dy + 0.35), darkest, 1.0)
         window = img[y0:y1, x0:x1]
         window[mask] = (style["shapes"][kind] * shade[..., None])[mask]
@@ -320,71 +279,11 @@ def _box(cy: float, cx: float, reach: float, s: int) -> tuple[int, int, int, int
     return y0, y1, x0, x1
 
 
-def _mask(kind: str, dx: np.ndarray, dy: np.ndarray, theta: float) -> np.ndarray:
-    """Inside-test in units of the shape's radius, rotated by ``theta``."""
-    c, s = np.cos(theta), np.sin(theta)
-    u, v = dx * c + dy * s, -dx * s + dy * c
-    if kind == "circle":
-        return u * u + v * v <= 1.0
-    if kind == "ellipse":
-        return u * u + (v / 0.55) ** 2 <= 1.0
-    if kind == "square":
-        return np.maximum(np.abs(u), np.abs(v)) <= 0.77
-    # equilateral triangle with circumradius 1: inside all three edges (inradius 1/2)
-    angles = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
-    return np.all([-(u * np.cos(a) + v * np.sin(a)) <= 0.5 for a in angles], axis=0)
-
-
-def _read_manifest(root: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((root / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _ours(root: Path) -> bool:
-    """An empty folder or one we generated (safe to replace)."""
-    if root.is_dir() and not any(root.iterdir()):
-        return True
-    manifest = _read_manifest(root)
-    return isinstance(manifest, dict) and manifest.get("dataset") == DATASET_NAME
-
-
-def _complete(root: Path, params: dict[str, Any]) -> bool:
-    """The manifest matches and every folder has its files."""
-    if _read_manifest(root) != params:
-        return False
-    return all((root / k).is_dir() and len(list_images(root / k)) == n for k, n in _expected(params).items())
-
-
-def _swap_in(tmp: Path, root: Path, params: dict[str, Any]) -> None:
-    """Rename ``tmp`` to ``root``, moving an older ``root`` aside first."""
-    try:
-        os.rename(tmp, root)  # root absent (or empty)
-        return
-    except OSError:
-        pass
-    if _complete(root, params):  # another process generated it meanwhile
-        return
-    old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(root, old)
-    try:
-        os.rename(tmp, root)
-    except OSError:
-        os.rename(old, root)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def build_synthetic_unpaired(options: Any, split: str) -> UnpairedDataset:
+def build_synthetic_unpaired(options: SyntheticUnpairedOptions, split: str) -> UnpairedDataset:
     """Factory body of ``synthetic_unpaired``: generate if needed, then serve like ``unpaired``."""
     if split not in ("train", "val", "test"):
         raise DataError(f"{DATASET_NAME} has the splits 'train', 'val' and 'test' (val and test: testA/testB), not {split!r}")
-    ensure_synthetic(
-        options.root,
-        synthetic_params(options.seed, options.count_a, options.count_b, options.test_count, options.image_size),
-    )
-    load_size, crop_size = options.resolved_sizes()
-    served = options.model_dump(include=set(UnpairedOptions.model_fields) - {"root", "load_size", "crop_size"})
-    unpaired = UnpairedOptions(root=str(options.root), load_size=load_size, crop_size=crop_size, **served)
-    return UnpairedDataset(unpaired, split)
+    params = synthetic_params(options.seed, options.count_a, options.count_b, options.test_count, options.image_size)
+    generate = functools.partial(write_synthetic, params=params)
+    ensure_generated(options.root, params, dataset=DATASET_NAME, expected=_expected(params), generate=generate)
+    return UnpairedDataset(options, split)

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from translate.augment import PairedAugment
-from translate.data import split_key
+from translate.data import resolve_key
 from translate.errors import DataError
 from translate.imageio import IMAGE_EXTENSIONS, convert_channels, list_images, read_image, to_tensor
 
-from .options import PairedOptions
+from .options import PairedOptions, ShapesOptions
 
 _SHOW = 8  # how many unmatched names an error lists
 
@@ -25,18 +25,6 @@ def missing_data_error(folder: Path, root: Path) -> DataError:
         f"data folder {folder} not found. `translate data download {name}` fetches public sets "
         f"(facades, maps, edges2shoes, ...) into place; the quickstart set `synthetic_shapes` "
         f"needs no download: it is generated on first use."
-    )
-
-
-def make_augment(options: Any, split: str, load_size: int, crop_size: int) -> PairedAugment:
-    """Training augmentation for the ``train`` split, the deterministic eval transform otherwise."""
-    return PairedAugment(
-        options.preprocess,
-        load_size=load_size,
-        crop_size=crop_size,
-        flip=options.flip,
-        size_multiple=options.size_multiple,
-        train=split == "train",
     )
 
 
@@ -62,11 +50,7 @@ class PairedDataset(torch.utils.data.Dataset):
         raise NotImplementedError
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
-        index, seed = split_key(key)
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} items")
+        index, seed = resolve_key(key, len(self))
         a, b = self.load_sides(index)
         src, dst = (a, b) if self.direction == "AtoB" else (b, a)
         src = convert_channels(src, self.channels["input"])
@@ -79,8 +63,8 @@ class PairedDataset(torch.utils.data.Dataset):
 class PairedABDataset(PairedDataset):
     """``root/<split>/*.png|jpg``: each file holds A on the left half and B on the right."""
 
-    def __init__(self, options: PairedOptions, split: str) -> None:
-        super().__init__(options, make_augment(options, split, options.load_size, options.crop_size))
+    def __init__(self, options: PairedOptions | ShapesOptions, split: str) -> None:
+        super().__init__(options, options.augment(split))
         root = Path(options.root)
         self.folder = root / split
         if not self.folder.is_dir():
@@ -109,7 +93,7 @@ class PairedFoldersDataset(PairedDataset):
     """``root/<split>/A/`` and ``root/<split>/B/`` (or ``root/A``, ``root/B``), matched by file stem."""
 
     def __init__(self, options: PairedOptions, split: str) -> None:
-        super().__init__(options, make_augment(options, split, options.load_size, options.crop_size))
+        super().__init__(options, options.augment(split))
         root = Path(options.root)
         base = root / split
         if not base.is_dir():

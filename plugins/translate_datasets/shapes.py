@@ -9,16 +9,12 @@ outline tells the shape type, the type tells the colour.
 Files (served like ``paired_ab``): ``root/train/*.png`` and ``root/val/*.png`` (A|B pairs),
 ``root/test_inputs/*.png`` (A only, for ``translate infer``) and ``root/manifest.json``
 holding the generation parameters. A folder whose manifest differs is regenerated: into a
-temporary folder beside it, then swapped in by renaming.
+temporary folder beside it, then swapped in by renaming (see :mod:`translate.generated`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-import uuid
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +22,13 @@ import numpy as np
 from PIL import Image
 
 from translate.errors import DataError
-from translate.imageio import list_images, to_uint8
+from translate.generated import SHAPE_KINDS, ensure_generated, shape_mask
+from translate.imageio import to_uint8
 
+from .options import ShapesOptions
+
+DATASET_NAME = "synthetic_shapes"
 GENERATOR_VERSION = 1
-KINDS = ("circle", "square", "triangle", "ellipse")
 COLOURS = np.array(
     [[0.86, 0.20, 0.18], [0.18, 0.36, 0.86], [0.16, 0.62, 0.26], [0.95, 0.62, 0.10]], dtype=np.float32
 )
@@ -40,9 +39,8 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def shape_params(seed: int, count: int, val_count: int, test_count: int, image_size: int) -> dict[str, Any]:
-    """The manifest content for these generation parameters."""
+    """The generation parameters (the manifest holds them and the data set's name)."""
     return {
-        "dataset": "synthetic_shapes",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "count": count,
@@ -52,33 +50,15 @@ def shape_params(seed: int, count: int, val_count: int, test_count: int, image_s
     }
 
 
-def ensure_shapes(root: str | os.PathLike[str], params: dict[str, Any]) -> bool:
-    """Generate the set into ``root`` unless it is already there with these parameters.
-
-    Returns True when it (re)generated. Raises DataError when ``root`` holds something else.
-    """
-    root = Path(root)
-    if _complete(root, params):
-        return False
-    if root.exists() and not _ours(root):
-        raise DataError(
-            f"{root} exists but is not a synthetic_shapes folder (it has no manifest.json written by "
-            "translate); choose another root for synthetic_shapes, or remove that folder"
-        )
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.tmp-"))
-    try:
-        write_shapes(tmp, params)
-        _swap_in(tmp, root, params)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return True
+def _expected(params: dict[str, Any]) -> dict[str, int]:
+    """Image count of each folder."""
+    return {"train": params["count"], "val": params["val_count"], "test_inputs": params["test_count"]}
 
 
 def write_shapes(folder: Path, params: dict[str, Any]) -> None:
-    """Write all files of the set into ``folder`` (the manifest last)."""
+    """Write the images of the set into ``folder`` (``ensure_generated`` adds the manifest)."""
     seed, size = params["seed"], params["image_size"]
-    for split, n in (("train", params["count"]), ("val", params["val_count"]), ("test_inputs", params["test_count"])):
+    for split, n in _expected(params).items():
         out = folder / split
         out.mkdir(parents=True, exist_ok=True)
         if n == 0:
@@ -88,7 +68,6 @@ def write_shapes(folder: Path, params: dict[str, Any]) -> None:
         for i in range(n):
             image = a[i] if split == "test_inputs" else np.concatenate([a[i], b[i]], axis=1)
             Image.fromarray(to_uint8(image)).save(out / f"{i:05d}.png")
-    (folder / "manifest.json").write_text(json.dumps(params, indent=2) + "\n")
 
 
 def render_shapes(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -106,33 +85,18 @@ def render_shapes(rng: np.random.Generator, size: int) -> np.ndarray:
         else:
             continue
         placed.append((cx, cy, reach))
-        kind = int(rng.integers(len(KINDS)))
+        kind = int(rng.integers(len(SHAPE_KINDS)))
         theta = float(rng.uniform(0, 2 * np.pi))
         # work on the shape's bounding box only (supersampled pixel coordinates)
         y0, y1 = (int(np.clip((c + d) * SUPERSAMPLE, 0, s)) for c, d in ((cy, -reach - 1), (cy, reach + 1)))
         x0, x1 = (int(np.clip((c + d) * SUPERSAMPLE, 0, s)) for c, d in ((cx, -reach - 1), (cx, reach + 1)))
         yy, xx = (np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5) / SUPERSAMPLE
         dx, dy = (xx - cx) / r, (yy - cy) / r
-        mask = _mask(KINDS[kind], dx, dy, theta)
+        mask = shape_mask(SHAPE_KINDS[kind], dx, dy, theta)
         shade = np.clip(1.08 - 0.42 * np.hypot(dx + 0.35, dy + 0.35), 0.55, 1.0)
         window = img[y0:y1, x0:x1]
         window[mask] = (COLOURS[kind] * shade[..., None])[mask]
     return img.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
-
-
-def _mask(kind: str, dx: np.ndarray, dy: np.ndarray, theta: float) -> np.ndarray:
-    """Inside-test in units of the shape's radius, rotated by ``theta``."""
-    c, s = np.cos(theta), np.sin(theta)
-    u, v = dx * c + dy * s, -dx * s + dy * c
-    if kind == "circle":
-        return u * u + v * v <= 1.0
-    if kind == "ellipse":
-        return u * u + (v / 0.55) ** 2 <= 1.0
-    if kind == "square":
-        return np.maximum(np.abs(u), np.abs(v)) <= 0.77
-    # equilateral triangle with circumradius 1: inside all three edges (inradius 1/2)
-    angles = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
-    return np.all([-(u * np.cos(a) + v * np.sin(a)) <= 0.5 for a in angles], axis=0)
 
 
 def edge_drawings(b: np.ndarray) -> np.ndarray:
@@ -149,60 +113,13 @@ def edge_drawings(b: np.ndarray) -> np.ndarray:
     return np.repeat(a[..., None], 3, axis=3).astype(np.float32)
 
 
-def _read_manifest(root: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((root / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _ours(root: Path) -> bool:
-    """An empty folder or one we generated (safe to replace)."""
-    if root.is_dir() and not any(root.iterdir()):
-        return True
-    manifest = _read_manifest(root)
-    return isinstance(manifest, dict) and manifest.get("dataset") == "synthetic_shapes"
-
-
-def _complete(root: Path, params: dict[str, Any]) -> bool:
-    """The manifest matches and every split has its files."""
-    if _read_manifest(root) != params:
-        return False
-    expected = {"train": params["count"], "val": params["val_count"], "test_inputs": params["test_count"]}
-    return all((root / k).is_dir() and len(list_images(root / k)) == n for k, n in expected.items())
-
-
-def _swap_in(tmp: Path, root: Path, params: dict[str, Any]) -> None:
-    """Rename ``tmp`` to ``root``, moving an older ``root`` aside first."""
-    try:
-        os.rename(tmp, root)  # root absent (or empty)
-        return
-    except OSError:
-        pass
-    if _complete(root, params):  # another process generated it meanwhile
-        return
-    old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(root, old)
-    try:
-        os.rename(tmp, root)
-    except OSError:
-        os.rename(old, root)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def build_shapes(options: Any, *, split: str) -> Any:
+def build_shapes(options: ShapesOptions, *, split: str) -> Any:
     """Factory of ``synthetic_shapes``: generate if needed, then serve like ``paired_ab``."""
-    from .options import PairedOptions
     from .paired import PairedABDataset
 
     if split not in ("train", "val"):
-        raise DataError(f"synthetic_shapes has the splits 'train' and 'val', not {split!r}")
-    ensure_shapes(
-        options.root,
-        shape_params(options.seed, options.count, options.val_count, options.test_count, options.image_size),
-    )
-    load_size, crop_size = options.resolved_sizes()
-    served = options.model_dump(include=set(PairedOptions.model_fields) - {"root", "load_size", "crop_size"})
-    paired = PairedOptions(root=str(options.root), load_size=load_size, crop_size=crop_size, **served)
-    return PairedABDataset(paired, split)
+        raise DataError(f"{DATASET_NAME} has the splits 'train' and 'val', not {split!r}")
+    params = shape_params(options.seed, options.count, options.val_count, options.test_count, options.image_size)
+    generate = functools.partial(write_shapes, params=params)
+    ensure_generated(options.root, params, dataset=DATASET_NAME, expected=_expected(params), generate=generate)
+    return PairedABDataset(options, split)

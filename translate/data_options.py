@@ -1,0 +1,123 @@
+"""Options building blocks for image data sets (pydantic only: importing this module is cheap).
+
+A data set plugin that serves images through :class:`translate.augment.PairedAugment`
+subclasses one of these for its options model, adds its own fields (``root``, generation
+parameters, ...) and, where its wording differs, redeclares a field with its own
+description::
+
+    class MyOptions(FixedSizeOptions):
+        root: str = Field(description="data folder")
+
+    dataset = MyDataset(options.augment(split), ...)
+
+- :class:`AugmentOptions`: channel counts, ``preprocess``, ``flip``, ``max_items``,
+  ``size_multiple``, and the check that the sizes fit together (abstract: the sizes come
+  from a subclass);
+- :class:`FixedSizeOptions`: plus ``load_size`` (286) and ``crop_size`` (256), for image
+  folders;
+- :class:`GeneratedOptions`: plus ``seed``, ``image_size`` and ``load_size``/``crop_size``
+  defaulting from ``image_size``, for sets generated on first use (see
+  :mod:`translate.generated`).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Literal, Optional, get_args
+
+from pydantic import Field, model_validator
+
+from .options import Options
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .augment import PairedAugment
+
+Channels = Literal[1, 3, 4]
+PreprocessMode = Literal["resize_and_crop", "crop", "scale_width_and_crop", "resize", "none"]
+PREPROCESS_MODES: tuple[str, ...] = get_args(PreprocessMode)
+
+
+def check_sizes(preprocess: str, load_size: int, crop_size: int, size_multiple: int) -> None:
+    """Raise ValueError when crop and load sizes do not fit together."""
+    if preprocess in ("resize_and_crop", "scale_width_and_crop") and crop_size > load_size:
+        raise ValueError(f"crop_size ({crop_size}) must not exceed load_size ({load_size})")
+    if preprocess != "none" and crop_size % size_multiple:
+        raise ValueError(f"crop_size ({crop_size}) must be a multiple of size_multiple ({size_multiple})")
+
+
+class AugmentOptions(Options):
+    """How images are served: channel counts and augmentation (see :mod:`translate.augment`).
+
+    Abstract: subclass :class:`FixedSizeOptions` or :class:`GeneratedOptions`, or implement
+    :meth:`resolved_sizes` yourself. Validation checks the sizes with :func:`check_sizes`.
+    """
+
+    input_channels: Channels = Field(3, description="channels of the input image (1, 3 or 4)")
+    output_channels: Channels = Field(3, description="channels of the target image (1, 3 or 4)")
+    preprocess: PreprocessMode = Field("resize_and_crop", description="training augmentation, see translate.augment")
+    flip: bool = Field(True, description="random horizontal flip on the train split")
+    max_items: Optional[int] = Field(None, ge=1, description="use only the first N pairs (sorted by name)")
+    size_multiple: int = Field(1, ge=1, description="preprocess 'none': round sizes to a multiple of this")
+
+    @abstractmethod
+    def resolved_sizes(self) -> tuple[int, int]:
+        """``(load_size, crop_size)`` to augment with, defaults filled in."""
+
+    def augment(self, split: str) -> PairedAugment:
+        """The augmentation of ``split``: random for ``"train"``, deterministic otherwise."""
+        from .augment import PairedAugment
+
+        load_size, crop_size = self.resolved_sizes()
+        return PairedAugment(
+            self.preprocess,
+            load_size=load_size,
+            crop_size=crop_size,
+            flip=self.flip,
+            size_multiple=self.size_multiple,
+            train=split == "train",
+        )
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> Self:
+        load_size, crop_size = self.resolved_sizes()
+        check_sizes(self.preprocess, load_size, crop_size, self.size_multiple)
+        return self
+
+
+class FixedSizeOptions(AugmentOptions):
+    """:class:`AugmentOptions` with ``load_size`` and ``crop_size`` fields (286 and 256, as pix2pix)."""
+
+    load_size: int = Field(286, ge=1, description="resize to this before cropping")
+    crop_size: int = Field(256, ge=1, description="crop (and eval) size")
+
+    def resolved_sizes(self) -> tuple[int, int]:
+        return self.load_size, self.crop_size
+
+
+class GeneratedOptions(AugmentOptions):
+    """:class:`AugmentOptions` of a set generated from a seed: ``seed``, ``image_size``, and
+    ``load_size``/``crop_size`` that default to ``image_size * 286 / 256`` and ``image_size``."""
+
+    seed: int = Field(0, ge=0, description="generation seed (same seed, same files)")
+    image_size: int = Field(64, ge=16, le=1024, description="width and height of the images")
+    load_size: Optional[int] = Field(None, ge=1, description="default: image_size * 286 / 256")
+    crop_size: Optional[int] = Field(None, ge=1, description="default: image_size")
+
+    def resolved_sizes(self) -> tuple[int, int]:
+        """(load_size, crop_size) with the defaults filled in."""
+        crop = self.crop_size if self.crop_size is not None else self.image_size
+        load = self.load_size if self.load_size is not None else max(crop, int(round(self.image_size * 286 / 256)))
+        return load, crop
+
+
+__all__ = [
+    "AugmentOptions",
+    "Channels",
+    "FixedSizeOptions",
+    "GeneratedOptions",
+    "PREPROCESS_MODES",
+    "PreprocessMode",
+    "check_sizes",
+]
