@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from conftest import TINY_RECIPE
@@ -63,12 +62,8 @@ def write_image(path: Path, height: int, width: int, mode: str = "RGB", seed: in
 
 def forbid_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every unpickling entry point (and torch.load) fail the test."""
-    import pickle
-
     def forbidden(*args, **kwargs):
         raise AssertionError("unpickling or torch.load during loading")
 
-    monkeypatch.setattr(pickle, "loads", forbidden)
-    monkeypatch.setattr(pickle, "load", forbidden)
-    monkeypatch.setattr(pickle, "Unpickler", forbidden)
-    monkeypatch.setattr(torch, "load", forbidden)
+    for name in ("pickle.loads", "pickle.load", "pickle.Unpickler", "torch.load"):
+        monkeypatch.setattr(name, forbidden)

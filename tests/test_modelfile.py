@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import pickle
 import struct
 from pathlib import Path
 
@@ -151,13 +150,9 @@ def test_save_needs_a_recorded_module(tmp_path):
 
 
 def test_loading_never_unpickles(model_file, registry, monkeypatch):
-    def forbidden(*args, **kwargs):
-        raise AssertionError("unpickling during load")
+    from model_runs import forbid_unpickling
 
-    monkeypatch.setattr(pickle, "loads", forbidden)
-    monkeypatch.setattr(pickle, "load", forbidden)
-    monkeypatch.setattr(pickle, "Unpickler", forbidden)
-    monkeypatch.setattr(torch, "load", forbidden)
+    forbid_unpickling(monkeypatch)
     load_model(model_file, registry)
 
 
