@@ -348,7 +348,7 @@ def test_sources_do_not_clash_with_installed_plugins():
     installed = get_registry()
     for comp in installed:
         if comp.kind == "data_source" and comp.name in EXPECTED_SETS:
-            assert comp.factory.__module__ == cg_sources.__name__, comp  # only ever registered by this plugin
+            assert comp.plugin.name == "cyclegan", comp  # only ever registered by this plugin
 
 
 def test_downloaded_archive_layout_is_served(registry, tmp_path):

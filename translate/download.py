@@ -35,7 +35,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from .errors import DataError, PluginError
 
@@ -101,6 +101,43 @@ class DataSource:
         if self.strip is not None and _unsafe_member_name(self.strip):
             raise ValueError(f"DataSource {self.name!r}: strip must be a relative folder, got {self.strip!r}")
         object.__setattr__(self, "recipes", tuple(self.recipes))
+
+
+def register_archives(
+    register: Callable[..., None],
+    sets: dict[str, tuple[int | None, str, str]],
+    *,
+    base_url: str,
+    archive: str,
+    citation: str,
+) -> None:
+    """Register one :class:`DataSource` per entry of ``sets`` with a ``register_data_sources`` callback.
+
+    ``sets`` maps a name to ``(size in bytes or None, description, origin of the images)``;
+    each archive is ``<base_url><name>.<archive>`` and extracts to a top folder ``<name>/``.
+    ``citation`` may contain ``{origin}``.
+    """
+    for name, (size, description, origin) in sets.items():
+        source = DataSource(
+            name=name,
+            url=f"{base_url}{name}.{archive}",
+            filename=f"{name}.{archive}",
+            size=size,
+            archive=archive,
+            strip=name,
+            description=description,
+            citation=citation.format(origin=origin),
+        )
+        register(name, _returning(source), description=description, smoke_options={})
+
+
+def _returning(source: DataSource) -> Callable[[], DataSource]:
+    def factory() -> DataSource:
+        return source
+
+    factory.__name__ = f"{source.name}_source"
+    factory.__doc__ = f"The {source.name!r} data set archive."
+    return factory
 
 
 def _plain_name(name: object) -> bool:

@@ -5,18 +5,15 @@ Each archive ``<name>.zip`` holds one top folder ``<name>/`` with ``trainA/``, `
 ``maps``, ``cityscapes`` and ``facades`` are also on the CycleGAN server but are registered,
 under those names, by the pix2pix data plugin, so they are not repeated here.
 
-Sizes are the archives' byte counts as recorded by TensorFlow Datasets
-(``tensorflow_datasets/url_checksums/cycle_gan.txt``, for the same files at the authors'
-former address ``people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/``); the
-horse2zebra count is also confirmed by a published ``wget`` log of this server. The
-server's Content-Length is checked against them before anything is downloaded.
+A size is set only where a published download log from this server confirms it
+(horse2zebra); for the others the server's Content-Length is still checked.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from translate.download import DataSource
+from translate.download import register_archives
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/"
 
@@ -75,31 +72,6 @@ CYCLEGAN_SETS: dict[str, tuple[int | None, str, str]] = {
 }
 
 
-def cyclegan_source(name: str) -> DataSource:
-    """The DataSource of one CycleGAN data set (``horse2zebra``, ``monet2photo``, ...)."""
-    size, description, origin = CYCLEGAN_SETS[name]
-    return DataSource(
-        name=name,
-        url=f"{BASE_URL}{name}.zip",
-        filename=f"{name}.zip",
-        size=size,
-        archive="zip",
-        strip=name,
-        description=description,
-        citation=CYCLEGAN_CITATION.format(origin=origin),
-    )
-
-
-def _factory(name: str) -> Callable[[], DataSource]:
-    def factory() -> DataSource:
-        return cyclegan_source(name)
-
-    factory.__name__ = f"{name}_source"
-    factory.__doc__ = f"The CycleGAN {name!r} data set archive."
-    return factory
-
-
 def register_sources(register: Callable[..., None]) -> None:
     """Register every CycleGAN data set with a ``register_data_sources`` register callback."""
-    for name, (_, description, _) in CYCLEGAN_SETS.items():
-        register(name, _factory(name), description=description, smoke_options={})
+    register_archives(register, CYCLEGAN_SETS, base_url=BASE_URL, archive="zip", citation=CYCLEGAN_CITATION)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from translate.download import DataSource
+from translate.download import register_archives
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
 
@@ -57,31 +57,6 @@ PIX2PIX_SETS: dict[str, tuple[int | None, str, str]] = {
 }
 
 
-def pix2pix_source(name: str) -> DataSource:
-    """The DataSource of one pix2pix data set (``facades``, ``maps``, ...)."""
-    size, description, origin = PIX2PIX_SETS[name]
-    return DataSource(
-        name=name,
-        url=f"{BASE_URL}{name}.tar.gz",
-        filename=f"{name}.tar.gz",
-        size=size,
-        archive="tar.gz",
-        strip=name,
-        description=description,
-        citation=PIX2PIX_CITATION.format(origin=origin),
-    )
-
-
-def _factory(name: str) -> Callable[[], DataSource]:
-    def factory() -> DataSource:
-        return pix2pix_source(name)
-
-    factory.__name__ = f"{name}_source"
-    factory.__doc__ = f"The pix2pix {name!r} data set archive."
-    return factory
-
-
 def register_sources(register: Callable[..., None]) -> None:
     """Register every pix2pix data set with a ``register_data_sources`` register callback."""
-    for name, (_, description, _) in PIX2PIX_SETS.items():
-        register(name, _factory(name), description=description, smoke_options={})
+    register_archives(register, PIX2PIX_SETS, base_url=BASE_URL, archive="tar.gz", citation=PIX2PIX_CITATION)
