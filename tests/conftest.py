@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from model_runs import exported, trained_run
+from tiny_recipes import PIX2PIX, write_recipe
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
@@ -29,54 +32,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_gpu)
 
 
-TINY_RECIPE = """
-seed = 3
-
-[method]
-name = "pix2pix"
-
-[method.options]
-test_mode = "eval"
-
-[generator]
-name = "unet"
-
-[generator.options]
-num_downs = 5
-ngf = 8
-
-[discriminator]
-name = "patchgan"
-
-[discriminator.options]
-n_layers = 2
-ndf = 8
-
-[data]
-name = "synthetic_shapes"
-batch_size = 4
-
-[data.options]
-root = "{data}"
-count = 24
-val_count = 4
-test_count = 3
-image_size = 32
-
-[train]
-steps = 8
-decay = 4
-
-[output]
-dir = "{run}"
-log_every = 2
-sample_every = 4
-checkpoint_every = 3
-keep_checkpoints = 5
-num_samples = 2
-tensorboard = false
-progress = false
-"""
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +43,28 @@ def shapes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_recipe(tmp_path: Path, shapes_root: Path) -> Path:
     """A tiny pix2pix recipe file (32x32 shapes, 8 steps) whose run folder is tmp_path/run."""
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY_RECIPE.format(data=shapes_root.as_posix(), run=(tmp_path / "run").as_posix()))
-    return path
+    return write_recipe(PIX2PIX, tmp_path / "tiny.toml", data=shapes_root, run=tmp_path / "run")
+
+
+@pytest.fixture(scope="session")
+def pix2pix_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny pix2pix run folder (trained once per session; do not modify it)."""
+    return trained_run("pix2pix", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def cyclegan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny CycleGAN run folder (trained once per session; do not modify it)."""
+    return trained_run("cyclegan", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def pix2pix_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny pix2pix run exported to a model folder (do not modify it)."""
+    return exported("pix2pix", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def cyclegan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny CycleGAN run exported to a model folder (do not modify it)."""
+    return exported("cyclegan", tmp_path_factory)

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_RECIPE
-from test_cyclegan import RECIPE as CYCLEGAN_RECIPE
+from tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
 
 _CACHE: dict[str, Path] = {}
 
@@ -25,14 +24,8 @@ def trained_run(kind: str, factory: pytest.TempPathFactory) -> Path:
         from translate.engine.trainer import train
 
         root = factory.mktemp(f"{kind}-run")
-        if kind == "pix2pix":
-            text = TINY_RECIPE.format(data=(root / "shapes").as_posix(), run=(root / "run").as_posix())
-            steps = 2
-        else:
-            text = CYCLEGAN_RECIPE.format(data=(root / "unpaired").as_posix(), run=(root / "run").as_posix())
-            steps = 1
-        recipe = root / f"{kind}.toml"
-        recipe.write_text(text)
+        text, data, steps = (PIX2PIX, "shapes", 2) if kind == "pix2pix" else (CYCLEGAN, "unpaired", 1)
+        recipe = write_recipe(text, root / f"{kind}.toml", data=root / data, run=root / "run")
         _CACHE[kind] = train(recipe, max_steps=steps).run_dir
     return _CACHE[kind]
 

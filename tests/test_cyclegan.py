@@ -14,57 +14,9 @@ from translate.engine.trainer import train
 from translate.errors import RecipeError
 from translate.modelfile import load_model
 
-RECIPE = """
-seed = 5
+from tiny_recipes import CYCLEGAN, write_recipe
 
-[method]
-name = "cyclegan"
-
-[method.options]
-pool_size = 4
-name_a = "day"
-name_b = "night"
-
-[generator]
-name = "resnet"
-
-[generator.options]
-ngf = 8
-n_blocks = 2
-
-[discriminator]
-name = "patchgan"
-
-[discriminator.options]
-n_layers = 2
-ndf = 8
-norm = "instance"
-
-[data]
-name = "synthetic_unpaired"
-batch_size = 2
-
-[data.options]
-root = "{data}"
-count_a = 12
-count_b = 9
-test_count = 3
-image_size = 32
-
-[train]
-steps = 8
-decay = 4
-
-[output]
-dir = "{run}"
-log_every = 2
-sample_every = 4
-checkpoint_every = 3
-keep_checkpoints = 5
-num_samples = 2
-tensorboard = false
-progress = false
-"""
+RECIPE = CYCLEGAN
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +26,7 @@ def unpaired_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def recipe(tmp_path: Path, unpaired_root: Path) -> Path:
-    path = tmp_path / "cyclegan.toml"
-    path.write_text(RECIPE.format(data=unpaired_root.as_posix(), run=(tmp_path / "run").as_posix()))
-    return path
+    return write_recipe(RECIPE, tmp_path / "cyclegan.toml", data=unpaired_root, run=tmp_path / "run")
 
 
 def test_training_run_exports_both_generators(recipe: Path) -> None:

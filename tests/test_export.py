@@ -22,25 +22,10 @@ from translate.errors import ModelFileError, TranslateError
 from translate.export import export_cli, export_run, model_card, save_folder
 from translate.modelfile import FORMAT_VERSION, load_model, read_config
 
-from model_runs import copy_folder, exported, forbid_unpickling, trained_run
+from model_runs import copy_folder, exported, forbid_unpickling
 
 FILES = {"model.safetensors", "config.json", "README.md"}
 KEY = "G.down.0.weight"  # the first convolution of the tiny UNet
-
-
-@pytest.fixture(scope="module")
-def pix2pix_run(tmp_path_factory) -> Path:
-    return trained_run("pix2pix", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def cyclegan_run(tmp_path_factory) -> Path:
-    return trained_run("cyclegan", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def pix2pix_model(tmp_path_factory) -> Path:
-    return exported("pix2pix", tmp_path_factory)
 
 
 @pytest.fixture

@@ -21,18 +21,8 @@ from translate.modelfile import build_meta
 from translate.pipeline import Pipeline, load
 from translate.plugins import load_plugins
 
-from model_runs import exported, trained_run, write_image
+from model_runs import trained_run, write_image
 from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin
-
-
-@pytest.fixture(scope="module")
-def pix2pix_model(tmp_path_factory) -> Path:
-    return exported("pix2pix", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def cyclegan_model(tmp_path_factory) -> Path:
-    return exported("cyclegan", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tempfile
 import types
 from importlib import metadata
@@ -26,6 +25,7 @@ from pydantic.fields import FieldInfo
 from .errors import RecipeError
 from .hookspecs import KINDS
 from .registry import Component, Registry
+from .recipe import toml_value
 
 REGENERATE = "translate docs recipes > docs/recipes.md"
 
@@ -263,17 +263,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def _toml_value(value: Any) -> str:
     if value is None:
         return "not set"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    try:
+        return toml_value(value)
+    except TypeError:
         return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    return repr(value)
 
 
 _TYPE_NAMES = {int: "integer", float: "float", bool: "boolean", str: "string", Any: "any"}
@@ -544,7 +537,8 @@ def recipes_markdown() -> str:
             continue
         if kind == "data_source":
             add("Not used in recipes: `translate data download NAME` downloads one of these into")
-            add("`data/NAME`, ready for the `paired_ab` data set.")
+            add("`data/NAME`, ready for the data set its recipes name (`paired_ab` for the pix2pix")
+            add("sets, `unpaired` for the CycleGAN sets).")
             add("")
             out.extend(_table(["name", "description"], [[f"`{c.name}`", md_text(c.description)] for c in of_kind]))
             add("")

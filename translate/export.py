@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import umask, write_text_atomic
 from .errors import TranslateError
 from .modelfile import (
     CONFIG_FILENAME,
@@ -37,7 +38,6 @@ from .modelfile import (
     ModelMeta,
     TrainingSummary,
     _summarize,
-    _umask,
     config_json,
     load_model,
     preprocessing_for,
@@ -77,9 +77,9 @@ def save_folder(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         write_model_file(tmp / MODEL_FILENAME, tensors, meta)
-        _write_text(tmp / CONFIG_FILENAME, config_json(meta))
-        _write_text(tmp / README_FILENAME, model_card(meta, source=out.name))
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a shared folder gets the usual mode
+        write_text_atomic(tmp / CONFIG_FILENAME, config_json(meta))
+        write_text_atomic(tmp / README_FILENAME, model_card(meta, source=out.name))
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a shared folder gets the usual mode
         _check_target(out)
         try:
             os.replace(tmp, out)  # POSIX: atomically replaces an empty folder
@@ -108,13 +108,6 @@ def _check_target(out: Path) -> None:
                 f"cannot export to {out}: the folder exists and is not empty; remove it or choose another "
                 "--out (nothing was written)"
             )
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 # --------------------------------------------------------------------------- exporting a run

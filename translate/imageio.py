@@ -16,13 +16,13 @@ pixels keep whatever colour they store); 1 or 3 -> 4 adds an opaque alpha channe
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .atomic import write_bytes_atomic
 from .errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,14 +143,7 @@ def save_image(image: Any, path: str | os.PathLike[str], bit_depth: int = 8) -> 
         data = _encode_png16(np.round(unit * 65535.0).astype(np.uint16))
     else:
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data, fsync=False)  # many outputs: no fsync per image (as before)
     return path
 
 

@@ -58,10 +58,8 @@ import contextlib
 import glob
 import html as htmllib
 import math
-import os
 import re
 import sys
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -71,6 +69,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from .atomic import write_text_atomic
 from .errors import DataError, TranslateError
 from .imageio import IMAGE_EXTENSIONS, list_images, read_image, save_image
 from .modelfile import GeneratorInfo, load_model
@@ -656,15 +655,7 @@ def write_html(
         "",
     ])
     path = out / "index.html"
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".index.html.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, page)
     return path
 
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .atomic import umask
 from .errors import TranslateError
 from .modelfile import LoadedModel, load_model, resolve_model_path
 
@@ -358,9 +359,7 @@ def _write_temp(proto: Any, target: Path) -> Path:
             fh.write(proto.SerializeToString())
             fh.flush()
             os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(path, 0o666 & ~mask)  # mkstemp makes 0600
+        os.chmod(path, 0o666 & ~umask())  # mkstemp makes 0600
     except BaseException as err:
         path.unlink(missing_ok=True)
         if isinstance(err, Exception) and not isinstance(err, TranslateError):

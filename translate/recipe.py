@@ -261,16 +261,17 @@ def _emit_table(lines: list[str], prefix: list[str], table: dict[str, Any]) -> N
         lines.append("")
         lines.append("[" + ".".join(_key(p) for p in prefix) + "]")
     for k, v in scalars.items():
-        lines.append(f"{_key(k)} = {_value(v)}")
+        lines.append(f"{_key(k)} = {toml_value(v)}")
     for k, v in tables.items():
         _emit_table(lines, prefix + [k], v)
 
 
 def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() else _value(k)
+    return k if k.replace("_", "").replace("-", "").isalnum() else toml_value(k)
 
 
-def _value(v: Any) -> str:
+def toml_value(v: Any) -> str:
+    """A JSON-like value written as TOML (dicts as inline tables); TypeError for anything else."""
     import json
 
     if isinstance(v, bool):
@@ -280,5 +281,7 @@ def _value(v: Any) -> str:
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")

@@ -26,7 +26,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import TranslateError
-from .state import load_state, save_state, write_text_atomic
+from ..atomic import write_text_atomic
+from .state import load_state, save_state
 
 FORMAT = 1
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .state import write_text_atomic
+from ..atomic import write_text_atomic
 
 
 class MetricsLog:

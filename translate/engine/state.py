@@ -6,13 +6,13 @@ No pickle: tensors go to a safetensors file, everything else must be JSON values
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from ..atomic import write_text_atomic
 
 _TENSOR = "__tensor__"
 _TUPLE = "__tuple__"
@@ -71,19 +71,3 @@ def load_state(path: Path) -> Any:
     tensors = load_file(str(path.with_suffix(".safetensors")))
     skeleton = json.loads(path.with_suffix(".json").read_text())
     return unflatten(skeleton, tensors)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file so that a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -28,7 +28,7 @@ from .checkpoint import Progress, latest_checkpoint, list_checkpoints, load_chec
 from .logs import MetricsLog
 from .sampler import EpochSampler
 from .schedule import linear_decay_factor
-from .state import write_text_atomic
+from ..atomic import write_text_atomic
 
 
 @dataclass
