@@ -11,8 +11,8 @@ from .errors import DataError, ModelFileError, PluginError, RecipeError, Transla
 from .hookspecs import hookimpl
 from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 from .options import NoOptions, Options
+from .version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

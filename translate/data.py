@@ -12,13 +12,45 @@ A dataset factory returns a ``torch.utils.data.Dataset`` with:
 
 Items are dicts of float32 ``(C, H, W)`` tensors in [-1, 1] under the ``channels``
 keys, plus ``"name"`` (a string, for sample grids and logs).
+
+A data set may also describe itself with an ``info`` attribute, a :class:`DataInfo`: what the
+engine, the methods and the model files need to know about the data (training image size,
+direction, folder name, limitations) is asked through it, never read from the data set's
+options by key. :func:`data_info` returns it, or the defaults when a data set has none.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 SampleKey = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a data set tells the engine about itself (every field optional).
+
+    - ``image_size``: the side of the square training crops, when fixed (recorded in model
+      files as the recommended input size); None when images keep their own sizes.
+    - ``direction``: which way the data is read, ``"AtoB"`` or ``"BtoA"`` (for a paired set:
+      which side is the input); methods export their generators under it.
+    - ``folder``: a short name of where the data came from (the data folder's last part), for
+      model cards.
+    - ``limitations``: known limits of models trained on this data, added to model cards
+      (for example "generated data: a demonstration model").
+    """
+
+    image_size: int | None = None
+    direction: str = "AtoB"
+    folder: str | None = None
+    limitations: tuple[str, ...] = ()
+
+
+def data_info(dataset: Any) -> DataInfo:
+    """``dataset.info`` when the data set has one, else the defaults."""
+    info = getattr(dataset, "info", None)
+    return info if isinstance(info, DataInfo) else DataInfo()
 
 
 def split_key(key: Any) -> SampleKey:

@@ -204,7 +204,7 @@ def _complete(source: DataSource, path: Path) -> bool:
 
 
 def _open(url: str, offset: int) -> http.client.HTTPResponse:
-    from . import __version__
+    from .version import __version__
 
     headers = {"User-Agent": f"translate-i2i/{__version__}"}
     if offset:

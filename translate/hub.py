@@ -165,7 +165,7 @@ def download(
     repo_id, revision = _split(repo_id, revision)
     from huggingface_hub import hf_hub_download
 
-    from . import __version__
+    from .version import __version__
 
     snapshot: Path | None = None
     pinned = revision  # after the first file: the commit hash it came from
@@ -411,7 +411,7 @@ def push(
     files = check_model_folder(path)
     from huggingface_hub import HfApi
 
-    from . import __version__
+    from .version import __version__
 
     api = HfApi(token=token, library_name="translate", library_version=__version__)
     label = hub_label(repo_id, revision)

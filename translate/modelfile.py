@@ -235,7 +235,7 @@ def build_meta(
     limitations: list[str] | tuple[str, ...] = (),
 ) -> tuple[ModelMeta, dict[str, "torch.Tensor"]]:
     """The metadata and the ``<export>.<param>`` tensors (on the CPU) of ``exports`` (see :func:`save_model`)."""
-    from . import __version__
+    from .version import __version__
 
     if not exports:
         raise ValueError("save_model needs at least one export")

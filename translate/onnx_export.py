@@ -319,7 +319,7 @@ def _annotate(proto: Any, name: str, meta: "GeneratorMeta", loaded: LoadedModel)
             elif i == 1:
                 dim.Clear()
                 dim.dim_value = channels
-    from . import __version__
+    from .version import __version__
 
     props = {
         "translate.version": __version__,
