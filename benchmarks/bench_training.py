@@ -41,7 +41,7 @@ def run_one(method_name: str, batch: int, precision: str, steps: int, warmup: in
     import torch
 
     from translate.build import BuildContext
-    from translate.engine.trainer import _make_accelerator, _prepare
+    from translate.engine.setup import make_accelerator, prepare
     from translate.method import StepContext
     from translate.plugins import get_registry
     from translate.recipe import load_recipe
@@ -49,13 +49,13 @@ def run_one(method_name: str, batch: int, precision: str, steps: int, warmup: in
     registry = get_registry()
     recipe, _ = load_recipe(RECIPES[method_name],
                             [f"train.mixed_precision={json.dumps(precision)}", f"data.batch_size={batch}"], registry)
-    accelerator = _make_accelerator(recipe)
+    accelerator = make_accelerator(recipe)
     torch.manual_seed(0)
     comp = registry.get("method", recipe.method.name)
     # RGB for every data key a built-in method may ask for (paired: input/target; unpaired: A/B)
     ctx = BuildContext(recipe=recipe, registry=registry, channels={"input": 3, "target": 3, "A": 3, "B": 3})
     method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
-    _prepare(accelerator, method)
+    prepare(accelerator, method)
     dev = accelerator.device
     batch_data = {k: torch.rand(batch, 3, size, size, device=dev) * 2 - 1 for k in method.data_keys}
     x = batch_data[method.data_keys[0]]

@@ -1,8 +1,14 @@
-"""Shared fixtures: tiny recipes, deterministic seeds, CPU only."""
+"""Shared fixtures: tiny recipes and deterministic seeds.
+
+Tests run on the CPU unless they ask for a GPU; tests marked ``gpu`` run when CUDA is present
+and are skipped otherwise. ``--cpu-only`` (or ``TRANSLATE_TEST_CPU_ONLY=1``) hides CUDA from the
+whole session, for a GPU machine that should behave like CI.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,13 +17,18 @@ from model_runs import exported, trained_run
 from tiny_recipes import PIX2PIX, write_recipe
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+    parser.addoption("--cpu-only", action="store_true", help="hide CUDA devices from the tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--cpu-only") or os.environ.get("TRANSLATE_TEST_CPU_ONLY", "") not in ("", "0"):
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # read when CUDA initialises, i.e. after this
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -32,6 +43,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_gpu)
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Each test starts with no Accelerate state: Accelerate keeps one precision per process, and
+    tests train with several in one process (its own test case class resets the same way)."""
+    yield
+    if "accelerate" in sys.modules:
+        from accelerate.state import AcceleratorState, GradientState, is_initialized
+        from accelerate.utils import DistributedType
+
+        if is_initialized() and AcceleratorState().distributed_type == DistributedType.NO:
+            AcceleratorState._reset_state(reset_partial_state=True)
+            GradientState._reset_state()
 
 
 @pytest.fixture(scope="session")

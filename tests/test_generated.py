@@ -16,7 +16,8 @@ from pydantic import Field, ValidationError
 from translate.data import resolve_key
 from translate.data_options import AugmentOptions, FixedSizeOptions, GeneratedOptions
 from translate.errors import DataError
-from translate.generated import SHAPE_KINDS, ensure_generated, is_complete, read_manifest, shape_mask
+from translate.generated import ensure_generated, is_complete, read_manifest
+from translate.shapes import SHAPE_KINDS, shape_mask
 
 PARAMS = {"generator_version": 1, "seed": 0, "count": 2}
 EXPECTED = {"train": 2, "val": 1}

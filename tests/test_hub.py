@@ -444,6 +444,8 @@ def test_parse_hub_id(source, expected):
         ("hf://owner/na..me", "invalid repository name"),
         ("hf://own--er/name", "invalid repository owner"),
         ("hf://owner/" + "n" * 97, "invalid repository name"),
+        ("hf://owner/name.git", "invalid repository name"),
+        ("hf://owner/caf\u00e9", "invalid repository name"),
         ("hf://owner/name@../../etc", "invalid revision"),
         ("hf://owner/name@a b", "invalid revision"),
         ("hf://owner/name@v1@v2", "invalid revision"),

@@ -8,7 +8,16 @@ import torch
 from PIL import Image, ImageOps
 
 from translate.errors import DataError
-from translate.imageio import convert_channels, list_images, read_image, save_image, to_tensor, to_uint8
+from translate.imageio import (
+    convert_channels,
+    list_images,
+    pil_to_array,
+    read_image,
+    save_image,
+    split_pair,
+    to_tensor,
+    to_uint8,
+)
 
 
 def _levels(rng: np.random.Generator, shape: tuple[int, ...], levels: int = 256) -> np.ndarray:
@@ -65,6 +74,65 @@ def test_exif_orientation_matches_pillow(tmp_path, orientation):
     np.testing.assert_array_equal(to_uint8(got), expected)
     if orientation in (5, 6, 7, 8):
         assert got.shape[:2] == (6, 4)
+
+
+def _with_exif_chunk(png: bytes, orientation: int) -> bytes:
+    """A PNG with an ``eXIf`` chunk (EXIF orientation) inserted after its IHDR chunk."""
+    import struct
+    import zlib
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = exif.tobytes()[6:]  # the chunk holds the TIFF structure, without the "Exif\0\0" marker
+    chunk = struct.pack(">I", len(data)) + b"eXIf" + data + struct.pack(">I", zlib.crc32(b"eXIf" + data))
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_of_16bit_colour_matches_pillow(tmp_path, orientation):
+    import cv2
+
+    u16 = np.random.default_rng(orientation).integers(0, 65536, size=(4, 6, 3), dtype=np.uint16)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(u16[:, :, ::-1]))  # OpenCV writes BGR
+    assert ok
+    (tmp_path / "o16.png").write_bytes(_with_exif_chunk(png.tobytes(), orientation))
+    with Image.open(tmp_path / "o16.png") as img:
+        assert img.getexif().get(0x0112) == orientation
+    # Pillow's transpose of each channel as a 16-bit gray image is the reference
+    planes = [np.asarray(ImageOps.exif_transpose(_tagged(Image.fromarray(u16[:, :, c]), orientation)))
+              for c in range(3)]
+    expected = np.stack(planes, axis=2).astype(np.float32) / 65535.0
+    got = read_image(tmp_path / "o16.png")
+    np.testing.assert_array_equal(got, expected)
+    assert got.shape[:2] == ((6, 4) if orientation in (5, 6, 7, 8) else (4, 6))
+
+
+def _tagged(img: Image.Image, orientation: int) -> Image.Image:
+    img.getexif()[0x0112] = orientation
+    return img
+
+
+def test_split_pair_and_its_errors():
+    pair = np.arange(2 * 6 * 3, dtype=np.float32).reshape(2, 6, 3)
+    a, b = split_pair(pair)
+    np.testing.assert_array_equal(a, pair[:, :3])
+    np.testing.assert_array_equal(b, pair[:, 3:])
+    with pytest.raises(DataError, match=r"^odd_one.png: width 5 cannot be split into A\|B halves; .* must be even"):
+        split_pair(pair[:, :5], name="odd_one.png")
+    with pytest.raises(DataError, match=r"^width 1 cannot be split"):
+        split_pair(pair[:, :1])
+    with pytest.raises(DataError, match="width 0"):
+        split_pair(pair[:, :0])
+
+
+def test_pil_to_array_modes():
+    rgb = Image.fromarray(np.full((2, 3, 3), 255, np.uint8))
+    assert pil_to_array(rgb).shape == (2, 3, 3) and pil_to_array(rgb).max() == 1.0
+    assert pil_to_array(rgb.convert("P")).shape == (2, 3, 3)
+    assert pil_to_array(rgb.convert("CMYK")).shape == (2, 3, 3)
+    gray16 = pil_to_array(Image.fromarray(np.full((2, 2), 65535, np.uint16)))
+    assert gray16.shape == (2, 2, 1) and gray16.dtype == np.float32 and gray16.max() == 1.0
 
 
 def test_palette_la_and_bilevel_images(tmp_path):

@@ -17,7 +17,8 @@ import translate
 import translate.plugins
 from translate.cli import main
 from translate.errors import DataError, TranslateError
-from translate.inference import Translator, collect_inputs, infer_cli, parse_size, tile_starts, tile_windows
+from translate.inference import (Translator, collect_inputs, infer_cli, parse_size, tile_starts, tile_windows,
+                                 translate_files)
 from translate.method import ComponentRecord, ExportSpec
 from translate.modelfile import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
 from translate.plugins import load_plugins
@@ -78,7 +79,7 @@ def test_folder_with_nested_files_and_odd_sizes(tmp_path, plugins):
     write_image(src / "rgba.png", 12, 5, mode="RGBA")
     (src / "notes.txt").write_text("not an image")
     t = translator(tmp_path, plugins, batch_size=3)
-    report = t.run(collect_inputs([src]), tmp_path / "out", progress=False)
+    report = translate_files(t, collect_inputs([src]), tmp_path / "out", progress=False)
     assert not report.failed
     expected = {"a.png": (37, 53), "sub/b.png": (16, 16), "sub/deeper/c.png": (2, 3), "gray.png": (9, 11),
                 "rgba.png": (12, 5)}
@@ -424,7 +425,8 @@ def write_pair(path: Path, height: int, half: int, seed: int) -> tuple[np.ndarra
 def test_pairs_translate_the_input_half(tmp_path, plugins, direction):
     a, b = write_pair(tmp_path / "in" / "p.png", 12, 16, seed=13)
     t = translator(tmp_path, plugins, direction=direction)
-    report = t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, pairs=True, html=True)
+    report = translate_files(t, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, pairs=True,
+                             html=True)
     assert not report.failed
     with Image.open(tmp_path / "out" / "p.png") as img:
         out = np.asarray(img).astype(np.float32) / 255
@@ -440,7 +442,7 @@ def test_pairs_with_an_odd_width_fail_by_name(tmp_path, plugins):
     write_pair(tmp_path / "in" / "good.png", 8, 8, seed=14)
     write_image(tmp_path / "in" / "odd.png", 8, 15)
     t = translator(tmp_path, plugins)
-    report = t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, pairs=True)
+    report = translate_files(t, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, pairs=True)
     assert [(p.name, "width 15 cannot be split" in m) for p, m in report.failed] == [("odd.png", True)]
     assert [p.name for p in report.written] == ["good.png"]
 
@@ -456,7 +458,7 @@ def test_html_page_links_every_image_and_escapes_names(tmp_path, plugins):
     (src / "broken.png").write_bytes(b"not a png <script>")
     t = translator(tmp_path, plugins)
     out = tmp_path / "out"
-    report = t.run(collect_inputs([src]), out, progress=False, html=True)
+    report = translate_files(t, collect_inputs([src]), out, progress=False, html=True)
     assert report.html == out / "index.html" and len(report.failed) == 1
     page = report.html.read_text(encoding="utf-8")
     assert "<x>" not in page and "<script>" not in page
@@ -474,7 +476,8 @@ def test_html_page_links_every_image_and_escapes_names(tmp_path, plugins):
 def test_html_with_pairs_has_a_target_column(tmp_path, plugins):
     write_pair(tmp_path / "in" / "x.png", 8, 8, seed=15)
     t = translator(tmp_path, plugins)
-    report = t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, html=True, pairs=True)
+    report = translate_files(t, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, html=True,
+                             pairs=True)
     page = report.html.read_text()
     assert "<th>target</th>" in page
     assert html_links(page) == ["inputs/x.png"] * 2 + ["x.png"] * 2 + ["targets/x.png"] * 2
@@ -485,7 +488,7 @@ def test_html_refuses_outputs_that_clash_with_the_copies(tmp_path, plugins):
     write_image(tmp_path / "in" / "inputs" / "a.png", 4, 4)
     t = translator(tmp_path, plugins)
     with pytest.raises(DataError, match="inputs/a.png"):
-        t.run(collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, html=True)
+        translate_files(t, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False, html=True)
 
 
 # --------------------------------------------------------------------------- infer_cli with the new options

@@ -15,9 +15,18 @@ from torch import nn
 
 import translate
 from translate.build import BuildContext
+from translate.data import DataInfo
 from translate.errors import ModelFileError
 from translate.method import ExportSpec
-from translate.modelfile import FORMAT_VERSION, load_model, read_metadata, save_model
+from translate.modelfile import (
+    FORMAT_VERSION,
+    Preprocessing,
+    RecipeSummary,
+    build_meta,
+    load_model,
+    read_metadata,
+    save_model,
+)
 from translate.plugins import load_plugins
 from translate.recipe import Recipe
 
@@ -72,6 +81,13 @@ def rewrite(path: Path, *, tensors=None, metadata=None, translate_json=None) -> 
     save_file(tensors if tensors is not None else old, str(path), metadata=metadata if metadata is not None else meta)
 
 
+def load_error(path: Path, registry) -> str:
+    """The message of the ModelFileError that loading ``path`` raises."""
+    with pytest.raises(ModelFileError) as err:
+        load_model(path, registry)
+    return str(err.value)
+
+
 def edit_generator_meta(path: Path, **changes) -> None:
     data = json.loads(raw_metadata(path)["translate"])
     data["generators"]["AtoB"].update(changes)
@@ -121,6 +137,25 @@ def test_metadata_contents(model_file):
     with safe_open(str(model_file), framework="pt") as fh:
         assert sorted(fh.keys()) == sorted(f"AtoB.{k}" for k in build_generator_keys())
     assert read_metadata(model_file).generators["AtoB"].component == "tiny"
+
+
+def test_the_data_set_speaks_through_data_info(tmp_path, registry):
+    """Recommended size and data folder come from DataInfo; the recipe's data options are never read."""
+    recipe = {**RECIPE, "data": {"name": "facades", "batch_size": 2, "options": {
+        "crop_size": 64, "image_size": 72, "root": "data/elsewhere", "preprocess": "crop"}}}
+    exports = [(ExportSpec("AtoB", "G"), build_generator(registry))]
+    meta, _ = build_meta(method="pix2pix", exports=exports, recipe=recipe)
+    assert meta.preprocessing == Preprocessing(size_multiple=4, recommended_size=None)
+    assert meta.recipe == RecipeSummary(method="pix2pix", data="facades", seed=7, epochs=3, batch_size=2)
+    info = DataInfo(image_size=32, folder="facades", limitations=("from the data set",))
+    path = save_model(tmp_path / "m.safetensors", method="pix2pix", exports=exports, recipe=recipe, data=info,
+                      limitations=("from the method", "from the data set"))
+    meta = read_metadata(path)
+    assert meta.preprocessing == Preprocessing(size_multiple=4, recommended_size=32)
+    assert meta.recipe.data_folder == "facades"
+    assert meta.limitations == ["from the method", "from the data set"]  # as given: nothing added twice
+    meta, _ = build_meta(method="pix2pix", exports=exports, data=DataInfo(image_size=70000, folder="x"))
+    assert meta.preprocessing.recommended_size is None and meta.recipe == RecipeSummary(data_folder="x")
 
 
 def build_generator_keys() -> list[str]:
@@ -211,9 +246,7 @@ def test_wrong_shapes_missing_and_extra_keys(model_file, registry):
     del tensors["AtoB.up.bias"]
     tensors["AtoB.extra.weight"] = torch.zeros(1)
     rewrite(model_file, tensors=tensors)
-    with pytest.raises(ModelFileError) as err:
-        load_model(model_file, registry)
-    msg = str(err.value)
+    msg = load_error(model_file, registry)
     assert "weights of generator 'AtoB' do not match" in msg
     assert "missing keys: up.bias" in msg
     assert "unexpected keys: extra.weight" in msg
@@ -232,10 +265,8 @@ def test_tensors_of_no_generator(model_file, registry):
 def test_missing_plugin_names_the_distribution(model_file, registry):
     edit_generator_meta(model_file, component="fancy_unet",
                         plugin={"name": "fancy", "distribution": "translate-fancy-nets", "version": "1.2.0"})
-    with pytest.raises(ModelFileError) as err:
-        load_model(model_file, registry)
     assert ("model needs generator 'fancy_unet' from distribution 'translate-fancy-nets' (version 1.2.0): "
-            "pip install translate-fancy-nets") in str(err.value)
+            "pip install translate-fancy-nets") in load_error(model_file, registry)
 
 
 def test_installed_distribution_lacking_the_component(model_file, registry):
@@ -305,9 +336,7 @@ def test_bad_default(model_file, registry):
 
 def test_options_are_validated_by_the_plugin(model_file, registry):
     edit_generator_meta(model_file, options={"width": "__import__('os')", "colour": 1})
-    with pytest.raises(ModelFileError) as err:
-        load_model(model_file, registry)
-    msg = str(err.value)
+    msg = load_error(model_file, registry)
     assert "options do not validate" in msg
     assert "translate.generators.AtoB.options.width" in msg
     assert "translate.generators.AtoB.options.colour: unknown key" in msg

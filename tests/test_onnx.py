@@ -15,7 +15,7 @@ from translate.build import BuildContext
 from translate.errors import TranslateError
 from translate.method import ExportSpec
 from translate.modelfile import save_model
-from translate.onnx_export import DEFAULT_OPSET, export_onnx
+from translate.onnx import DEFAULT_OPSET, export_onnx
 from translate.plugins import load_plugins
 from translate.recipe import Recipe
 
@@ -127,10 +127,10 @@ def test_cyclegan_one_file_per_generator(cyclegan_model, registry):
 
 
 def test_difference_above_tolerance_fails_and_writes_nothing(cyclegan_model, registry, tmp_path, monkeypatch):
-    import translate.onnx_export as mod
+    import translate.onnx.check as mod
 
-    real = mod._reference
-    monkeypatch.setattr(mod, "_reference", lambda module, x: real(module, x) + 0.01)
+    real = mod.reference_output
+    monkeypatch.setattr(mod, "reference_output", lambda module, x: real(module, x) + 0.01)
     out = tmp_path / "out"
     with pytest.raises(TranslateError) as info:
         export_onnx(cyclegan_model, out, sizes=((1, 8, 8), (2, 8, 16)), tolerance=1e-3, registry=registry, echo=None)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,8 @@ import torch
 from PIL import Image
 
 import translate
+import translate.hub
+from translate import model_source
 from translate.cli import main
 from translate.errors import ModelFileError, TranslateError
 from translate.export import save_folder
@@ -289,9 +289,8 @@ def test_hub_ids_are_downloaded_by_translate_hub(pix2pix_model, monkeypatch):
         calls.append((repo_id, revision))
         return pix2pix_model
 
-    fake = types.ModuleType("translate.hub")
-    fake.download = download
-    monkeypatch.setitem(sys.modules, "translate.hub", fake)
+    assert model_source.download is translate.hub.download  # what is replaced below
+    monkeypatch.setattr(model_source, "download", download)
     pipe = translate.load("hf://someone/facades-pix2pix@v1.0")
     assert calls == [("someone/facades-pix2pix", "v1.0")] and pipe.source == "hf://someone/facades-pix2pix@v1.0"
     translate.load("hf://someone/facades-pix2pix")

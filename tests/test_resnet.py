@@ -339,7 +339,6 @@ def test_importing_the_options_and_factories_does_not_import_torch() -> None:
 
 # --- through the registry -------------------------------------------------------------------------
 
-@pytest.mark.skipif("resnet_9blocks" not in REG.names("generator"), reason="lead wires translate_cyclegan hooks")
 def test_built_through_the_registry() -> None:
     comp = REG.get("generator", "resnet_9blocks")
     g = comp.build({}, in_channels=3, out_channels=3)

@@ -1,57 +1,33 @@
 """translate: plugin-based image-to-image translation (pix2pix, CycleGAN) on Accelerate.
 
-Public API for users and plugin authors. Heavy modules (torch) are imported lazily.
+For users: :func:`load` (a trained model as an image-to-image callable), :func:`get_registry`
+(the installed components) and ``__version__``. For plugin authors: every name of
+:mod:`translate.api`, re-exported here (``translate.hookimpl``, ``translate.Options``, ...).
+Heavy modules (torch) are imported on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError, TrainingDiverged
-from .hookspecs import hookimpl
-from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
-from .options import NoOptions, Options
+from . import api
+from .errors import TrainingDiverged
 from .version import __version__
 
+# The plugin API's names that are already loaded; the others come through __getattr__ below.
+globals().update({name: value for name, value in vars(api).items() if name in api.__all__})
 
-__all__ = [
-    "__version__",
-    "hookimpl",
-    "Options",
-    "NoOptions",
-    "Method",
-    "ExportSpec",
-    "StepContext",
-    "set_requires_grad",
-    "unwrap",
-    "BuildContext",
-    "AdversarialLoss",
-    "TranslateError",
-    "RecipeError",
-    "PluginError",
-    "DataError",
-    "ModelFileError",
-    "TrainingDiverged",
-    "get_registry",
-    "load",
-]
+__all__ = ["__version__", "load", "get_registry", "TrainingDiverged", *api.__all__]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "BuildContext":
-        from .build import BuildContext
-
-        return BuildContext
-    if name == "AdversarialLoss":
-        from .losses import AdversarialLoss
-
-        return AdversarialLoss
-    if name == "get_registry":
-        from .plugins import get_registry
-
-        return get_registry
+    """``load`` and ``get_registry`` and the lazily loaded names of :mod:`translate.api`."""
     if name == "load":
         from .pipeline import load
 
         return load
-    raise AttributeError(f"module 'translate' has no attribute {name!r}")
+    if name == "get_registry":
+        from .plugins import get_registry
+
+        return get_registry
+    return getattr(api, name)

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .data_options import PREPROCESS_MODES
-from .data_options import PreprocessMode as Preprocess
 from .errors import DataError
+from .preprocess import PREPROCESS_MODES, check_sizes
+from .preprocess import PreprocessMode as Preprocess
 
 _CACHE_LIMIT = 64
 
@@ -51,14 +51,7 @@ class PairedAugment:
         size_multiple: int = 1,
         train: bool = True,
     ) -> None:
-        if preprocess not in PREPROCESS_MODES:
-            raise ValueError(f"preprocess must be one of {', '.join(PREPROCESS_MODES)}; got {preprocess!r}")
-        if min(load_size, crop_size, size_multiple) < 1:
-            raise ValueError("load_size, crop_size and size_multiple must be positive")
-        if train and preprocess in ("resize_and_crop", "scale_width_and_crop") and crop_size > load_size:
-            raise ValueError(f"crop_size ({crop_size}) must not exceed load_size ({load_size})")
-        if preprocess != "none" and crop_size % size_multiple:
-            raise ValueError(f"crop_size ({crop_size}) must be a multiple of size_multiple ({size_multiple})")
+        check_sizes(preprocess, load_size, crop_size, size_multiple, train=train)
         self.preprocess = preprocess
         self.load_size, self.crop_size = load_size, crop_size
         self.flip, self.size_multiple, self.train = flip, size_multiple, train

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .data import DataInfo
 from .errors import RecipeError
 from .method import ComponentRecord
 from .recipe import ComponentSpec, Recipe
@@ -16,11 +17,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class BuildContext:
-    """Passed to a method factory. ``channels`` maps data keys to channel counts."""
+    """Passed to a method factory.
+
+    ``channels`` maps the data set's image keys to channel counts; ``data`` is what the data set
+    says about itself (direction, image size, ...); ``source`` names the recipe in errors.
+    """
 
     recipe: Recipe
     registry: Registry
     channels: dict[str, int]
+    data: DataInfo = field(default_factory=DataInfo)
     source: str = "<recipe>"
     records: list[ComponentRecord] = field(default_factory=list)
 

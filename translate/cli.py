@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Sequence
 
+from .check import check_recipe, error_result
 from .errors import TranslateError
 
 
@@ -105,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, parser)
     except TranslateError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        status, line = error_result(err)
+        print(line, file=sys.stderr)
+        return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -130,11 +131,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
               max_steps=args.max_steps, resume=args.resume)
         return 0
     if args.command == "check":
-        from .recipe import load_recipe
-
-        recipe, _ = load_recipe(args.recipe, args.overrides)
-        print(f"{args.recipe}: ok (method {recipe.method.name}, data {recipe.data.name})")
-        return 0
+        status, line = check_recipe(args.recipe, args.overrides)
+        print(line, file=sys.stderr if status else sys.stdout)
+        return status
     if args.command == "plugins":
         return _plugins(args.json)
     if args.command == "infer":
@@ -164,20 +163,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _plugins(as_json: bool) -> int:
+    from .plugin_list import print_plugins
     from .plugins import get_plugins
 
-    plugins = get_plugins()
-    entries = plugins.describe()
-    if as_json:
-        print(json.dumps(entries, indent=2))
-        return 0
-    for e in entries:
-        tag = " (built-in)" if e["builtin"] else ""
-        print(f"{e['name']}: {e['distribution']} {e['version']}{tag}")
-        for kind, names in e["components"].items():
-            print(f"  {kind}: {', '.join(names)}")
-        for err in e["errors"]:
-            print(f"  load error: {err}")
+    print_plugins(get_plugins(), as_json)
     return 0
 
 

@@ -23,28 +23,17 @@ description::
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Literal, Optional, get_args
+from typing import TYPE_CHECKING, Literal, Optional, Self
 
 from pydantic import Field, model_validator
 
 from .options import Options
+from .preprocess import PREPROCESS_MODES, PreprocessMode, check_sizes
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from .augment import PairedAugment
 
 Channels = Literal[1, 3, 4]
-PreprocessMode = Literal["resize_and_crop", "crop", "scale_width_and_crop", "resize", "none"]
-PREPROCESS_MODES: tuple[str, ...] = get_args(PreprocessMode)
-
-
-def check_sizes(preprocess: str, load_size: int, crop_size: int, size_multiple: int) -> None:
-    """Raise ValueError when crop and load sizes do not fit together."""
-    if preprocess in ("resize_and_crop", "scale_width_and_crop") and crop_size > load_size:
-        raise ValueError(f"crop_size ({crop_size}) must not exceed load_size ({load_size})")
-    if preprocess != "none" and crop_size % size_multiple:
-        raise ValueError(f"crop_size ({crop_size}) must be a multiple of size_multiple ({size_multiple})")
 
 
 class AugmentOptions(Options):
@@ -64,6 +53,10 @@ class AugmentOptions(Options):
     @abstractmethod
     def resolved_sizes(self) -> tuple[int, int]:
         """``(load_size, crop_size)`` to augment with, defaults filled in."""
+
+    def training_size(self) -> int | None:
+        """The side of the square training crops; None with ``preprocess = "none"`` (images keep their sizes)."""
+        return None if self.preprocess == "none" else self.resolved_sizes()[1]
 
     def augment(self, split: str) -> PairedAugment:
         """The augmentation of ``split``: random for ``"train"``, deterministic otherwise."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class TranslateError(Exception):
     """Base class for errors that are the user's input, not a bug in translate."""
@@ -31,3 +33,22 @@ class ModelFileError(TranslateError):
 
 class TrainingDiverged(TranslateError):
     """A loss became NaN or infinite during training."""
+
+
+class OptionsInvalid(TranslateError):
+    """An options table did not validate; ``lines`` holds ``dotted.path: message`` entries."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+class UnknownComponent(TranslateError):
+    """A recipe or model file named a component that no installed plugin registers."""
+
+    def __init__(self, kind: str, name: str, choices: list[str]) -> None:
+        self.kind, self.name, self.choices = kind, name, choices
+        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listed = ", ".join(choices) if choices else "(none installed)"
+        super().__init__(f"unknown {kind} {name!r}{hint} Installed {kind}s: {listed}")

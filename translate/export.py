@@ -8,13 +8,12 @@ place in one step (a reader never sees half a folder):
 - ``config.json``: ``{"format_version": "1", ...}`` with the same metadata, pretty-printed
   (component names and options, plugin distribution and version, channels, value range and
   normalisation, direction, test-time mode, preprocessing, recipe and training summaries);
-- ``README.md``: a model card generated from that metadata (:func:`model_card`).
+- ``README.md``: a model card generated from that metadata (:func:`translate.model_card.model_card`).
 
-Exporting a run reads ``RUN/model.safetensors`` (fully validated by rebuilding every
-generator), ``RUN/recipe.json`` (recommended input size when the model file predates it),
-the latest checkpoint's ``manifest.json`` and the last record of ``RUN/metrics.jsonl``
-(steps trained, last losses), and ``RUN/evaluation.json`` when present (a flat JSON object
-of metric name to number, shown as the card's evaluation table).
+Exporting a run reads ``RUN/model.safetensors`` (fully validated by rebuilding every generator;
+it carries the preprocessing and recipe summary written at the end of training), the latest
+checkpoint's ``manifest.json`` and the last record of ``RUN/metrics.jsonl`` (steps trained, last
+losses), which become the metadata's training summary.
 """
 
 from __future__ import annotations
@@ -31,16 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import umask, write_text_atomic
 from .errors import TranslateError
+from .model_card import model_card
 from .modelfile import (
     CONFIG_FILENAME,
     MODEL_FILENAME,
+    README_FILENAME,
     LoadedModel,
     ModelMeta,
     TrainingSummary,
-    _summarize,
     config_json,
     load_model,
-    preprocessing_for,
     read_config,
     read_tensors,
     write_model_file,
@@ -51,11 +50,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .registry import Registry
 
-README_FILENAME = "README.md"
-EVALUATION_FILENAME = "evaluation.json"
 _MAX_RUN_JSON = 16 * 1024 * 1024
 _METRIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _NOT_LOSSES = {"step", "time", "epoch", "images_per_s"}
+_MAX_LOSSES = 64  # TrainingSummary's limit
 
 
 # --------------------------------------------------------------------------- writing a folder
@@ -150,24 +148,14 @@ def export_run(
     loaded = load_model(source, registry=registry)  # validates metadata, plugins, names, shapes, dtypes
     tensors = read_tensors(loaded.path)  # the very tensors of the run's file
     meta = loaded.meta
-    folder = source if source.is_dir() else source.parent
-    recipe = _read_json(folder / "recipe.json") if source.is_dir() else None
-    updates: dict[str, Any] = {}
-    if isinstance(recipe, dict):  # the run's resolved recipe: refresh what is derived from it
-        updates["preprocessing"] = preprocessing_for(meta.generators, recipe)
-        updates["recipe"] = _summarize(recipe)
-    elif meta.preprocessing is None:
-        updates["preprocessing"] = preprocessing_for(meta.generators, None)
-    training = training_summary(folder) if source.is_dir() else None
+    training = training_summary(source) if source.is_dir() else None
     if training is not None:
-        updates["training"] = training
-    if updates:
-        meta = ModelMeta.model_validate_json(meta.model_copy(update=updates).model_dump_json())
+        meta = ModelMeta.model_validate_json(meta.model_copy(update={"training": training}).model_dump_json())
     return save_folder(out, meta, tensors)
 
 
 def training_summary(run_dir: Path) -> TrainingSummary | None:
-    """Steps, epoch and last losses of a run (checkpoint manifest, metrics log, evaluation file)."""
+    """Steps, epoch and last losses of a run (latest checkpoint manifest, metrics log); None when it has none."""
     from .engine.checkpoint import latest_checkpoint
 
     steps = epoch = None
@@ -183,13 +171,9 @@ def training_summary(run_dir: Path) -> TrainingSummary | None:
     if isinstance(progress, dict) and _count(progress.get("step")) is not None:
         if steps is None or progress["step"] >= steps:
             steps, epoch = progress["step"], _count(progress.get("epoch"))
-    evaluation = _read_json(run_dir / EVALUATION_FILENAME)
-    metrics = {k: float(v) for k, v in evaluation.items() if _finite(v) and _METRIC.match(k)} \
-        if isinstance(evaluation, dict) else {}
-    if steps is None and not losses and not metrics:
+    if steps is None and not losses:
         return None
-    return TrainingSummary(steps=steps, epoch=epoch, losses=dict(list(losses.items())[:64]),
-                           evaluation=dict(list(metrics.items())[:64]))
+    return TrainingSummary(steps=steps, epoch=epoch, losses=dict(list(losses.items())[:_MAX_LOSSES]))
 
 
 def _count(value: Any) -> int | None:
@@ -230,142 +214,18 @@ def _last_metrics_record(path: Path, tail: int = 65536) -> dict[str, Any] | None
     return None
 
 
-# --------------------------------------------------------------------------- model card
-
-
-def model_card(meta: ModelMeta, *, source: str = "MODEL_DIR") -> str:
-    """A Markdown model card for ``meta``; ``source`` is what users pass to load it (folder or ``hf://`` id)."""
-    r = meta.recipe
-    t = meta.training
-    pre = meta.preprocessing
-    default = meta.generators[meta.default]
-    data = r.data if r and r.data else "unknown"
-    data_label = f"`{_md(data)}`"
-    if r and r.data_folder and r.data_folder != data:
-        data_label += f" (folder `{_md(r.data_folder)}`)"
-    tags = sorted({"translate", "image-to-image", meta.method})
-    lines = [
-        "---",
-        "library_name: translate",
-        "pipeline_tag: image-to-image",
-        "tags:",
-        *[f"- {tag}" for tag in tags],
-        "---",
-        "",
-        f"# {_md(meta.method)}: {_md(default.input_domain)} -> {_md(default.output_domain)} ({_md(data)})",
-        "",
-        f"A {_md(meta.method)} model trained with [translate](https://pypi.org/project/translate-i2i/) "
-        f"{_md(meta.translate_version)} on the {data_label} data set. "
-        f"By default it translates {_md(default.input_domain)} images into {_md(default.output_domain)} images.",
-        "",
-        "## Generators",
-        "",
-        "| name | direction | input -> output | channels | network | plugin | test-time mode | size multiple |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, g in meta.generators.items():
-        mark = " (default)" if name == meta.default else ""
-        lines.append(
-            f"| {_md(name)}{mark} | {_md(g.direction)} | {_md(g.input_domain)} -> {_md(g.output_domain)} | "
-            f"{g.in_channels} -> {g.out_channels} | `{g.component}` | {_md(g.plugin.distribution)} "
-            f"{_md(g.plugin.version)} | {g.test_mode} | {g.size_multiple} |"
-        )
-    norm = default.normalization
-    lines += [
-        "",
-        f"Inputs: pixels in [0, 1] are normalised as (x - {norm.mean}) / {norm.std}; outputs lie in "
-        f"[{default.value_range[0]}, {default.value_range[1]}]. Any size works: images are padded to a multiple "
-        f"of {pre.size_multiple if pre else default.size_multiple} and cropped back.",
-    ]
-    if pre and pre.recommended_size:
-        lines.append(f"It was trained on {pre.recommended_size}x{pre.recommended_size} crops; inputs of about "
-                     "that scale work best.")
-    lines += ["", "## Training", ""]
-    rows = [("method", f"`{_md(meta.method)}`"), ("data set", data_label)]
-    if r:
-        rows += [("seed", r.seed), ("planned length", f"{r.epochs} epochs" if r.epochs else
-                                    (f"{r.steps} steps" if r.steps else None)), ("batch size", r.batch_size)]
-    if t:
-        rows += [("steps trained", t.steps), ("last epoch", t.epoch)]
-    lines += [f"- {k}: {v}" for k, v in rows if v is not None]
-    if t and t.losses:
-        lines += ["", "Last logged losses:", "", "| loss | value |", "|---|---|"]
-        lines += [f"| {_md(k)} | {v:.4g} |" for k, v in t.losses.items()]
-    lines += ["", "## Evaluation", ""]
-    if t and t.evaluation:
-        lines += ["| metric | value |", "|---|---|", *[f"| {_md(k)} | {v:.4g} |" for k, v in t.evaluation.items()]]
-    else:
-        lines.append("Not evaluated: no held-out metrics were computed for this model. Look at its outputs "
-                     "on your own images before relying on it.")
-    lines += _usage(meta, source) + _limits(meta)
-    return "\n".join(lines) + "\n"
-
-
-def _usage(meta: ModelMeta, source: str) -> list[str]:
-    plugins = sorted({g.plugin.distribution for g in meta.generators.values()
-                      if g.plugin.distribution not in ("translate-i2i", "(in-process)")})
-    other = next((n for n in meta.generators if n != meta.default), None)
-    lines = [
-        "",
-        "## How to use",
-        "",
-        "```bash",
-        "pip install translate-i2i" + "".join(f" {p}" for p in plugins),
-        f"translate infer {source} INPUT --out OUT",
-    ]
-    if other:
-        lines.append(f"translate infer {source} INPUT --out OUT --direction {meta.generators[other].direction}")
-    lines += [
-        "```",
-        "",
-        "INPUT is an image file or a folder of images; outputs are written as PNG files to OUT with the "
-        "inputs' sizes.",
-        "",
-        "```python",
-        "import translate",
-        f'pipe = translate.load("{source}")',
-        'pipe("input.png").save("output.png")  # also PIL images, NumPy arrays and tensors',
-        "```",
-    ]
-    return lines
-
-
-def _limits(meta: ModelMeta) -> list[str]:
-    r, t = meta.recipe, meta.training
-    items = []
-    data = (r.data or "") if r else ""
-    if data.startswith("synthetic"):
-        items.append(f"It was trained on synthetic data (`{_md(data)}`): a demonstration and test model, "
-                     "not meant for real images.")
-    else:
-        items.append("It works on images like its training data; other content, styles, sizes or capture "
-                     "conditions give unreliable results.")
-    if t and t.steps is not None and t.steps < 1000:
-        items.append(f"It was trained for only {t.steps} steps: outputs show what the pipeline does, not what "
-                     "the method can do.")
-    items.extend(meta.limitations)  # what the training method says about itself
-    items.append("Outputs are synthetic images; do not present them as real photographs, and check the "
-                 "training data's licence before commercial use.")
-    return ["", "## Intended use and limits", "", *[f"- {item}" for item in items]]
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell or paragraph."""
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-
-
 # --------------------------------------------------------------------------- CLI
 
 
 def export_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:
-    """``translate export RUN [--out DIR]``: write the folder and print what it holds."""
+    """``translate export RUN [--out DIR] [--onnx]``: write the folder and print what it holds."""
     out = export_run(args.run, args.out, registry=registry)
     meta = read_config(out / CONFIG_FILENAME)
     names = ", ".join(f"{n} ({g.input_domain}->{g.output_domain})" for n, g in meta.generators.items())
     print(f"exported {args.run} -> {out}: {MODEL_FILENAME}, {CONFIG_FILENAME}, {README_FILENAME} "
           f"({meta.method}; generators {names})")
     if getattr(args, "onnx", False):
-        from .onnx_export import export_onnx
+        from .onnx import export_onnx
 
         export_onnx(out)
     print(f"run it: translate infer {out} INPUT --out OUT")

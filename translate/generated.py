@@ -12,8 +12,6 @@ A generated set (such as ``synthetic_shapes``) is written by a function of its p
 - a folder is replaced only when it is empty or holds a manifest of the same data set:
   anything else is the user's and is a :class:`~translate.errors.DataError`.
 
-:func:`shape_mask` draws the filled shapes of the built-in synthetic sets.
-
 Example::
 
     def write(folder: Path) -> None:  # the images only; the manifest is written for you
@@ -34,13 +32,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import DataError
 from .imageio import list_images
 
 MANIFEST = "manifest.json"
-SHAPE_KINDS: tuple[str, ...] = ("circle", "square", "triangle", "ellipse")
 
 
 def ensure_generated(
@@ -134,26 +129,4 @@ def _swap_in(tmp: Path, root: Path, manifest: Mapping[str, Any], expected: Mappi
     shutil.rmtree(old, ignore_errors=True)
 
 
-def shape_mask(kind: str, dx: np.ndarray, dy: np.ndarray, theta: float) -> np.ndarray:
-    """Inside-test of a filled shape (one of :data:`SHAPE_KINDS`), rotated by ``theta`` radians.
-
-    ``dx``, ``dy`` are offsets from the shape's centre in units of its radius: a circle of
-    radius 1, an ellipse with semi-axes 1 and 0.55, a square of half-side 0.77 and an
-    equilateral triangle of circumradius 1, so every kind lies within 1.1 radii of its centre.
-    """
-    c, s = np.cos(theta), np.sin(theta)
-    u, v = dx * c + dy * s, -dx * s + dy * c
-    if kind == "circle":
-        return u * u + v * v <= 1.0
-    if kind == "ellipse":
-        return u * u + (v / 0.55) ** 2 <= 1.0
-    if kind == "square":
-        return np.maximum(np.abs(u), np.abs(v)) <= 0.77
-    if kind != "triangle":
-        raise ValueError(f"unknown shape kind {kind!r}; one of {', '.join(SHAPE_KINDS)}")
-    # inside all three edges (inradius 1/2)
-    angles = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
-    return np.all([-(u * np.cos(a) + v * np.sin(a)) <= 0.5 for a in angles], axis=0)
-
-
-__all__ = ["MANIFEST", "SHAPE_KINDS", "ensure_generated", "is_complete", "read_manifest", "shape_mask"]
+__all__ = ["MANIFEST", "ensure_generated", "is_complete", "read_manifest"]

@@ -1,24 +1,17 @@
 """The plugin contract: the hooks a translate plugin may implement.
 
-Every hook receives a ``register`` callback. Call it once per component::
+Every hook receives a ``register`` callback; call it once per component::
 
     @translate.hookimpl
     def register_generators(register):
         register("unet_256", build_unet, options=UNetOptions, description="...")
 
-``register(name, factory, *, options=None, description="", smoke_options=None)``:
-
-- ``name``: unique within the component kind; a duplicate is an error naming both plugins.
-- ``factory``: a callable that builds the component (signatures per kind below).
-- ``options``: a pydantic model (subclass :class:`translate.Options`) declaring the
-  options a recipe may set. The recipe's ``options`` table is validated against it
-  strictly, and the validated instance is passed as the factory's first argument.
-- ``description``: one line shown by ``translate plugins``.
-- ``smoke_options``: options for a tiny instance (e.g. ``{"ngf": 8}``) that the
-  registry-wide tests and :mod:`translate.testing` use to build and run every component fast.
-
-Heavy imports (torch, kornia) belong inside factories so that ``translate --help``
-and ``translate plugins`` stay fast.
+``register(name, factory, *, options=None, description="", smoke_options=None)``: ``name`` is
+unique within its kind (a duplicate is an error naming both plugins); ``factory`` builds the
+component (signatures below); ``options`` is a :class:`translate.Options` model that validates
+the recipe's ``options`` table, whose instance the factory gets first; ``description`` is the
+line ``translate plugins`` shows; ``smoke_options`` configure a tiny instance for the
+registry-wide tests and :mod:`translate.testing`. Keep heavy imports (torch) inside factories.
 """
 
 from __future__ import annotations
@@ -37,56 +30,41 @@ Register = Callable[..., None]
 
 @hookspec
 def register_generators(register: Register) -> None:
-    """Register generator networks.
+    """Generators: ``factory(options, *, in_channels, out_channels) -> torch.nn.Module``.
 
-    Factory: ``factory(options, *, in_channels: int, out_channels: int) -> torch.nn.Module``.
-    The module maps ``(N, in_channels, H, W)`` in [-1, 1] to ``(N, out_channels, H, W)``.
-    It may define an integer attribute ``size_multiple``: H and W must be multiples of it.
+    The module maps ``(N, in_channels, H, W)`` in [-1, 1] to ``(N, out_channels, H, W)``. It may
+    define an integer ``size_multiple``: H and W must be multiples of it.
     """
 
 
 @hookspec
 def register_discriminators(register: Register) -> None:
-    """Register discriminator networks.
-
-    Factory: ``factory(options, *, in_channels: int) -> torch.nn.Module``, returning
-    logits of shape ``(N, 1, h, w)`` (one per patch; ``h = w = 1`` for an image-level D).
-    """
+    """Discriminators: ``factory(options, *, in_channels) -> torch.nn.Module`` giving ``(N, 1, h, w)`` logits."""
 
 
 @hookspec
 def register_losses(register: Register) -> None:
-    """Register loss functions.
+    """Losses: ``factory(options) -> torch.nn.Module``.
 
-    Factory: ``factory(options) -> torch.nn.Module``. Adversarial losses subclass
-    :class:`translate.AdversarialLoss`; reconstruction losses are modules called as
-    ``loss(prediction, target) -> scalar``.
+    Adversarial losses subclass :class:`translate.AdversarialLoss`; reconstruction losses are
+    called as ``loss(prediction, target) -> scalar``.
     """
 
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Register data sets.
-
-    Factory: ``factory(options, *, split: str) -> torch.utils.data.Dataset``; see
-    :class:`translate.data.TranslationDataset` for what items look like.
-    """
+    """Data sets: ``factory(options, *, split) -> torch.utils.data.Dataset`` (see :mod:`translate.data`)."""
 
 
 @hookspec
 def register_methods(register: Register) -> None:
-    """Register training methods (pix2pix, CycleGAN, ...).
-
-    Factory: ``factory(options, ctx: translate.BuildContext) -> translate.Method``.
-    """
+    """Training methods: ``factory(options, ctx: translate.BuildContext) -> translate.Method``."""
 
 
 @hookspec
 def register_data_sources(register: Register) -> None:
-    """Register downloadable public data sets for ``translate data download NAME``.
-
-    Factory: a zero-argument callable returning a :class:`translate.download.DataSource`.
-    """
+    """Public data sets for ``translate data download NAME``: a zero-argument factory returning a
+    :class:`translate.api.DataSource` (see :func:`translate.api.register_archives`)."""
 
 
 KINDS: dict[str, str] = {
@@ -98,10 +76,3 @@ KINDS: dict[str, str] = {
     "data_source": "register_data_sources",
 }
 """Component kind -> the hook that registers it."""
-
-
-def hook_names() -> list[str]:
-    """All hook names of the contract."""
-    return list(KINDS.values())
-
-

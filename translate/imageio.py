@@ -10,7 +10,8 @@ Conventions used throughout translate:
 by 65535, so 16-bit precision survives. Channel conversion (:func:`convert_channels`):
 1 -> 3 replicates; 3 -> 1 is ITU-R 601 luminance (as Pillow's ``convert("L")``); 4 -> 3 drops
 the alpha channel (as Pillow's ``convert("RGB")`` and the pix2pix reference code; transparent
-pixels keep whatever colour they store); 1 or 3 -> 4 adds an opaque alpha channel.
+pixels keep whatever colour they store); 1 or 3 -> 4 adds an opaque alpha channel. EXIF
+orientation is applied with Pillow's :func:`PIL.ImageOps.exif_transpose`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .atomic import write_bytes_atomic
 from .errors import DataError
@@ -32,7 +33,6 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".
 """File name endings (case-insensitive) that :func:`list_images` picks up."""
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_EXIF_ORIENTATION = 0x0112
 
 
 def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
@@ -66,20 +66,18 @@ def read_image(path: str | os.PathLike[str], channels: int | None = None) -> np.
     path = Path(path)
     try:
         with Image.open(path) as img:
-            deep = _is_16bit_color(img)  # before getexif(), which may load the image and drop img.tile
-            orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-            if deep:
-                arr = _read_16bit_color(path)
+            if _is_16bit_color(img):  # before getexif(), which may load the image and drop img.tile
+                orientation = int(img.getexif().get(ExifTags.Base.Orientation, 1) or 1)
+                arr = _orient_planes(_read_16bit_color(path), orientation)
             else:
-                img.load()
-                arr = _pil_to_array(img)
+                ImageOps.exif_transpose(img, in_place=True)  # loads the image
+                arr = pil_to_array(img)
     except FileNotFoundError:
         raise DataError(f"image file not found: {path}") from None
     except DataError:
         raise
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"cannot read image {path}: {err}") from None
-    arr = _orient(arr, orientation)
     return convert_channels(arr, channels) if channels is not None else arr
 
 
@@ -147,6 +145,50 @@ def save_image(image: Any, path: str | os.PathLike[str], bit_depth: int = 8) -> 
     return path
 
 
+def split_pair(
+    image: np.ndarray, *, name: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split an A|B side-by-side image (``(H, W, ...)``) into its left (A) and right (B) halves.
+
+    Args:
+        image: the pair, A on the left half and B on the right.
+        name: where it was read from (a file), named in the error message.
+
+    Raises:
+        DataError: the width is odd or under 2, so there are no two equal halves.
+    """
+    width = image.shape[1]
+    if width < 2 or width % 2:
+        where = f"{os.fspath(name)}: " if name is not None else ""
+        raise DataError(
+            f"{where}width {width} cannot be split into A|B halves; a paired file holds A on the "
+            "left and B on the right, so its width must be even"
+        )
+    return image[:, : width // 2], image[:, width // 2 :]
+
+
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """A loaded Pillow image (any mode) -> ``(H, W, C)`` float32 in [0, 1] (palette, bilevel and
+    other colour spaces become L, LA, RGB or RGBA; 16-bit ``I;16`` keeps its precision)."""
+    mode = img.mode
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(img).astype(np.float32) / 65535.0
+    elif mode == "F":
+        a = np.asarray(img, dtype=np.float32)
+    else:
+        if mode == "1":
+            img = img.convert("L")
+        elif mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        elif mode == "PA":
+            img = img.convert("RGBA")
+        elif mode not in ("L", "LA", "RGB", "RGBA"):
+            img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+        a = np.asarray(img).astype(np.float32) / 255.0
+    a = a[:, :, None] if a.ndim == 2 else a
+    return np.ascontiguousarray(np.clip(a, 0.0, 1.0), dtype=np.float32)
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -165,27 +207,6 @@ def _unit_hwc(image: Any) -> np.ndarray:
     if arr.ndim != 3:
         raise ValueError(f"expected an (H, W, C) array, got shape {arr.shape}")
     return np.clip(np.nan_to_num(arr), 0.0, 1.0)
-
-
-def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """A loaded Pillow image -> ``(H, W, C)`` float32 in [0, 1]."""
-    mode = img.mode
-    if mode.startswith("I;16") or mode == "I":
-        a = np.asarray(img).astype(np.float32) / 65535.0
-    elif mode == "F":
-        a = np.asarray(img, dtype=np.float32)
-    else:
-        if mode == "1":
-            img = img.convert("L")
-        elif mode == "P":
-            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        elif mode == "PA":
-            img = img.convert("RGBA")
-        elif mode not in ("L", "LA", "RGB", "RGBA"):
-            img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
-        a = np.asarray(img).astype(np.float32) / 255.0
-    a = a[:, :, None] if a.ndim == 2 else a
-    return np.ascontiguousarray(np.clip(a, 0.0, 1.0), dtype=np.float32)
 
 
 def _is_16bit_color(img: Image.Image) -> bool:
@@ -210,19 +231,18 @@ def _read_16bit_color(path: Path) -> np.ndarray:
     return np.ascontiguousarray(arr.astype(np.float32) / scale)
 
 
-def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an ``(H, W, C)`` array, as ``ImageOps.exif_transpose``."""
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.transpose(1, 0, 2),
-        6: lambda a: np.rot90(a, k=-1),
-        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
-        8: lambda a: np.rot90(a, k=1),
-    }
-    op = ops.get(orientation)
-    return np.ascontiguousarray(op(arr)) if op else arr
+def _orient_planes(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation to a decoded ``(H, W, C)`` array with :func:`PIL.ImageOps.exif_transpose`,
+    one float plane (Pillow mode ``F``, exact for 16-bit values) per channel: Pillow has no 16-bit colour mode."""
+    if orientation == 1:
+        return arr
+    planes = []
+    for c in range(arr.shape[2]):
+        plane = Image.fromarray(np.ascontiguousarray(arr[:, :, c]))
+        plane.getexif()[ExifTags.Base.Orientation] = orientation
+        ImageOps.exif_transpose(plane, in_place=True)
+        planes.append(np.asarray(plane))
+    return np.ascontiguousarray(np.stack(planes, axis=2))
 
 
 def _encode_png8(u8: np.ndarray) -> bytes:
@@ -252,6 +272,8 @@ __all__ = [
     "list_images",
     "read_image",
     "convert_channels",
+    "pil_to_array",
+    "split_pair",
     "to_tensor",
     "to_uint8",
     "save_image",

@@ -11,8 +11,8 @@ in place, and calls :meth:`Method.train_step` once per batch inside one
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -107,9 +107,6 @@ class Method:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
 
-    def iter_networks(self) -> Iterator[tuple[str, "torch.nn.Module"]]:
-        yield from self.networks.items()
-
 
 @dataclass
 class ComponentRecord:
@@ -123,4 +120,3 @@ class ComponentRecord:
     version: str
     in_channels: int
     out_channels: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

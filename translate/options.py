@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -15,6 +15,10 @@ class Options(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+    #: Rules that the model's validators enforce beyond per-field limits, in plain words, for the
+    #: generated recipe reference (``translate docs recipes``); base classes' rules apply too.
+    validation_rules: ClassVar[tuple[str, ...]] = ()
 
 
 class NoOptions(Options):
@@ -42,14 +46,3 @@ def error_lines(err: ValidationError, prefix: str = "") -> list[str]:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def describe_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
-    """(name, type, default, description) for each field of an options model."""
-    rows = []
-    for name, field in model.model_fields.items():
-        ann = field.annotation
-        type_name = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
-        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
-        rows.append((name, type_name, default, field.description or ""))
-    return rows

@@ -12,8 +12,9 @@ from __future__ import annotations
 import copy
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RecipeError
@@ -43,6 +44,12 @@ class TrainSpec(BaseModel):
     """How long to train and how the learning rate evolves."""
 
     model_config = _STRICT
+    #: What ``_length`` enforces, in plain words, for the generated recipe reference.
+    validation_rules: ClassVar[tuple[str, ...]] = (
+        "Give exactly one of `epochs` and `steps`.",
+        "`decay` must not be longer than the run (`epochs` or `steps`).",
+    )
+
     epochs: int | None = Field(None, ge=1, description="Length in epochs (give this or `steps`).")
     steps: int | None = Field(None, ge=1, description="Length in optimizer steps (give this or `epochs`).")
     decay: int = Field(
@@ -247,41 +254,5 @@ def _drop_none(value: Any) -> Any:
 
 
 def to_toml(data: dict[str, Any]) -> str:
-    """Serialise a resolved recipe dict as TOML (tables after plain keys, as TOML requires)."""
-    lines: list[str] = []
-    _emit_table(lines, [], data)
-    return "\n".join(lines).strip() + "\n"
-
-
-def _emit_table(lines: list[str], prefix: list[str], table: dict[str, Any]) -> None:
-    # None means "not set" (the default applies): TOML has no null, so the key is left out.
-    scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and v is not None}
-    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
-    if prefix and (scalars or not tables):
-        lines.append("")
-        lines.append("[" + ".".join(_key(p) for p in prefix) + "]")
-    for k, v in scalars.items():
-        lines.append(f"{_key(k)} = {toml_value(v)}")
-    for k, v in tables.items():
-        _emit_table(lines, prefix + [k], v)
-
-
-def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() else toml_value(k)
-
-
-def toml_value(v: Any) -> str:
-    """A JSON-like value written as TOML (dicts as inline tables); TypeError for anything else."""
-    import json
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+    """Serialise a resolved recipe dict as TOML with ``tomli_w`` (None values are left out: TOML has no null)."""
+    return tomli_w.dumps(_drop_none(data))

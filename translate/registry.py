@@ -1,17 +1,23 @@
-"""Registries of components (generators, discriminators, losses, data sets, methods, data sources)."""
+"""The registry: every component the loaded plugins registered, by kind and name.
+
+Lookups of unknown names raise :class:`~translate.errors.UnknownComponent` (with close matches);
+options that do not validate raise :class:`~translate.errors.OptionsInvalid`.
+"""
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import PluginError, TranslateError
+from .errors import OptionsInvalid, PluginError, UnknownComponent
 from .hookspecs import KINDS
-from .options import NoOptions, Options, error_lines
+from .options import NoOptions, error_lines
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Component:
     smoke_options: dict[str, Any] = field(default_factory=dict)
 
     def parse_options(self, values: dict[str, Any] | None, path: str) -> BaseModel:
-        """Validate an options table; raise ValueError carrying dotted-path lines."""
+        """Validate an options table; raise :class:`OptionsInvalid` with ``path.key: message`` lines."""
         try:
             return self.options.model_validate(values or {})
         except ValidationError as err:
@@ -50,70 +56,37 @@ class Component:
         return self.factory(options, **kwargs)
 
 
-class OptionsInvalid(TranslateError):
-    """An options table did not validate; ``lines`` holds ``dotted.path: message`` entries."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        super().__init__("\n".join(lines))
-
-
-class UnknownComponent(TranslateError):
-    """A recipe or model file named a component that no installed plugin registers."""
-
-    def __init__(self, kind: str, name: str, choices: list[str]) -> None:
-        self.kind, self.name, self.choices = kind, name, choices
-        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        listed = ", ".join(choices) if choices else "(none installed)"
-        super().__init__(f"unknown {kind} {name!r}{hint} Installed {kind}s: {listed}")
-
-
 @dataclass
 class Registry:
-    """All components registered by the loaded plugins, by kind and name."""
+    """All registered components, by kind and name."""
 
-    components: dict[str, dict[str, Component]] = field(
-        default_factory=lambda: {kind: {} for kind in KINDS}
-    )
+    components: dict[str, dict[str, Component]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
 
-    def add(
-        self,
-        kind: str,
-        plugin: PluginInfo,
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        options: type[BaseModel] | None = None,
-        description: str = "",
-        smoke_options: dict[str, Any] | None = None,
-    ) -> Component:
-        """Register one component; validates the registration itself."""
-        where = f"plugin {plugin.name!r} ({plugin.distribution})"
-        if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
-            raise PluginError(f"{where} registered a {kind} with an invalid name {name!r}")
-        if not callable(factory):
-            raise PluginError(f"{where} registered {kind} {name!r} with a factory that is not callable")
+    def add(self, kind: str, plugin: PluginInfo, name: str, factory: Callable[..., Any], *,
+            options: type[BaseModel] | None = None, description: str = "",
+            smoke_options: dict[str, Any] | None = None) -> Component:
+        """Register one component, checking the registration itself (raises :class:`PluginError`)."""
+        where = f"plugin {plugin.name!r} ({plugin.distribution}) registered"
         options = options or NoOptions
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(f"{where} a {kind} with an invalid name {name!r}")
+        if not callable(factory):
+            raise PluginError(f"{where} {kind} {name!r} with a factory that is not callable")
         if not (isinstance(options, type) and issubclass(options, BaseModel)):
-            raise PluginError(f"{where} registered {kind} {name!r} with options that are not a pydantic model")
+            raise PluginError(f"{where} {kind} {name!r} with options that are not a pydantic model")
         if options.model_config.get("extra") != "forbid":
-            raise PluginError(
-                f"{where} registered {kind} {name!r} with an options model that accepts unknown keys; "
-                "subclass translate.Options (extra='forbid')"
-            )
+            raise PluginError(f"{where} {kind} {name!r} with an options model that accepts unknown keys; "
+                              "subclass translate.Options (extra='forbid')")
         existing = self.components[kind].get(name)
         if existing is not None:
-            raise PluginError(
-                f"duplicate {kind} {name!r}: registered by plugin {existing.plugin.name!r} "
-                f"({existing.plugin.distribution}) and by plugin {plugin.name!r} ({plugin.distribution})"
-            )
+            raise PluginError(f"duplicate {kind} {name!r}: registered by plugin {existing.plugin.name!r} "
+                              f"({existing.plugin.distribution}) and by plugin {plugin.name!r} ({plugin.distribution})")
         comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}))
         self.components[kind][name] = comp
         return comp
 
     def get(self, kind: str, name: str) -> Component:
-        """Look up a component; an unknown name raises with close matches and the installed choices."""
+        """Look up a component; an unknown name raises :class:`UnknownComponent` with close matches."""
         try:
             return self.components[kind][name]
         except KeyError:
@@ -123,9 +96,6 @@ class Registry:
         """Sorted names of one kind, filtered by a shell-style wildcard."""
         return sorted(n for n in self.components[kind] if fnmatch.fnmatch(n, pattern))
 
-    def __iter__(self):
-        for kind in self.components:
-            yield from self.components[kind].values()
-
-
-__all__ = ["Component", "PluginInfo", "Registry", "UnknownComponent", "OptionsInvalid", "Options"]
+    def __iter__(self) -> Iterator[Component]:
+        for of_kind in self.components.values():
+            yield from of_kind.values()

@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from translate.data_options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions, PreprocessMode
+from translate.api import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions, PreprocessMode
 
 
 class UnpairedServeOptions(AugmentOptions):

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from translate import ExportSpec, Method, StepContext, set_requires_grad, unwrap
+from translate.api import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 
 from .method_options import CycleGANOptions
 from .pool import ImagePool

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from translate import Options
+from translate.api import Options
 
 
 class CycleGANOptions(Options):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from translate import Options
+from translate.api import Options
 
 NormName = Literal["instance", "batch", "none"]
 PaddingName = Literal["reflect", "replicate", "zero"]

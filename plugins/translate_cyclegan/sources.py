@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from translate.download import register_archives
+from translate.api import register_archives
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/"
 

@@ -26,6 +26,7 @@ regenerated into a temporary folder beside it, then swapped in by renaming (see
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from translate.data import resolve_key
-from translate.errors import DataError
-from translate.generated import SHAPE_KINDS, ensure_generated, shape_mask
-from translate.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_tensor, to_uint8
+from translate.api import (
+    DataError,
+    DataInfo,
+    ensure_generated,
+    IMAGE_EXTENSIONS,
+    list_images,
+    paint_shape,
+    place_shapes,
+    read_image,
+    resolve_key,
+    to_tensor,
+    to_uint8,
+)
 
 from .data_options import SyntheticUnpairedOptions, UnpairedOptions
 
@@ -104,6 +114,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
         self.channels: dict[str, int] = {"A": options.input_channels, "B": options.output_channels}
         self.serial_batches = options.serial_batches
         self.augment = options.augment(split)
+        self.info = DataInfo(image_size=options.training_size(), folder=root.name or None)
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))
@@ -139,6 +150,8 @@ def build_unpaired(options: UnpairedOptions, split: str) -> UnpairedDataset:
 # --------------------------------------------------------------------------- synthetic_unpaired
 
 DATASET_NAME = "synthetic_unpaired"
+SYNTHETIC_LIMITATION = (f"It was trained on synthetic data (`{DATASET_NAME}`): a demonstration and test model, "
+                        "not meant for real images.")
 GENERATOR_VERSION = 1
 SUPERSAMPLE = 2
 
@@ -238,27 +251,8 @@ def render_scene(rng: np.random.Generator, size: int, domain: str) -> np.ndarray
                 star = np.hypot(xx[y0:y1, x0:x1] - sx, yy[y0:y1, x0:x1] - sy) <= 0.55
                 img[y0:y1, x0:x1][star] = float(rng.uniform(0.65, 1.0)) * np.array([0.95, 0.95, 1.0], np.float32)
     # shapes: two to four, not overlapping each other nor the sun/moon
-    placed: list[tuple[float, float, float]] = [(bx, by, 1.6 * r_body)]
-    darkest, brightest = style["light"]
-    for _ in range(int(rng.integers(2, 5))):
-        for _attempt in range(30):
-            r = float(rng.uniform(0.10, 0.16)) * size
-            reach = 1.1 * r  # bounding radius of every kind
-            cx = float(rng.uniform(reach + 1, size - reach - 1))
-            cy = float(rng.uniform(max(reach + 1, 0.3 * size), size - reach - 1))
-            if all(np.hypot(cx - px, cy - py) > reach + pr + 1 for px, py, pr in placed):
-                break
-        else:
-            continue
-        placed.append((cx, cy, reach))
-        kind = int(rng.integers(len(SHAPE_KINDS)))
-        theta = float(rng.uniform(0, 2 * np.pi))
-        y0, y1, x0, x1 = _box(cy, cx, reach + 1, s)
-        dx, dy = (xx[y0:y1, x0:x1] - cx) / r, (yy[y0:y1, x0:x1] - cy) / r
-        mask = shape_mask(SHAPE_KINDS[kind], dx, dy, theta)
-        shade = np.clip(brightest - 0.42 * np.hypot(dx + 0.35, dy + 0.35), darkest, 1.0)
-        window = img[y0:y1, x0:x1]
-        window[mask] = (style["shapes"][kind] * shade[..., None])[mask]
+    for shape in place_shapes(rng, size, radius=(0.10, 0.16), gap=1, top=0.3, keep_clear=((bx, by, 1.6 * r_body),)):
+        paint_shape(img, shape, style["shapes"][shape.kind], supersample=SUPERSAMPLE, light=style["light"])
     img = sum(img[i::SUPERSAMPLE, j::SUPERSAMPLE] for i in range(SUPERSAMPLE) for j in range(SUPERSAMPLE))
     return np.clip(img / SUPERSAMPLE**2, 0.0, 1.0).astype(np.float32)
 
@@ -286,4 +280,6 @@ def build_synthetic_unpaired(options: SyntheticUnpairedOptions, split: str) -> U
     params = synthetic_params(options.seed, options.count_a, options.count_b, options.test_count, options.image_size)
     generate = functools.partial(write_synthetic, params=params)
     ensure_generated(options.root, params, dataset=DATASET_NAME, expected=_expected(params), generate=generate)
-    return UnpairedDataset(options, split)
+    dataset = UnpairedDataset(options, split)
+    dataset.info = dataclasses.replace(dataset.info, limitations=(SYNTHETIC_LIMITATION,))
+    return dataset

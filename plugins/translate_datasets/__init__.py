@@ -10,7 +10,7 @@ import os
 import tempfile
 from typing import Any
 
-from translate import hookimpl
+from translate.api import hookimpl
 
 from .options import PairedOptions, ShapesOptions
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from translate.data_options import AugmentOptions, FixedSizeOptions, GeneratedOptions
+from translate.api import AugmentOptions, FixedSizeOptions, GeneratedOptions
 
 
 class ServeOptions(AugmentOptions):
@@ -18,11 +18,20 @@ class ServeOptions(AugmentOptions):
 class PairedOptions(ServeOptions, FixedSizeOptions):
     """Options of ``paired_ab`` and ``paired_folders``."""
 
+    validation_rules = (
+        "`crop_size` must not exceed `load_size` (`resize_and_crop`, `scale_width_and_crop`).",
+        "`crop_size` must be a multiple of `size_multiple` (unless `preprocess = \"none\"`).",
+    )
+
     root: str = Field(description="data folder holding one sub-folder per split (train, val, test)")
 
 
 class ShapesOptions(ServeOptions, GeneratedOptions):
     """Options of ``synthetic_shapes``: generation parameters plus how pairs are served."""
+
+    validation_rules = (
+        "The same size rules as `paired_ab`, applied after the defaults of `load_size` and `crop_size`.",
+    )
 
     root: str = Field("data/shapes", description="where the generated files go")
     count: int = Field(400, ge=1, description="pairs in the train split")

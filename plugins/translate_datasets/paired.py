@@ -8,10 +8,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from translate.augment import PairedAugment
-from translate.data import resolve_key
-from translate.errors import DataError
-from translate.imageio import IMAGE_EXTENSIONS, convert_channels, list_images, read_image, to_tensor
+from translate.api import (
+    convert_channels,
+    DataError,
+    DataInfo,
+    IMAGE_EXTENSIONS,
+    list_images,
+    PairedAugment,
+    read_image,
+    resolve_key,
+    split_pair,
+    to_tensor,
+)
 
 from .options import PairedOptions, ShapesOptions
 
@@ -39,6 +47,8 @@ class PairedDataset(torch.utils.data.Dataset):
 
     def __init__(self, options: Any, augment: PairedAugment) -> None:
         self.direction: str = options.direction
+        self.info = DataInfo(image_size=options.training_size(), direction=options.direction,
+                             folder=Path(options.root).name or None)
         self.channels: dict[str, int] = {"input": options.input_channels, "target": options.output_channels}
         self.augment = augment
 
@@ -75,18 +85,7 @@ class PairedABDataset(PairedDataset):
         self.names = [p.stem for p in self.files]
 
     def load_sides(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        return split_ab(read_image(self.files[index]), self.files[index])
-
-
-def split_ab(arr: np.ndarray, path: Path | str) -> tuple[np.ndarray, np.ndarray]:
-    """Split an A|B image into its left (A) and right (B) halves."""
-    width = arr.shape[1]
-    if width < 2 or width % 2:
-        raise DataError(
-            f"{path}: width {width} cannot be split into A|B halves; a paired file holds A on the "
-            "left and B on the right, so its width must be even"
-        )
-    return arr[:, : width // 2], arr[:, width // 2 :]
+        return split_pair(read_image(self.files[index]), name=self.files[index])
 
 
 class PairedFoldersDataset(PairedDataset):

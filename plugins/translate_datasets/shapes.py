@@ -14,6 +14,7 @@ temporary folder beside it, then swapped in by renaming (see :mod:`translate.gen
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from translate.errors import DataError
-from translate.generated import SHAPE_KINDS, ensure_generated, shape_mask
-from translate.imageio import to_uint8
+from translate.api import DataError, ensure_generated, paint_shape, place_shapes, to_uint8
 
 from .options import ShapesOptions
 
 DATASET_NAME = "synthetic_shapes"
+SYNTHETIC_LIMITATION = (f"It was trained on synthetic data (`{DATASET_NAME}`): a demonstration and test model, "
+                        "not meant for real images.")
 GENERATOR_VERSION = 1
 COLOURS = np.array(
     [[0.86, 0.20, 0.18], [0.18, 0.36, 0.86], [0.16, 0.62, 0.26], [0.95, 0.62, 0.10]], dtype=np.float32
@@ -74,28 +75,8 @@ def render_shapes(rng: np.random.Generator, size: int) -> np.ndarray:
     """One B image: ``(size, size, 3)`` float32 in [0, 1]."""
     s = size * SUPERSAMPLE
     img = np.broadcast_to(BACKGROUND, (s, s, 3)).copy()
-    placed: list[tuple[float, float, float]] = []
-    for _ in range(int(rng.integers(2, 5))):
-        for _attempt in range(30):
-            r = float(rng.uniform(0.11, 0.19)) * size
-            reach = 1.1 * r  # bounding radius of every kind
-            cx, cy = (float(v) for v in rng.uniform(reach + 1, size - reach - 1, size=2))
-            if all(np.hypot(cx - px, cy - py) > reach + pr + 2 for px, py, pr in placed):
-                break
-        else:
-            continue
-        placed.append((cx, cy, reach))
-        kind = int(rng.integers(len(SHAPE_KINDS)))
-        theta = float(rng.uniform(0, 2 * np.pi))
-        # work on the shape's bounding box only (supersampled pixel coordinates)
-        y0, y1 = (int(np.clip((c + d) * SUPERSAMPLE, 0, s)) for c, d in ((cy, -reach - 1), (cy, reach + 1)))
-        x0, x1 = (int(np.clip((c + d) * SUPERSAMPLE, 0, s)) for c, d in ((cx, -reach - 1), (cx, reach + 1)))
-        yy, xx = (np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5) / SUPERSAMPLE
-        dx, dy = (xx - cx) / r, (yy - cy) / r
-        mask = shape_mask(SHAPE_KINDS[kind], dx, dy, theta)
-        shade = np.clip(1.08 - 0.42 * np.hypot(dx + 0.35, dy + 0.35), 0.55, 1.0)
-        window = img[y0:y1, x0:x1]
-        window[mask] = (COLOURS[kind] * shade[..., None])[mask]
+    for shape in place_shapes(rng, size, radius=(0.11, 0.19), gap=2):
+        paint_shape(img, shape, COLOURS[shape.kind], supersample=SUPERSAMPLE, light=(0.55, 1.08))
     return img.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
 
 
@@ -122,4 +103,6 @@ def build_shapes(options: ShapesOptions, *, split: str) -> Any:
     params = shape_params(options.seed, options.count, options.val_count, options.test_count, options.image_size)
     generate = functools.partial(write_shapes, params=params)
     ensure_generated(options.root, params, dataset=DATASET_NAME, expected=_expected(params), generate=generate)
-    return PairedABDataset(options, split)
+    dataset = PairedABDataset(options, split)
+    dataset.info = dataclasses.replace(dataset.info, limitations=(SYNTHETIC_LIMITATION,))
+    return dataset

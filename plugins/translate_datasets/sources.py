@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from translate.download import register_archives
+from translate.api import register_archives
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
 

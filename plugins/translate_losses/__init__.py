@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from translate import NoOptions, hookimpl
+from translate.api import NoOptions, hookimpl
 
 from .options import LabelOptions, SmoothL1Options, WGANGPOptions
 

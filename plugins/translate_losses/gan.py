@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from translate.losses import AdversarialLoss, Discriminator
+from translate.api import AdversarialLoss, Discriminator
 
 
 def _logits(D: Discriminator, x: torch.Tensor) -> torch.Tensor:

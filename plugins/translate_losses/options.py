@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from translate import Options
+from translate.api import Options
 
 
 class LabelOptions(Options):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from translate import hookimpl
+from translate.api import hookimpl
 
 from .method_options import Pix2PixOptions
 from .network_options import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from translate import ExportSpec, Method, StepContext, set_requires_grad, unwrap
+from translate.api import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 
 from .method_options import Pix2PixOptions
 
@@ -25,7 +25,7 @@ class Pix2Pix(Method):
         super().__init__()
         self.opt = options
         c_in, c_out = ctx.channels["input"], ctx.channels["target"]
-        self.direction = str(ctx.recipe.data.options.get("direction", "AtoB"))
+        self.direction = ctx.data.direction
         G = ctx.generator(in_channels=c_in, out_channels=c_out, default="unet_256")
         self.networks["G"] = G
         self.optimizers["G"] = ctx.adam(G.parameters(), options.lr, (options.beta1, options.beta2))

@@ -6,11 +6,16 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from translate import Options
+from translate.api import Options
 
 
 class Pix2PixOptions(Options):
     """Options of the pix2pix method. The paper's ablations are expressed with these."""
+
+    validation_rules = (
+        "`lambda_l1` and `lambda_gan` must not both be 0.",
+        "With `lambda_gan = 0` no discriminator is built (a `[discriminator]` table is still validated, but unused).",
+    )
 
     lambda_l1: float = Field(100.0, ge=0, description="Weight of the reconstruction (L1) loss; 0 = cGAN only.")
     lambda_gan: float = Field(1.0, ge=0, description="Weight of the adversarial loss; 0 = L1 only (no discriminator).")

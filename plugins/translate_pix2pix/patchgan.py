@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from translate.nn import conv_bias, init_weights, norm_layer
+from translate.api import conv_bias, init_weights, norm_layer
 from .network_options import PatchGANOptions, PixelGANOptions
 
 

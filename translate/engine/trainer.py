@@ -19,8 +19,9 @@ from typing import Any
 
 import torch
 
-from ..build import BuildContext
-from ..errors import DataError, RecipeError, TrainingDiverged, TranslateError
+from ..atomic import write_text_atomic
+from ..data import DataInfo
+from ..errors import TrainingDiverged, TranslateError
 from ..method import Method, StepContext
 from ..recipe import Recipe, load_recipe, to_toml
 from ..registry import Registry
@@ -28,7 +29,16 @@ from .checkpoint import Progress, latest_checkpoint, list_checkpoints, load_chec
 from .logs import MetricsLog
 from .sampler import EpochSampler
 from .schedule import linear_decay_factor
-from ..atomic import write_text_atomic
+from .setup import (
+    build_dataset,
+    build_method,
+    check_precision,
+    check_resume_recipe,
+    make_accelerator,
+    prepare,
+    resolve_run_dir,
+    sample_batch,
+)
 
 
 @dataclass
@@ -40,74 +50,6 @@ class RunResult:
     total_steps: int
     model_path: Path | None
     last_losses: dict[str, float]
-
-
-def resolve_run_dir(recipe: Recipe, recipe_path: Path, output_dir: str | None) -> Path:
-    return Path(output_dir or recipe.output.dir.replace("{recipe}", recipe_path.stem))
-
-
-def _check_precision(recipe: Recipe, source: str) -> None:
-    if recipe.train.mixed_precision == "fp16" and (recipe.train.cpu or not torch.cuda.is_available()):
-        raise RecipeError(source, [
-            "train.mixed_precision: 'fp16' needs a CUDA GPU (on the CPU it would silently train in fp32); "
-            "use 'bf16' or 'no'"
-        ])
-
-
-def _make_accelerator(recipe: Recipe) -> Any:
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, GradientState
-    from accelerate.utils import DistributedType
-
-    # Accelerate keeps process-wide state. In a single process (tests, notebooks, several
-    # runs from Python) a new run may choose another precision: start from a clean state.
-    if AcceleratorState._shared_state and AcceleratorState().distributed_type == DistributedType.NO:
-        AcceleratorState._reset_state(reset_partial_state=True)
-        GradientState._reset_state()
-
-    return Accelerator(
-        mixed_precision=recipe.train.mixed_precision,
-        gradient_accumulation_steps=recipe.train.gradient_accumulation_steps,
-        cpu=recipe.train.cpu,
-    )
-
-
-def _build_dataset(recipe: Recipe, registry: Registry, split: str) -> Any:
-    comp = registry.get("dataset", recipe.data.name)
-    return comp.build(comp.parse_options(recipe.data.options, "data.options"), split=split)
-
-
-def _sample_batch(recipe: Recipe, registry: Registry, train_set: Any) -> dict[str, Any]:
-    """A fixed batch for sample grids: the validation split when there is one."""
-    try:
-        ds = _build_dataset(recipe, registry, "val")
-        if len(ds) == 0:
-            raise DataError("empty")
-    except DataError:
-        ds = train_set
-    n = min(recipe.output.num_samples, len(ds))
-    from torch.utils.data import default_collate
-
-    return default_collate([ds[(i, i)] for i in range(n)])
-
-
-def _check_resume_recipe(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
-    """Refuse to mix runs: a folder with checkpoints needs --resume, and the same recipe."""
-    saved = run_dir / "recipe.json"
-    if latest_checkpoint(run_dir) is not None and not resume:
-        raise TranslateError(
-            f"run folder {run_dir} already holds checkpoints; pass --resume to continue it, "
-            "or choose another --output-dir (nothing was changed)"
-        )
-    if resume and saved.exists():
-        before = json.loads(saved.read_text())
-        diffs = [k for k in sorted(set(before) | set(resolved))
-                 if k != "output" and before.get(k) != resolved.get(k)]
-        if diffs:
-            raise TranslateError(
-                f"cannot resume {run_dir}: the recipe differs from the one that started the run in "
-                f"{', '.join(diffs)}; resume with the same recipe (see {saved})"
-            )
 
 
 def train(
@@ -127,33 +69,22 @@ def train(
     recipe_path = Path(recipe_path)
     recipe, resolved = load_recipe(recipe_path, overrides, registry)
     source = str(recipe_path)
-    _check_precision(recipe, source)
+    check_precision(recipe, source)
     run_dir = resolve_run_dir(recipe, recipe_path, output_dir)
-    _check_resume_recipe(run_dir, resolved, resume)
+    check_resume_recipe(run_dir, resolved, resume)
     if resume and latest_checkpoint(run_dir) is None:
         raise TranslateError(f"--resume: no checkpoint found in {run_dir / 'checkpoints'}")
 
-    accelerator = _make_accelerator(recipe)
+    accelerator = make_accelerator(recipe)
     from accelerate.utils import set_seed
 
     set_seed(recipe.seed)
-    train_set = _build_dataset(recipe, registry, "train")
-    ctx = BuildContext(recipe=recipe, registry=registry, channels=dict(train_set.channels), source=source)
-    method_comp = registry.get("method", recipe.method.name)
-    method: Method = method_comp.factory(method_comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
-    missing = [k for k in method.data_keys if k not in train_set.channels]
-    if missing:
-        raise RecipeError(source, [
-            f"data.name: data set {recipe.data.name!r} provides {sorted(train_set.channels)}, "
-            f"but method {recipe.method.name!r} needs {list(method.data_keys)}"
-        ])
-    for opt in method.optimizers.values():
-        for group in opt.param_groups:
-            group.setdefault("initial_lr", group["lr"])
+    train_set = build_dataset(recipe, registry, "train")
+    method, info = build_method(recipe, registry, train_set, source)
     if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
         for name, net in method.networks.items():
             method.networks[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    _prepare(accelerator, method)
+    prepare(accelerator, method)
     set_seed(recipe.seed + accelerator.process_index)  # per-process dropout noise
 
     sampler = EpochSampler(
@@ -193,7 +124,7 @@ def train(
         write_text_atomic(run_dir / "recipe.json", json.dumps(resolved, indent=2))
     log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
                      resume_step=progress.step if resume else None) if is_main else None
-    sample_batch = _sample_batch(recipe, registry, train_set) if is_main else None
+    fixed_batch = sample_batch(recipe, registry, train_set) if is_main else None
     bar = _progress_bar(recipe, is_main, stop_at, progress.step)
 
     last: dict[str, float] = {}
@@ -226,7 +157,7 @@ def train(
                         log.log(progress.step, {"epoch": progress.epoch, **last, **lrs, "images_per_s": round(rate, 3)})
                         tick, tick_step = now, progress.step
                     if progress.step % recipe.output.sample_every == 0 or progress.step == stop_at:
-                        _write_samples(method, sample_batch, accelerator, run_dir, progress.step, recipe.seed)
+                        _write_samples(method, fixed_batch, accelerator, run_dir, progress.step, recipe.seed)
                 if progress.step % recipe.output.checkpoint_every == 0:
                     _checkpoint(run_dir, progress, method, accelerator, recipe)
                     last_saved = progress.step
@@ -239,7 +170,7 @@ def train(
             break
         if last_saved != progress.step:
             _checkpoint(run_dir, progress, method, accelerator, recipe)
-        model_path = _export(run_dir, method, accelerator, recipe, resolved)
+        model_path = _export(run_dir, method, accelerator, recipe, resolved, info)
     finally:
         if bar is not None:
             bar.close()
@@ -247,19 +178,6 @@ def train(
             log.close()
     accelerator.wait_for_everyone()
     return RunResult(run_dir, progress.step, total_steps, model_path, last)
-
-
-def _prepare(accelerator: Any, method: Method) -> None:
-    """Prepare every network and optimizer in one call (ENGINE_NOTES 1), in a fixed order."""
-    nets, opts = list(method.networks), list(method.optimizers)
-    objs = [method.networks[n] for n in nets] + [method.optimizers[n] for n in opts]
-    prepared = accelerator.prepare(*objs)
-    if len(objs) == 1:
-        prepared = (prepared,)
-    for i, name in enumerate(nets):
-        method.networks[name] = prepared[i]
-    for j, name in enumerate(opts):
-        method.optimizers[name] = prepared[len(nets) + j]
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -317,15 +235,16 @@ def _checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: 
     )
 
 
-def _export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, resolved: dict[str, Any]) -> Path | None:
-    from ..modelfile import save_model
+def _export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, resolved: dict[str, Any],
+            info: DataInfo) -> Path | None:
+    from ..modelfile import MODEL_FILENAME, save_model
 
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return None
     exports = [(spec, accelerator.unwrap_model(method.networks[spec.network])) for spec in method.exports()]
-    return save_model(run_dir / "model.safetensors", method=recipe.method.name, exports=exports, recipe=resolved,
-                      limitations=method.limitations)
+    return save_model(run_dir / MODEL_FILENAME, method=recipe.method.name, exports=exports, recipe=resolved,
+                      data=info, limitations=tuple(method.limitations) + tuple(info.limitations))
 
 
 def _progress_bar(recipe: Recipe, is_main: bool, total: int, initial: int) -> Any:

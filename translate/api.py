@@ -1,0 +1,79 @@
+"""The public API for plugins: everything a translate plugin may import, in one place.
+
+Built-in plugins import only from here (``from translate.api import ...``, or the same names
+from ``translate``), and a test checks it on the import graph; a third-party plugin that does
+the same relies on nothing that may change without notice.
+
+- **Hooks**: :data:`hookimpl`, :data:`Register` (the hooks are in :mod:`translate.hookspecs`).
+- **Options**: :class:`Options` (strict pydantic base with ``validation_rules``), :class:`NoOptions`.
+- **Errors**: :class:`TranslateError`, :class:`RecipeError`, :class:`PluginError`,
+  :class:`DataError`, :class:`ModelFileError`.
+- **Methods**: :class:`Method`, :class:`ExportSpec`, :class:`StepContext`, :class:`BuildContext`,
+  :func:`set_requires_grad`, :func:`unwrap`; :class:`AdversarialLoss` and :data:`Discriminator`
+  for GAN objectives.
+- **Data sets**: the item contract (:func:`resolve_key`, :func:`split_key`, :data:`SampleKey`,
+  :class:`DataInfo`); options bases (:class:`AugmentOptions`, :class:`FixedSizeOptions`,
+  :class:`GeneratedOptions`, :data:`Channels`, :data:`PreprocessMode`); paired augmentation
+  (:class:`PairedAugment`); images (:func:`read_image`, :func:`list_images`, :func:`split_pair`,
+  :func:`convert_channels`, :func:`to_tensor`, :func:`to_uint8`, :data:`IMAGE_EXTENSIONS`);
+  generated sets (:func:`ensure_generated`, :data:`SHAPE_KINDS`, :class:`Shape`,
+  :func:`shape_mask`, :func:`place_shapes`, :func:`paint_shape`).
+- **Data sources**: :class:`DataSource`, :func:`register_archives`.
+- **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`.
+
+Names that need torch, NumPy or Pillow load on first use, so importing this module (and
+``translate --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .build import BuildContext
+from .data import DataInfo, SampleKey, resolve_key, split_key
+from .data_options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
+from .data_source import DataSource, register_archives
+from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
+from .hookspecs import Register, hookimpl
+from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
+from .options import NoOptions, Options
+from .preprocess import PreprocessMode
+
+_LAZY: dict[str, tuple[str, ...]] = {
+    "losses": ("AdversarialLoss", "Discriminator"),
+    "nn": ("init_weights", "norm_layer", "conv_bias"),
+    "augment": ("PairedAugment",),
+    "imageio": ("IMAGE_EXTENSIONS", "convert_channels", "list_images", "read_image", "split_pair", "to_tensor",
+                "to_uint8"),
+    "generated": ("ensure_generated",),
+    "shapes": ("SHAPE_KINDS", "Shape", "paint_shape", "place_shapes", "shape_mask"),
+}
+
+__all__ = [
+    "hookimpl", "Register", "Options", "NoOptions",
+    "TranslateError", "RecipeError", "PluginError", "DataError", "ModelFileError",
+    "Method", "ExportSpec", "StepContext", "BuildContext", "set_requires_grad", "unwrap",
+    "DataInfo", "SampleKey", "resolve_key", "split_key",
+    "AugmentOptions", "FixedSizeOptions", "GeneratedOptions", "Channels", "PreprocessMode",
+    "DataSource", "register_archives",
+    *(name for names in _LAZY.values() for name in names),
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the names that need torch, NumPy or Pillow on first use."""
+    if name in _LAZY["losses"]:
+        from . import losses as module
+    elif name in _LAZY["nn"]:
+        from . import nn as module
+    elif name in _LAZY["augment"]:
+        from . import augment as module
+    elif name in _LAZY["imageio"]:
+        from . import imageio as module
+    elif name in _LAZY["generated"]:
+        from . import generated as module
+    elif name in _LAZY["shapes"]:
+        from . import shapes as module
+    else:
+        raise AttributeError(f"module 'translate.api' has no attribute {name!r}")
+    return getattr(module, name)

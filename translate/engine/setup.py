@@ -1,0 +1,125 @@
+"""Setting a run up: the run folder, the Accelerator, the data set and the method, prepared together."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..build import BuildContext
+from ..data import DataInfo, data_info
+from ..errors import DataError, RecipeError, TranslateError
+from ..method import Method
+from ..recipe import Recipe
+from ..registry import Registry
+from .checkpoint import latest_checkpoint
+
+
+def resolve_run_dir(recipe: Recipe, recipe_path: Path, output_dir: str | None) -> Path:
+    """The run folder: ``--output-dir``, else ``output.dir`` with ``{recipe}`` filled in."""
+    return Path(output_dir or recipe.output.dir.replace("{recipe}", recipe_path.stem))
+
+
+def check_precision(recipe: Recipe, source: str) -> None:
+    """Refuse fp16 without a CUDA GPU (it would silently train in fp32)."""
+    if recipe.train.mixed_precision == "fp16" and (recipe.train.cpu or not torch.cuda.is_available()):
+        raise RecipeError(source, [
+            "train.mixed_precision: 'fp16' needs a CUDA GPU (on the CPU it would silently train in fp32); "
+            "use 'bf16' or 'no'"
+        ])
+
+
+def make_accelerator(recipe: Recipe) -> Any:
+    """The run's Accelerator (precision, gradient accumulation, CPU switch)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, is_initialized
+
+    # Accelerate keeps one precision per process (its state is process-wide).
+    wanted = recipe.train.mixed_precision
+    if is_initialized() and AcceleratorState().mixed_precision != wanted:
+        raise TranslateError(
+            f"this process already set up Accelerate with mixed_precision={AcceleratorState().mixed_precision!r}; "
+            f"Accelerate cannot switch to train.mixed_precision={wanted!r} in the same process: "
+            "run this recipe in a new process (for example with `translate run`)"
+        )
+    return Accelerator(
+        mixed_precision=wanted,
+        gradient_accumulation_steps=recipe.train.gradient_accumulation_steps,
+        cpu=recipe.train.cpu,
+    )
+
+
+def build_dataset(recipe: Recipe, registry: Registry, split: str) -> Any:
+    """The recipe's data set for ``split``, through the registry."""
+    comp = registry.get("dataset", recipe.data.name)
+    return comp.build(comp.parse_options(recipe.data.options, "data.options"), split=split)
+
+
+def sample_batch(recipe: Recipe, registry: Registry, train_set: Any) -> dict[str, Any]:
+    """A fixed batch for sample grids: the validation split when there is one."""
+    try:
+        ds = build_dataset(recipe, registry, "val")
+        if len(ds) == 0:
+            raise DataError("empty")
+    except DataError:
+        ds = train_set
+    n = min(recipe.output.num_samples, len(ds))
+    from torch.utils.data import default_collate
+
+    return default_collate([ds[(i, i)] for i in range(n)])
+
+
+def check_resume_recipe(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
+    """Refuse to mix runs: a folder with checkpoints needs --resume, and the same recipe."""
+    saved = run_dir / "recipe.json"
+    if latest_checkpoint(run_dir) is not None and not resume:
+        raise TranslateError(
+            f"run folder {run_dir} already holds checkpoints; pass --resume to continue it, "
+            "or choose another --output-dir (nothing was changed)"
+        )
+    if resume and saved.exists():
+        before = json.loads(saved.read_text())
+        diffs = [k for k in sorted(set(before) | set(resolved))
+                 if k != "output" and before.get(k) != resolved.get(k)]
+        if diffs:
+            raise TranslateError(
+                f"cannot resume {run_dir}: the recipe differs from the one that started the run in "
+                f"{', '.join(diffs)}; resume with the same recipe (see {saved})"
+            )
+
+
+def prepare(accelerator: Any, method: Method) -> None:
+    """Prepare every network and optimizer in one call (ENGINE_NOTES 1), in a fixed order."""
+    nets, opts = list(method.networks), list(method.optimizers)
+    objs = [method.networks[n] for n in nets] + [method.optimizers[n] for n in opts]
+    prepared = accelerator.prepare(*objs)
+    if len(objs) == 1:
+        prepared = (prepared,)
+    for i, name in enumerate(nets):
+        method.networks[name] = prepared[i]
+    for j, name in enumerate(opts):
+        method.optimizers[name] = prepared[len(nets) + j]
+
+
+def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str) -> tuple[Method, DataInfo]:
+    """The recipe's method, built with a :class:`BuildContext` on the training set, and the set's :class:`DataInfo`.
+
+    Raises:
+        RecipeError: the data set lacks image keys the method needs.
+    """
+    info = data_info(train_set)
+    ctx = BuildContext(recipe=recipe, registry=registry, channels=dict(train_set.channels), data=info, source=source)
+    comp = registry.get("method", recipe.method.name)
+    method: Method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
+    missing = [k for k in method.data_keys if k not in train_set.channels]
+    if missing:
+        raise RecipeError(source, [
+            f"data.name: data set {recipe.data.name!r} provides {sorted(train_set.channels)}, "
+            f"but method {recipe.method.name!r} needs {list(method.data_keys)}"
+        ])
+    for opt in method.optimizers.values():
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+    return method, info
