@@ -720,3 +720,15 @@ def test_check_options_strict_catches_tuple_options() -> None:
     comp = Component("loss", "tuples", noop_factory, TupleOptions, "", PluginInfo("p", "d", "0"))
     with pytest.raises(AssertionError, match="JSON round trip"):
         check_options_strict(comp)
+
+
+def test_lazy_factory_imports_its_builder_on_first_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "lazy_builder_module.py").write_text("def build(options, *, size, depth):\n    return (options, size, depth)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("lazy_builder_module", None)
+    factory = translate.lazy_factory("lazy_builder_module", "build", depth=3)
+    assert "lazy_builder_module" not in sys.modules
+    assert factory("opts", size=8) == ("opts", 8, 3)
+    assert "lazy_builder_module" in sys.modules
+    assert factory.__name__ == "build" and "lazy_builder_module.build(depth=3)" in factory.__doc__
+    sys.modules.pop("lazy_builder_module", None)

@@ -20,7 +20,8 @@ try:
 except ImportError:  # the editable install predates the package: reach it through plugins/ directly
     sys.path.insert(0, str(ROOT / "plugins"))
 
-from translate_cyclegan.generators import GENERATORS, resnet_factory  # noqa: E402
+from translate.api import lazy_factory  # noqa: E402
+from translate_cyclegan.generators import GENERATORS  # noqa: E402
 from translate_cyclegan.network_options import ConfigurableResnetOptions, ResnetOptions  # noqa: E402
 from translate_cyclegan.resnet import ResnetBlock, ResnetGenerator, build_resnet  # noqa: E402
 
@@ -319,10 +320,11 @@ def test_build_resnet_and_factory_directly() -> None:
     assert isinstance(g, ResnetGenerator) and g.size_multiple == 2 and len(blocks(g)) == 2
     assert g(torch.zeros(1, 3, 6, 10)).shape == (1, 3, 6, 10)
     # None reads the depth from the options; numbers fix it.
-    factory = resnet_factory(None, None)
+    factory = lazy_factory("translate_cyclegan.resnet", "build_resnet")
     g = factory(ConfigurableResnetOptions(ngf=4, n_blocks=3, n_downsampling=1), in_channels=3, out_channels=1)
     assert len(blocks(g)) == 3 and g.size_multiple == 2
-    g = resnet_factory(4, 2)(ResnetOptions(ngf=4), in_channels=3, out_channels=3)
+    g = lazy_factory("translate_cyclegan.resnet", "build_resnet", n_blocks=4, n_downsampling=2)(
+        ResnetOptions(ngf=4), in_channels=3, out_channels=3)
     assert len(blocks(g)) == 4 and g.size_multiple == 4
 
 

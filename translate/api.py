@@ -4,7 +4,8 @@ Built-in plugins import only from here (``from translate.api import ...``, or th
 from ``translate``), and a test checks it on the import graph; a third-party plugin that does
 the same relies on nothing that may change without notice.
 
-- **Hooks**: :data:`hookimpl`, :data:`Register` (the hooks are in :mod:`translate.hookspecs`).
+- **Hooks**: :data:`hookimpl`, :data:`Register` (the hooks are in :mod:`translate.hookspecs`), and
+  :func:`lazy_factory` (a factory whose builder is imported on first use).
 - **Options**: :class:`Options` (strict pydantic base with ``validation_rules``), :class:`NoOptions`.
 - **Errors**: :class:`TranslateError`, :class:`RecipeError`, :class:`PluginError`,
   :class:`DataError`, :class:`ModelFileError`.
@@ -34,6 +35,7 @@ from .data import DataInfo, SampleKey, resolve_key, split_key
 from .data_options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
 from .data_source import DataSource, register_archives
 from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
+from .factories import lazy_factory
 from .hookspecs import Register, hookimpl
 from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 from .options import NoOptions, Options
@@ -50,7 +52,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
 }
 
 __all__ = [
-    "hookimpl", "Register", "Options", "NoOptions",
+    "hookimpl", "Register", "Options", "NoOptions", "lazy_factory",
     "TranslateError", "RecipeError", "PluginError", "DataError", "ModelFileError",
     "Method", "ExportSpec", "StepContext", "BuildContext", "set_requires_grad", "unwrap",
     "DataInfo", "SampleKey", "resolve_key", "split_key",

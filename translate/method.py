@@ -54,12 +54,14 @@ class StepContext:
 
 
 def unwrap(module: "torch.nn.Module") -> "torch.nn.Module":
-    """The plain module inside a DDP / Accelerate / torch.compile wrapper (for sampling and export)."""
-    while True:
-        inner = getattr(module, "module", None) or getattr(module, "_orig_mod", None)
-        if inner is None:
-            return module
-        module = inner
+    """The plain module inside DDP, FSDP, DeepSpeed and ``torch.compile`` wrappers (for sampling and export).
+
+    Accelerate's ``extract_model_from_parallel`` does the unwrapping; a mixed-precision forward
+    installed by Accelerate is kept, as in ``Accelerator.unwrap_model``.
+    """
+    from accelerate.utils import extract_model_from_parallel
+
+    return extract_model_from_parallel(module, keep_fp32_wrapper=True, keep_torch_compile=False)
 
 
 def set_requires_grad(module: "torch.nn.Module | None", flag: bool) -> None:

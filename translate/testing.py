@@ -125,17 +125,9 @@ def check_options_strict(component: Component) -> None:
             raise AssertionError(f"{where}: {label} change in a JSON round trip: {parsed!r} -> {again!r}")
 
 
-def check_generator(
-    source: Registry | Component,
-    name: str | None = None,
-    *,
-    options: dict[str, Any] | None = None,
-    in_channels: int = 3,
-    out_channels: int = 3,
-    batch_size: int = 2,
-    size: int | tuple[int, int] | None = None,
-    seed: int = 0,
-) -> "torch.nn.Module":
+def check_generator(source: Registry | Component, name: str | None = None, *, options: dict[str, Any] | None = None,
+                    in_channels: int = 3, out_channels: int = 3, batch_size: int = 2,
+                    size: int | tuple[int, int] | None = None, seed: int = 0) -> "torch.nn.Module":
     """Build a generator and run it forward and backward on random images.
 
     Checks that the factory returns a ``torch.nn.Module``; that ``size_multiple`` (if
@@ -144,39 +136,21 @@ def check_generator(
     trainable parameter receives a finite gradient. ``size`` defaults to the smallest
     multiple of ``size_multiple`` that is at least 32. Returns the built module.
     """
-    import torch
-
     comp = get_component(source, "generator", name)
-    where = f"generator {comp.name!r}"
     module = _build(comp, options, in_channels=in_channels, out_channels=out_channels)
-    height, width = _input_size(module, where, size, minimum=32)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        x = torch.rand(batch_size, in_channels, height, width) * 2 - 1
-        expected = (batch_size, out_channels, height, width)
-        module.train()
-        y = _forward(module, x, where)
-        if tuple(y.shape) != expected:
-            raise AssertionError(f"{where}: output shape {tuple(y.shape)}, expected {expected}")
-        _backward(module, y, where)
-        module.eval()
-        with torch.no_grad():
-            y_eval = _forward(module, x, f"{where} (eval mode)")
-        if tuple(y_eval.shape) != expected:
-            raise AssertionError(f"{where}: eval-mode output shape {tuple(y_eval.shape)}, expected {expected}")
+    expected = (batch_size, out_channels)
+
+    def check(y: "torch.Tensor", what: str, x: "torch.Tensor") -> None:
+        if tuple(y.shape) != (*expected, *x.shape[2:]):
+            raise AssertionError(f"{what} shape {tuple(y.shape)}, expected {(*expected, *x.shape[2:])}")
+
+    _smoke(module, f"generator {comp.name!r}", (batch_size, in_channels), size, 32, seed, check)
     return module
 
 
-def check_discriminator(
-    source: Registry | Component,
-    name: str | None = None,
-    *,
-    options: dict[str, Any] | None = None,
-    in_channels: int = 6,
-    batch_size: int = 2,
-    size: int | tuple[int, int] | None = None,
-    seed: int = 0,
-) -> "torch.nn.Module":
+def check_discriminator(source: Registry | Component, name: str | None = None, *,
+                        options: dict[str, Any] | None = None, in_channels: int = 6, batch_size: int = 2,
+                        size: int | tuple[int, int] | None = None, seed: int = 0) -> "torch.nn.Module":
     """Build a discriminator and run it forward and backward on random images.
 
     Checks that ``(N, in_channels, H, W)`` maps to finite logits of shape
@@ -184,24 +158,33 @@ def check_discriminator(
     a finite gradient. ``in_channels`` defaults to 6 (a conditional pix2pix D sees input
     and output stacked); ``size`` defaults to at least 64. Returns the built module.
     """
+    comp = get_component(source, "discriminator", name)
+    module = _build(comp, options, in_channels=in_channels)
+
+    def check(y: "torch.Tensor", what: str, x: "torch.Tensor") -> None:
+        if y.dim() != 4 or y.shape[0] != batch_size or y.shape[1] != 1:
+            raise AssertionError(f"{what} shape {tuple(y.shape)}, expected ({batch_size}, 1, h, w)")
+
+    _smoke(module, f"discriminator {comp.name!r}", (batch_size, in_channels), size, 64, seed, check)
+    return module
+
+
+def _smoke(module: "torch.nn.Module", where: str, batch: tuple[int, int], size: int | tuple[int, int] | None,
+           minimum: int, seed: int, check: Any) -> None:
+    """Forward (train mode), ``check`` the output, backward, then forward again in eval mode and check."""
     import torch
 
-    comp = get_component(source, "discriminator", name)
-    where = f"discriminator {comp.name!r}"
-    module = _build(comp, options, in_channels=in_channels)
-    height, width = _input_size(module, where, size, minimum=64)
+    height, width = _input_size(module, where, size, minimum=minimum)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        x = torch.rand(batch_size, in_channels, height, width) * 2 - 1
+        x = torch.rand(*batch, height, width) * 2 - 1
         module.train()
         y = _forward(module, x, where)
-        if y.dim() != 4 or y.shape[0] != batch_size or y.shape[1] != 1:
-            raise AssertionError(f"{where}: output shape {tuple(y.shape)}, expected ({batch_size}, 1, h, w)")
+        check(y, f"{where}: output", x)
         _backward(module, y, where)
         module.eval()
         with torch.no_grad():
-            _forward(module, x, f"{where} (eval mode)")
-    return module
+            check(_forward(module, x, f"{where} (eval mode)"), f"{where}: eval-mode output", x)
 
 
 def check_component(component: Component, **kwargs: Any) -> Any:

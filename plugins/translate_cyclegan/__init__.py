@@ -10,21 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from translate.api import hookimpl
+from translate.api import hookimpl, lazy_factory
 
 from .method_options import CycleGANOptions
 
 
 @hookimpl
 def register_methods(register: Callable[..., None]) -> None:
-    register("cyclegan", _cyclegan, options=CycleGANOptions,
+    register("cyclegan", lazy_factory(f"{__name__}.method", "CycleGAN"), options=CycleGANOptions,
              description="CycleGAN (Zhu et al. 2017): two generators, two discriminators, cycle and identity losses")
-
-
-def _cyclegan(options: CycleGANOptions, ctx: Any) -> Any:
-    from .method import CycleGAN
-
-    return CycleGAN(options, ctx)
 
 
 @hookimpl

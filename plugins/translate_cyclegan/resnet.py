@@ -143,9 +143,15 @@ class ResnetGenerator(nn.Module):
 
 
 def build_resnet(
-    options: ResnetOptions, *, in_channels: int, out_channels: int, n_blocks: int, n_downsampling: int
+    options: ResnetOptions, *, in_channels: int, out_channels: int, n_blocks: int | None = None,
+    n_downsampling: int | None = None,
 ) -> ResnetGenerator:
-    """Build and initialise a ResNet generator from validated options and the variant's depth."""
+    """Build and initialise a ResNet generator from validated options; a named variant fixes its depth,
+    the configurable ``resnet`` takes ``n_blocks`` and ``n_downsampling`` from its options."""
+    if n_blocks is None:
+        n_blocks = options.n_blocks  # type: ignore[attr-defined]
+    if n_downsampling is None:
+        n_downsampling = options.n_downsampling  # type: ignore[attr-defined]
     net = ResnetGenerator(
         in_channels,
         out_channels,

@@ -44,26 +44,10 @@ CYCLEGAN_SETS: dict[str, tuple[int | None, str, str]] = {
         "939 horse <-> 1177 zebra photos from ImageNet (trainA/B, testA/B)",
         "ImageNet (https://www.image-net.org), keywords 'wild horse' and 'zebra'.",
     ),
-    "monet2photo": (
-        None,
-        "1074 Monet paintings <-> 6853 landscape photos (trainA/B, testA/B)",
-        _ART,
-    ),
-    "cezanne2photo": (
-        None,
-        "584 Cezanne paintings <-> 6853 landscape photos (trainA/B, testA/B)",
-        _ART,
-    ),
-    "ukiyoe2photo": (
-        None,
-        "1433 Ukiyo-e prints <-> 6853 landscape photos (trainA/B, testA/B)",
-        _ART,
-    ),
-    "vangogh2photo": (
-        None,
-        "401 Van Gogh paintings <-> 6853 landscape photos (trainA/B, testA/B)",
-        _ART,
-    ),
+    "monet2photo": (None, "1074 Monet paintings <-> 6853 landscape photos (trainA/B, testA/B)", _ART),
+    "cezanne2photo": (None, "584 Cezanne paintings <-> 6853 landscape photos (trainA/B, testA/B)", _ART),
+    "ukiyoe2photo": (None, "1433 Ukiyo-e prints <-> 6853 landscape photos (trainA/B, testA/B)", _ART),
+    "vangogh2photo": (None, "401 Van Gogh paintings <-> 6853 landscape photos (trainA/B, testA/B)", _ART),
     "iphone2dslr_flower": (
         None,
         "1813 iPhone <-> 3316 DSLR flower photos from Flickr (trainA/B, testA/B)",

@@ -39,16 +39,8 @@ _SPLITS = {"train": 1, "val": 2, "test_inputs": 3}
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def shape_params(seed: int, count: int, val_count: int, test_count: int, image_size: int) -> dict[str, Any]:
-    """The generation parameters (the manifest holds them and the data set's name)."""
-    return {
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "count": count,
-        "val_count": val_count,
-        "test_count": test_count,
-        "image_size": image_size,
-    }
+PARAMETERS = ("seed", "count", "val_count", "test_count", "image_size")
+"""The options that define the generated files (with the generator version, they form the manifest)."""
 
 
 def _expected(params: dict[str, Any]) -> dict[str, int]:
@@ -100,7 +92,7 @@ def build_shapes(options: ShapesOptions, *, split: str) -> Any:
 
     if split not in ("train", "val"):
         raise DataError(f"{DATASET_NAME} has the splits 'train' and 'val', not {split!r}")
-    params = shape_params(options.seed, options.count, options.val_count, options.test_count, options.image_size)
+    params = {"generator_version": GENERATOR_VERSION, **options.model_dump(include=set(PARAMETERS))}
     generate = functools.partial(write_shapes, params=params)
     ensure_generated(options.root, params, dataset=DATASET_NAME, expected=_expected(params), generate=generate)
     dataset = PairedABDataset(options, split)

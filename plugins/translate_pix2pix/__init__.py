@@ -5,9 +5,9 @@ Torch is imported only when a factory runs, so loading the plugin stays fast.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
-from translate.api import hookimpl
+from translate.api import hookimpl, lazy_factory
 
 from .method_options import Pix2PixOptions
 from .network_options import (
@@ -19,78 +19,46 @@ from .network_options import (
 )
 
 
-def _unet_factory(num_downs: int | None, skips: bool | None) -> Callable[..., Any]:
-    """A generator factory; ``None`` takes num_downs / skip_connections from the options."""
-
-    def factory(options: UNetOptions, *, in_channels: int, out_channels: int) -> Any:
-        from .unet import build_unet
-
-        return build_unet(
-            options,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            num_downs=options.num_downs if num_downs is None else num_downs,
-            skip_connections=options.skip_connections if skips is None else skips,
-        )
-
-    return factory
+_UNET, _PATCHGAN, _METHOD = f"{__name__}.unet", f"{__name__}.patchgan", f"{__name__}.method"
 
 
-def _patchgan_factory(n_layers: int | None) -> Callable[..., Any]:
-    """A discriminator factory; ``None`` takes n_layers from the options."""
-
-    def factory(options: PatchGANOptions, *, in_channels: int) -> Any:
-        from .patchgan import build_patchgan
-
-        return build_patchgan(
-            options, in_channels=in_channels, n_layers=options.n_layers if n_layers is None else n_layers
-        )
-
-    return factory
-
-
-def _pixelgan(options: PixelGANOptions, *, in_channels: int) -> Any:
-    from .patchgan import build_pixelgan
-
-    return build_pixelgan(options, in_channels=in_channels)
+# name: (num_downs, skip_connections, description); "unet" takes both from its options
+_UNETS = {
+    "unet_256": (8, True, "pix2pix U-Net, 8 downsamplings (H, W multiples of 256), 54.4M params"),
+    "unet_128": (7, True, "pix2pix U-Net, 7 downsamplings (H, W multiples of 128)"),
+    "encoder_decoder_256": (8, False, "pix2pix encoder-decoder ablation: unet_256 without skip connections"),
+    "encoder_decoder_128": (7, False, "pix2pix encoder-decoder ablation: unet_128 without skip connections"),
+}
+# name: (n_layers, description); "patchgan" takes n_layers from its options
+_PATCHGANS = {
+    "patchgan_70": (3, "70x70 PatchGAN (n_layers=3), the pix2pix/CycleGAN default"),
+    "patchgan_16": (1, "16x16 PatchGAN (n_layers=1)"),
+    "patchgan_286": (5, "286x286 PatchGAN (n_layers=5), the paper's ImageGAN at 256x256"),
+}
 
 
 @hookimpl
 def register_generators(register: Callable[..., None]) -> None:
-    register("unet", _unet_factory(None, None), options=ConfigurableUNetOptions,
+    register("unet", lazy_factory(_UNET, "build_unet"), options=ConfigurableUNetOptions,
              smoke_options={"ngf": 8, "num_downs": 5},
              description="pix2pix U-Net of configurable depth (num_downs) and skips")
-    register("unet_256", _unet_factory(8, True), options=UNetOptions, smoke_options={"ngf": 8},
-             description="pix2pix U-Net, 8 downsamplings (H, W multiples of 256), 54.4M params")
-    register("unet_128", _unet_factory(7, True), options=UNetOptions, smoke_options={"ngf": 8},
-             description="pix2pix U-Net, 7 downsamplings (H, W multiples of 128)")
-    register("encoder_decoder_256", _unet_factory(8, False), options=UNetOptions, smoke_options={"ngf": 8},
-             description="pix2pix encoder-decoder ablation: unet_256 without skip connections")
-    register("encoder_decoder_128", _unet_factory(7, False), options=UNetOptions, smoke_options={"ngf": 8},
-             description="pix2pix encoder-decoder ablation: unet_128 without skip connections")
+    for name, (num_downs, skips, description) in _UNETS.items():
+        register(name, lazy_factory(_UNET, "build_unet", num_downs=num_downs, skip_connections=skips),
+                 options=UNetOptions, smoke_options={"ngf": 8}, description=description)
 
 
 @hookimpl
 def register_discriminators(register: Callable[..., None]) -> None:
-    register("patchgan", _patchgan_factory(None), options=ConfigurablePatchGANOptions,
+    register("patchgan", lazy_factory(_PATCHGAN, "build_patchgan"), options=ConfigurablePatchGANOptions,
              smoke_options={"ndf": 8}, description="PatchGAN of configurable depth (n_layers)")
-    register("patchgan_70", _patchgan_factory(3), options=PatchGANOptions, smoke_options={"ndf": 8},
-             description="70x70 PatchGAN (n_layers=3), the pix2pix/CycleGAN default")
-    register("patchgan_16", _patchgan_factory(1), options=PatchGANOptions, smoke_options={"ndf": 8},
-             description="16x16 PatchGAN (n_layers=1)")
-    register("patchgan_286", _patchgan_factory(5), options=PatchGANOptions, smoke_options={"ndf": 8},
-             description="286x286 PatchGAN (n_layers=5), the paper's ImageGAN at 256x256")
-    register("pixelgan", _pixelgan, options=PixelGANOptions, smoke_options={"ndf": 8},
-             description="1x1 PixelGAN: one logit per pixel")
+    for name, (n_layers, description) in _PATCHGANS.items():
+        register(name, lazy_factory(_PATCHGAN, "build_patchgan", n_layers=n_layers), options=PatchGANOptions,
+                 smoke_options={"ndf": 8}, description=description)
+    register("pixelgan", lazy_factory(_PATCHGAN, "build_pixelgan"), options=PixelGANOptions,
+             smoke_options={"ndf": 8}, description="1x1 PixelGAN: one logit per pixel")
 
 
 @hookimpl
 def register_methods(register: Callable[..., None]) -> None:
-    register("pix2pix", _pix2pix, options=Pix2PixOptions,
+    register("pix2pix", lazy_factory(_METHOD, "Pix2Pix"), options=Pix2PixOptions,
              description="pix2pix (Isola et al. 2017): conditional GAN + lambda * L1 on paired data")
-
-
-def _pix2pix(options: Pix2PixOptions, ctx: Any) -> Any:
-    from .method import Pix2Pix
-
-    return Pix2Pix(options, ctx)

@@ -84,8 +84,11 @@ class PixelGAN(nn.Module):
         return self.model(x)
 
 
-def build_patchgan(options: PatchGANOptions, *, in_channels: int, n_layers: int) -> PatchGAN:
-    """Build and initialise a PatchGAN from validated options and its depth."""
+def build_patchgan(options: PatchGANOptions, *, in_channels: int, n_layers: int | None = None) -> PatchGAN:
+    """Build and initialise a PatchGAN from validated options; a named variant fixes its depth, the
+    configurable ``patchgan`` takes ``n_layers`` from its options."""
+    if n_layers is None:
+        n_layers = options.n_layers  # type: ignore[attr-defined]
     net = PatchGAN(in_channels, n_layers=n_layers, ndf=options.ndf, norm=options.norm)
     return init_weights(net, options.init, options.init_gain)
 

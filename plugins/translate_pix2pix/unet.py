@@ -108,9 +108,15 @@ class UNet(nn.Module):
 
 
 def build_unet(
-    options: UNetOptions, *, in_channels: int, out_channels: int, num_downs: int, skip_connections: bool
+    options: UNetOptions, *, in_channels: int, out_channels: int, num_downs: int | None = None,
+    skip_connections: bool | None = None,
 ) -> UNet:
-    """Build and initialise a U-Net from validated options and the variant's fixed depth and skips."""
+    """Build and initialise a U-Net from validated options; a named variant fixes its depth and skips,
+    the configurable ``unet`` takes them from its options."""
+    if num_downs is None:
+        num_downs = options.num_downs  # type: ignore[attr-defined]
+    if skip_connections is None:
+        skip_connections = options.skip_connections  # type: ignore[attr-defined]
     net = UNet(
         in_channels,
         out_channels,
