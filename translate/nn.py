@@ -1,6 +1,6 @@
 """Building blocks for network plugins: the papers' weight initialisation and normalisation layers.
 
-Public for plugin authors (``from translate.nn import init_weights, norm_layer, conv_bias``),
+Public for plugin authors through :mod:`translate.api` (``from translate.api import init_weights``),
 so that networks from different plugins initialise and normalise the same way without
 importing each other's internals.
 """
