@@ -8,7 +8,7 @@ Torch is imported only when a factory runs.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from translate.api import hookimpl, lazy_factory
 
