@@ -1,17 +1,15 @@
 """The plugin contract: the hooks a translate plugin may implement.
 
-Every hook receives a ``register`` callback; call it once per component::
+Each hook receives ``register(name, factory, *, options=None, description="", smoke_options=None)``;
+call it once per component. ``name`` is unique within its kind; ``factory`` builds the component
+(the signature is in each hook's docstring) and gets the validated ``options`` (a
+:class:`translate.Options` model) first; ``description`` is what ``translate plugins`` shows;
+``smoke_options`` configure a tiny instance for tests. Keep torch imports inside factories
+(:func:`translate.lazy_factory` does that for you). Example::
 
     @translate.hookimpl
     def register_generators(register):
         register("unet_256", build_unet, options=UNetOptions, description="...")
-
-``register(name, factory, *, options=None, description="", smoke_options=None)``: ``name`` is
-unique within its kind (a duplicate is an error naming both plugins); ``factory`` builds the
-component (signatures below); ``options`` is a :class:`translate.Options` model that validates
-the recipe's ``options`` table, whose instance the factory gets first; ``description`` is the
-line ``translate plugins`` shows; ``smoke_options`` configure a tiny instance for the
-registry-wide tests and :mod:`translate.testing`. Keep heavy imports (torch) inside factories.
 """
 
 from __future__ import annotations
@@ -30,41 +28,33 @@ Register = Callable[..., None]
 
 @hookspec
 def register_generators(register: Register) -> None:
-    """Generators: ``factory(options, *, in_channels, out_channels) -> torch.nn.Module``.
-
-    The module maps ``(N, in_channels, H, W)`` in [-1, 1] to ``(N, out_channels, H, W)``. It may
-    define an integer ``size_multiple``: H and W must be multiples of it.
-    """
+    """``factory(options, *, in_channels, out_channels) -> nn.Module`` mapping ``(N, in, H, W)`` in [-1, 1]
+    to ``(N, out, H, W)``; an integer attribute ``size_multiple`` says what H and W must be multiples of."""
 
 
 @hookspec
 def register_discriminators(register: Register) -> None:
-    """Discriminators: ``factory(options, *, in_channels) -> torch.nn.Module`` giving ``(N, 1, h, w)`` logits."""
+    """``factory(options, *, in_channels) -> nn.Module`` giving ``(N, 1, h, w)`` logits."""
 
 
 @hookspec
 def register_losses(register: Register) -> None:
-    """Losses: ``factory(options) -> torch.nn.Module``.
-
-    Adversarial losses subclass :class:`translate.AdversarialLoss`; reconstruction losses are
-    called as ``loss(prediction, target) -> scalar``.
-    """
+    """``factory(options) -> nn.Module``: a :class:`translate.AdversarialLoss`, or ``loss(prediction, target)``."""
 
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Data sets: ``factory(options, *, split) -> torch.utils.data.Dataset`` (see :mod:`translate.data`)."""
+    """``factory(options, *, split) -> torch.utils.data.Dataset`` as :mod:`translate.data` describes."""
 
 
 @hookspec
 def register_methods(register: Register) -> None:
-    """Training methods: ``factory(options, ctx: translate.BuildContext) -> translate.Method``."""
+    """``factory(options, ctx: translate.BuildContext) -> translate.Method``."""
 
 
 @hookspec
 def register_data_sources(register: Register) -> None:
-    """Public data sets for ``translate data download NAME``: a zero-argument factory returning a
-    :class:`translate.api.DataSource` (see :func:`translate.api.register_archives`)."""
+    """``factory() -> translate.DataSource`` for ``translate data download NAME``."""
 
 
 KINDS: dict[str, str] = {
