@@ -173,13 +173,26 @@ def test_export_cli_function_and_onnx_hook(pix2pix_run, tmp_path, monkeypatch, c
     calls = []
     fake = types.ModuleType("translate.onnx")
     fake.export_onnx = lambda folder, *a, **k: calls.append(Path(folder))
+    fake.require_onnx = lambda **k: calls.append("checked")
     monkeypatch.setitem(sys.modules, "translate.onnx", fake)
     out = tmp_path / "cli"
     assert export_cli(argparse.Namespace(run=str(pix2pix_run), out=str(out))) == 0
     assert calls == [] and {p.name for p in out.iterdir()} == FILES
     assert f"-> {out}" in capsys.readouterr().out
     assert export_cli(argparse.Namespace(run=str(pix2pix_run), out=str(tmp_path / "onnx"), onnx=True)) == 0
-    assert calls == [tmp_path / "onnx"]
+    assert calls == ["checked", tmp_path / "onnx"]  # the extras are checked before anything is written
+
+
+def test_export_onnx_without_the_extras_writes_nothing(pix2pix_run, tmp_path, monkeypatch, capsys):
+    from translate.cli import main
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed: importing it fails
+    out = tmp_path / "folder"
+    assert main(["export", str(pix2pix_run), "--out", str(out), "--onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "onnxscript" in err and 'pip install "translate-i2i[onnx]"' in err and "Traceback" not in err
+    assert not out.exists()  # so the retry after installing the extras is not refused
+    monkeypatch.delitem(sys.modules, "onnxscript")
 
 
 def test_cli_export_subcommand(pix2pix_run, tmp_path, capsys):

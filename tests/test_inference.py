@@ -207,6 +207,47 @@ def test_cli_skips_corrupt_files_and_fails_at_the_end(tmp_path, use_plugins, cap
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png", "z_last.png"]
 
 
+def test_cli_refuses_to_write_over_its_inputs(tmp_path, use_plugins, capsys):
+    model = make_model(tmp_path / "run")
+    write_image(tmp_path / "in" / "a.png", 8, 8)
+    before = (tmp_path / "in" / "a.png").read_bytes()
+    for extra in ([], ["--overwrite"]):  # not even with --overwrite
+        assert main(["infer", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "in"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "refusing to write over the inputs" in err and "a.png is the input" in err and "Traceback" not in err
+        assert (tmp_path / "in" / "a.png").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png"]
+
+
+def test_cli_existing_outputs_need_overwrite(tmp_path, use_plugins, capsys):
+    model = make_model(tmp_path / "run")
+    write_image(tmp_path / "in" / "a.png", 8, 8)
+    write_image(tmp_path / "in" / "b.png", 8, 8, seed=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"the user's own file")
+    assert main(["infer", str(model), str(tmp_path / "in"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "1 output file(s) already exist" in err and "a.png" in err and "--overwrite" in err
+    assert (out / "a.png").read_bytes() == b"the user's own file" and not (out / "b.png").exists()  # nothing written
+    assert main(["infer", str(model), str(tmp_path / "in"), "--out", str(out), "--overwrite"]) == 0
+    with Image.open(out / "a.png") as img:
+        assert img.size == (8, 8)
+
+
+def test_check_outputs_covers_the_html_copies(tmp_path):
+    from translate.inference import InputImage, check_outputs
+
+    src = tmp_path / "in" / "x.png"
+    items = [InputImage(src, Path("x.png"))]
+    (tmp_path / "out" / "inputs").mkdir(parents=True)
+    (tmp_path / "out" / "inputs" / "x.png").write_bytes(b"")
+    check_outputs(items, tmp_path / "out")  # the page copies are only written with html
+    with pytest.raises(DataError, match="already exist"):
+        check_outputs(items, tmp_path / "out", html=True)
+    check_outputs(items, tmp_path / "out", html=True, overwrite=True)
+
+
 def test_cli_reports_bad_arguments(tmp_path, use_plugins, capsys):
     model = make_model(tmp_path / "run")
     write_image(tmp_path / "in" / "a.png", 8, 8)

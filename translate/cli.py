@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                        "memory (N a multiple of the model's size multiple; default: off)")
     infer.add_argument("--tile-overlap", type=int, metavar="M",
                        help="minimum overlap of neighbouring tiles in pixels (default: min(32, N // 4))")
+    infer.add_argument("--overwrite", action="store_true",
+                       help="replace output files that already exist in --out (never the inputs themselves)")
     infer.add_argument("--channels-last", action="store_true",
                        help="channels_last memory format (faster on CPUs, above all with --precision bf16)")
 

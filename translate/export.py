@@ -218,7 +218,14 @@ def _last_metrics_record(path: Path, tail: int = 65536) -> dict[str, Any] | None
 
 
 def export_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:
-    """``translate export RUN [--out DIR] [--onnx]``: write the folder and print what it holds."""
+    """``translate export RUN [--out DIR] [--onnx]``: write the folder and print what it holds.
+
+    With ``--onnx`` the ONNX extras are checked first, so that a missing one writes nothing.
+    """
+    if getattr(args, "onnx", False):
+        from .onnx import require_onnx
+
+        require_onnx()
     out = export_run(args.run, args.out, registry=registry)
     meta = read_config(out / CONFIG_FILENAME)
     names = ", ".join(f"{n} ({g.input_domain}->{g.output_domain})" for n, g in meta.generators.items())

@@ -23,6 +23,7 @@ from __future__ import annotations
 from .cli import infer_cli
 from .comparison import HTML_INPUTS, HTML_TARGETS, write_html
 from .inputs import InputImage, collect_inputs, parse_size, read_input
+from .outputs import check_outputs
 from .run import InferenceReport, translate_files
 from .tiling import tile_starts, tile_windows, translate_tiles
 from .translator import MODES, PRECISIONS, Translator, resolve_device
@@ -35,6 +36,7 @@ __all__ = [
     "MODES",
     "PRECISIONS",
     "Translator",
+    "check_outputs",
     "collect_inputs",
     "infer_cli",
     "parse_size",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..model_source import resolve_source
 from ..modelfile import load_model
 from .inputs import collect_inputs
+from .outputs import check_outputs
 from .run import translate_files
 from .translator import Translator
 
@@ -47,9 +48,10 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
         channels_last=bool(getattr(args, "channels_last", False)),
     )
     out = Path(args.out)
+    pairs, html = bool(getattr(args, "pairs", False)), bool(getattr(args, "html", False))
+    check_outputs(items, out, pairs=pairs, html=html, overwrite=bool(getattr(args, "overwrite", False)))
     out.mkdir(parents=True, exist_ok=True)
-    report = translate_files(translator, items, out, progress=True, pairs=bool(getattr(args, "pairs", False)),
-                             html=bool(getattr(args, "html", False)))
+    report = translate_files(translator, items, out, progress=True, pairs=pairs, html=html)
     n = len(report.written)
     print(
         f"{n} image{'' if n == 1 else 's'} -> {out} ({report.ms_per_image:.1f} ms/image; "

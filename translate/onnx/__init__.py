@@ -38,8 +38,8 @@ generator as an annotated ONNX graph), :mod:`.check` (ONNX Runtime against PyTor
 from __future__ import annotations
 
 from .check import DEFAULT_SIZES, SizeCheck
-from .export import GeneratorExport, OnnxReport, export_onnx
+from .export import GeneratorExport, OnnxReport, export_onnx, require_onnx
 from .graph import DEFAULT_OPSET, INPUT_NAME, MIN_OPSET, OUTPUT_NAME
 
 __all__ = ["DEFAULT_OPSET", "DEFAULT_SIZES", "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "GeneratorExport",
-           "OnnxReport", "SizeCheck", "export_onnx"]
+           "OnnxReport", "SizeCheck", "export_onnx", "require_onnx"]

@@ -127,7 +127,7 @@ def export_onnx(
     if check and (not sizes or any(len(s) != 3 or min(s) < 1 for s in sizes)):
         raise TranslateError(
             f"ONNX check sizes must be (batch, height, width) triples of positive integers, got {sizes}")
-    _require("onnx", "onnxscript", *(["onnxruntime"] if check else []))
+    require_onnx(check=check)
 
     src = resolve_model_path(model_path)
     loaded = load_model(src, registry)
@@ -176,7 +176,16 @@ def export_onnx(
     return report
 
 
+def require_onnx(*, check: bool = True) -> None:
+    """Raise TranslateError unless the ONNX extras are installed (``onnxruntime`` too when ``check``).
+
+    ``translate export --onnx`` calls it before writing anything, so a missing extra costs nothing.
+    """
+    _require("onnx", "onnxscript", *(["onnxruntime"] if check else []))
+
+
 def _require(*modules: str) -> None:
+    """Raise TranslateError naming the modules that are not installed and how to install them."""
     missing = []
     for mod in modules:
         try:
