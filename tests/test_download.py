@@ -398,6 +398,23 @@ def test_cli_download(server: _Server, tmp_path: Path, use_plugin, capsys: pytes
     assert "already exists" in capsys.readouterr().err
 
 
+def test_cli_download_of_a_bomb(server: _Server, tmp_path: Path, use_plugin, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar.gz expanding over 1000x: one error line, exit 2, no data folder, no extraction debris."""
+    monkeypatch.delenv("TRANSLATE_MAX_EXTRACT_BYTES", raising=False)
+    data = _tar_gz({f"{NAME}/train/bomb.png": b"\0" * (8 << 20)})
+    assert len(data) * 1000 < 8 << 20
+    use_plugin(_SourcePlugin(_serve(server, data, size=len(data))))
+    root = tmp_path / "data"
+    assert main(["data", "download", NAME, "--root", str(root)]) == 2
+    full = capsys.readouterr().err
+    err = full.splitlines()[-1]  # after the progress bar
+    assert err.startswith(f"error: refusing to extract {root / '.downloads' / (NAME + '.tar.gz')}: it expands to "
+                          f"more than the limit of {20 * len(data)} bytes")
+    assert "Nothing was extracted" in err and "Traceback" not in full and not (root / NAME).exists()
+    assert sorted(p.name for p in root.iterdir()) == [".downloads"]  # the verified archive, nothing extracted
+
+
 def test_cli_list_and_unknown(server: _Server, use_plugin, capsys: pytest.CaptureFixture[str]) -> None:
     use_plugin(_SourcePlugin(_serve(server, b"x", size=30168306)))
     assert main(["data", "list"]) == 0

@@ -13,6 +13,13 @@ size and SHA-256 of the finished file after; a wrong file is removed, a short on
 for the next run. Requests send ``User-Agent: translate-i2i/<version>``; every error is
 a :class:`DataError` naming the URL.
 
+Slow servers: a read waits at most :data:`RATE_WINDOW_S` for the next bytes, and in every
+:data:`RATE_WINDOW_S` seconds at least :data:`MIN_BYTES_PER_WINDOW` bytes must arrive (a
+server that trickles a few bytes every few seconds, which would restart a plain read timeout
+forever, is dropped). Disk full: a write that fails with ``ENOSPC`` (and a free-space check
+before the body, when the size is known) stops with a :class:`DataError` saying where and how
+much space is needed. In both cases the ``.part`` file is kept, so the next run resumes.
+
 Why not a library: ``huggingface_hub.file_download.http_get`` (the one resumable
 downloader in our dependency tree) is not public API (not exported by
 ``huggingface_hub`` nor in its reference docs), raises Hub-specific errors, retries by
@@ -25,10 +32,13 @@ this module keeps its own small implementation on the standard library.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
 import re
+import shutil
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,6 +50,11 @@ from ..data_source import DataSource
 DOWNLOADS = ".downloads"
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
+"""Seconds to wait for the connection and the response headers."""
+RATE_WINDOW_S = 60.0
+"""The window of the minimum-rate rule, in seconds; also the longest wait for any bytes of the body."""
+MIN_BYTES_PER_WINDOW = 64 * 1024
+"""At least this many bytes must arrive in every :data:`RATE_WINDOW_S` seconds (about 1 KiB/s)."""
 USER_AGENT = f"translate-i2i/{__version__}"
 
 
@@ -97,7 +112,8 @@ def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse | None, int |
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                      timeout=min(TIMEOUT_S, RATE_WINDOW_S))  # also each read of the body
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:
             return None, offset, _content_range(err.headers.get("Content-Range"))[1]
@@ -141,24 +157,78 @@ def _stream(resp: http.client.HTTPResponse, part: Path, offset: int,
     """Write the body to ``part`` from byte ``offset`` on (appending when it is not 0)."""
     from tqdm import tqdm
 
+    if total is not None:
+        _check_space(part, total - offset, url)
     written = offset
-    with open(part, "ab" if offset else "wb") as fh, tqdm(
-        total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-        desc=part.name.removesuffix(".part"), disable=not progress,
-    ) as bar:
-        while True:
-            try:
-                chunk = resp.read(CHUNK)
-            except (http.client.HTTPException, OSError) as err:
-                raise DataError(
-                    f"download of {url} was interrupted after {written} bytes ({type(err).__name__}); "
-                    "run the command again to resume"
-                ) from None
-            if not chunk:
-                break
-            fh.write(chunk)
-            written += len(chunk)
-            bar.update(len(chunk))
+    window_start, window_bytes = time.monotonic(), offset
+    try:
+        with open(part, "ab" if offset else "wb") as fh, tqdm(
+            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=part.name.removesuffix(".part"), disable=not progress,
+        ) as bar:
+            while True:
+                chunk = _read(resp, url, written, part)
+                if not chunk:
+                    break
+                fh.write(chunk)
+                written += len(chunk)
+                bar.update(len(chunk))
+                now = time.monotonic()
+                if now - window_start >= RATE_WINDOW_S:
+                    if written - window_bytes < MIN_BYTES_PER_WINDOW:
+                        raise DataError(
+                            f"download of {url} is too slow: {written - window_bytes} bytes in the last "
+                            f"{now - window_start:.3g} s (at least {MIN_BYTES_PER_WINDOW} are needed); kept "
+                            f"{written} bytes in {part}; run the command again to resume"
+                        )
+                    window_start, window_bytes = now, written
+    except OSError as err:  # writing (reading errors are DataErrors already)
+        raise _write_error(err, part, written, total, url) from None
+
+
+def _read(resp: http.client.HTTPResponse, url: str, written: int, part: Path) -> bytes:
+    """The next bytes the server sent (``read1``: returns as soon as any arrived); b"" at the end."""
+    try:
+        return resp.read1(CHUNK)
+    except TimeoutError:
+        raise DataError(
+            f"download of {url} stalled: no data for {min(TIMEOUT_S, RATE_WINDOW_S):.3g} s after {written} bytes "
+            f"(kept in {part}); run the command again to resume"
+        ) from None
+    except (http.client.HTTPException, OSError) as err:
+        raise DataError(
+            f"download of {url} was interrupted after {written} bytes ({type(err).__name__}); "
+            "run the command again to resume"
+        ) from None
+
+
+def _check_space(part: Path, needed: int, url: str) -> None:
+    """Raise before the body is read when the folder of ``part`` has less than ``needed`` bytes free."""
+    try:
+        free = shutil.disk_usage(part.parent).free
+    except OSError:
+        return
+    if needed > free:
+        raise DataError(
+            f"not enough disk space for {url}: {needed} more bytes are needed in {part.parent}, "
+            f"{free} are free; free some space (or use another --root) and run the command again"
+        )
+
+
+def _write_error(err: OSError, part: Path, written: int, total: int | None, url: str) -> DataError:
+    """A DataError for a failed write of ``part``; a full disk says how much space is still needed."""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        try:
+            kept = part.stat().st_size
+        except OSError:
+            kept = written
+        needed = f"{total - kept} more bytes are needed" if total is not None else \
+            "the total size is unknown, so more space than that is needed"
+        return DataError(
+            f"download of {url}: the disk is full ({err.strerror}) writing {part} after {kept} bytes; {needed}. "
+            "The partial download is kept: free some space and run the command again to resume"
+        )
+    return DataError(f"download of {url}: could not write {part}: {err}")
 
 
 def _verify(source: DataSource, part: Path, expected: int | None) -> None:

@@ -9,10 +9,12 @@ from .extract import ensure_free, extract
 from .fetch import DOWNLOADS, fetch
 
 
-def download(source: DataSource, root: Path | str, *, progress: bool = True, keep_archive: bool = False) -> Path:
+def download(source: DataSource, root: Path | str, *, progress: bool = True, keep_archive: bool = False,
+             max_extract_bytes: int | None = None) -> Path:
     """Download ``source`` into ``root/.downloads`` and extract it to ``root/<name>``.
 
-    A partial download is resumed. Returns the data set folder. Raises
+    A partial download is resumed. ``max_extract_bytes`` caps the extracted size (default: see
+    :func:`~translate.download.extract.extract_limit`). Returns the data set folder. Raises
     :class:`~translate.errors.DataError` for network errors, size or checksum
     mismatches, unsafe or corrupt archives, and when ``root/<name>`` already holds data.
     """
@@ -23,7 +25,7 @@ def download(source: DataSource, root: Path | str, *, progress: bool = True, kee
     except BaseException:
         _rmdir_if_empty(root / DOWNLOADS)  # leave no empty folder behind after a failed first try
         raise
-    target = extract(source, archive, root)
+    target = extract(source, archive, root, max_bytes=max_extract_bytes)
     if not keep_archive:
         archive.unlink(missing_ok=True)
         _rmdir_if_empty(archive.parent)

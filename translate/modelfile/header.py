@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,24 +29,70 @@ MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """A ``config.json`` larger than this is refused before it is read."""
 
 
+_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
+def check_regular(path: Path) -> int:
+    """The size of ``path``; raise ModelFileError unless it is a regular file (checked before any open).
+
+    A named pipe, socket or device is refused without being opened (opening a FIFO blocks).
+    """
+    try:
+        st = os.stat(path)  # follows a symlink: its target must be a regular file
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read: {err}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise ModelFileError(f"{path}: is {kind}, not a regular file; refusing to read it")
+    return st.st_size
+
+
+def open_regular(path: Path) -> int:
+    """A read-only descriptor of the regular file ``path``, opened without blocking and checked again.
+
+    ``O_NONBLOCK`` keeps a FIFO swapped in after :func:`check_regular` from blocking the open.
+    """
+    check_regular(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read: {err}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ModelFileError(f"{path}: is not a regular file; refusing to read it")
+    return fd
+
+
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:
-    """A ``.safetensors`` file, or a folder (run or model folder) holding ``model.safetensors``."""
+    """A ``.safetensors`` file, or a folder (run or model folder) holding ``model.safetensors``.
+
+    Raises:
+        ModelFileError: nothing there, a folder without ``model.safetensors``, or a path that is
+            not a regular file (a FIFO, socket or device is refused before it is opened).
+    """
     p = Path(path)
     if p.is_dir():
         inner = p / MODEL_FILENAME
-        if not inner.is_file():
+        if not inner.exists() and not inner.is_symlink():
             raise ModelFileError(f"{p}: folder has no {MODEL_FILENAME}")
+        check_regular(inner)
         return inner
     if not p.exists():
         raise ModelFileError(f"{p}: no such model file")
+    check_regular(p)
     return p
 
 
 def read_header(path: Path) -> dict[str, Any]:
     """Read and check a safetensors header by hand (size-limited JSON, no code)."""
+    fd = open_regular(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
             prefix = fh.read(8)
             if len(prefix) < 8:
                 raise ModelFileError(f"{path}: not a safetensors file (only {size} bytes)")
@@ -133,11 +180,13 @@ def read_config(path: str | os.PathLike[str]) -> ModelMeta:
             field that breaks the schema (each named as ``dotted.path: problem``).
     """
     p = Path(path)
+    fd = open_regular(p)
     try:
-        size = p.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ModelFileError(f"{p}: {size} bytes (limit {MAX_CONFIG_BYTES}); refusing to read it")
-        raw = p.read_bytes()
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ModelFileError(f"{p}: {size} bytes (limit {MAX_CONFIG_BYTES}); refusing to read it")
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as err:
         raise ModelFileError(f"{p}: cannot read: {err}") from None
     try:
@@ -186,11 +235,34 @@ def read_tensors(path: Path) -> dict[str, "torch.Tensor"]:
     """All tensors of a safetensors file, on the CPU (no pickle)."""
     from safetensors import SafetensorError, safe_open
 
+    check_regular(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             return {key: fh.get_tensor(key) for key in fh.keys()}
     except SafetensorError as err:
         raise ModelFileError(f"{path}: corrupt or truncated safetensors file: {err}") from None
+
+
+_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+           "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+
+
+def header_tensors(path: Path, header: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
+    """``{key: (shape, dtype name)}`` of the tensors a safetensors header declares, read without loading them.
+
+    The dtype name is torch's (``"float32"``); an unknown safetensors dtype keeps its own code.
+    """
+    out: dict[str, tuple[tuple[int, ...], str]] = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if (not isinstance(shape, list) or not isinstance(dtype, str)
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+            raise ModelFileError(f"{path}: not a safetensors file (tensor {key!r} has no valid shape and dtype)")
+        out[key] = (tuple(shape), _DTYPES.get(dtype, dtype))
+    return out
 
 
 def listing(items: list[str], limit: int = 10) -> str:
@@ -203,7 +275,10 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_HEADER_BYTES",
     "check_config",
+    "check_regular",
+    "header_tensors",
     "listing",
+    "open_regular",
     "parse_meta",
     "read_config",
     "read_header",

@@ -3,8 +3,13 @@
 Loading never unpickles and never imports code named in the file: the header and the folder's
 ``config.json`` are validated first (:mod:`~translate.modelfile.header`), then each generator is
 built by its registered name and filled with ``load_state_dict(strict=True)`` after names, shapes
-and dtypes were compared. Every problem raises :class:`~translate.errors.ModelFileError` naming the
-file and what does not fit.
+and dtypes were compared. Sizes are checked before any memory is allocated: each generator is first
+built on torch's ``meta`` device (shapes only, no storage) and its state_dict's names, shapes and
+dtypes, and its ``size_multiple``, are compared with the tensors the file's header declares; only
+a generator that fits is built for real. So recorded options that ask for an absurd network
+(``ngf = 10**9``) fail fast with a clear error instead of allocating it. (A factory that cannot run
+on the meta device, with an error that says so, is built directly, as before.) Every problem raises
+:class:`~translate.errors.ModelFileError` naming the file and what does not fit.
 """
 
 from __future__ import annotations
@@ -17,7 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelFileError, OptionsInvalid
-from .header import check_config, listing, parse_meta, read_config, read_header, read_tensors, resolve_model_path
+from .header import (
+    check_config,
+    header_tensors,
+    listing,
+    parse_meta,
+    read_config,
+    read_header,
+    read_tensors,
+    resolve_model_path,
+)
 from .schema import CONFIG_FILENAME, GeneratorMeta, ModelMeta
 from .writer import state_tensors
 
@@ -96,7 +110,8 @@ def load_model(path: str | os.PathLike[str], registry: "Registry | None" = None)
             rebuilt networks (names, shapes or dtypes).
     """
     p = resolve_model_path(path)
-    meta = parse_meta(p, read_header(p))
+    header = read_header(p)
+    meta = parse_meta(p, header)
     config_path = None
     if Path(path).is_dir() and (p.parent / CONFIG_FILENAME).exists():
         config_path = p.parent / CONFIG_FILENAME
@@ -105,23 +120,53 @@ def load_model(path: str | os.PathLike[str], registry: "Registry | None" = None)
         from ..plugins import get_registry
 
         registry = get_registry()
+    declared = header_tensors(p, header)
+    claimed: set[str] = set()
+    for name, gmeta in meta.generators.items():  # every size checked before anything is allocated
+        prefix = name + "."
+        shapes = {k[len(prefix):]: v for k, v in declared.items() if k.startswith(prefix)}
+        claimed.update(prefix + k for k in shapes)
+        _check_on_meta(p, registry, name, gmeta, shapes)
+    stray = sorted(set(declared) - claimed)
+    if stray:
+        raise ModelFileError(f"{p}: tensors belonging to no generator: {listing(stray)}")
     tensors = read_tensors(p)
     loaded = LoadedModel(p, meta, config_path=config_path)
-    claimed: set[str] = set()
     for name, gmeta in meta.generators.items():
         module = _build(p, registry, name, gmeta)
         prefix = name + "."
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        claimed.update(prefix + k for k in state)
-        _load_weights(p, name, module, state)
+        _load_weights(p, name, module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         loaded.modules[name] = module
-    stray = sorted(set(tensors) - claimed)
-    if stray:
-        raise ModelFileError(f"{p}: tensors belonging to no generator: {listing(stray)}")
     return loaded
 
 
-def _build(path: Path, registry: "Registry", name: str, g: GeneratorMeta) -> "torch.nn.Module":
+def _check_on_meta(path: Path, registry: "Registry", name: str, g: GeneratorMeta,
+                   shapes: dict[str, tuple[tuple[int, ...], str]]) -> None:
+    """Build generator ``name`` on the meta device and compare it with the file's ``shapes``; allocates nothing."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            module = _build(path, registry, name, g, meta_device=True)
+    except _NoMetaSupport:
+        return  # the factory cannot run on the meta device: the real build checks the weights
+    network = {k: (tuple(v.shape), _dtype_name(v.dtype)) for k, v in module.state_dict().items()}
+    _compare(path, name, shapes, network, hint=f"the options recorded for {g.component!r} do not fit the weights "
+                                                 "in the file (checked on the meta device, nothing was allocated)")
+    declared = int(getattr(module, "size_multiple", 1) or 1)
+    if declared != g.size_multiple:
+        raise ModelFileError(
+            f"{path}: generator {name!r} records size_multiple {g.size_multiple}, but the network rebuilt from "
+            f"its options ({g.component!r}) declares {declared}; the metadata was edited or is damaged"
+        )
+
+
+class _NoMetaSupport(Exception):
+    """A generator factory failed on the meta device for a reason that names the meta device."""
+
+
+def _build(path: Path, registry: "Registry", name: str, g: GeneratorMeta, *,
+           meta_device: bool = False) -> "torch.nn.Module":
     where = f"{path}: generator {name!r}"
     comp = registry.components["generator"].get(g.component)
     if comp is None:
@@ -135,8 +180,17 @@ def _build(path: Path, registry: "Registry", name: str, g: GeneratorMeta) -> "to
     try:
         module = comp.factory(options, in_channels=g.in_channels, out_channels=g.out_channels)
     except Exception as exc:  # noqa: BLE001 - a plugin's factory failing on recorded options
-        raise ModelFileError(f"{where}: building {g.component!r} failed: {type(exc).__name__}: {exc}") from None
+        if meta_device and "meta" in str(exc).lower() and "overflow" not in str(exc).lower():
+            raise _NoMetaSupport from None
+        how = " (checked on the meta device, without allocating memory)" if meta_device else ""
+        raise ModelFileError(f"{where}: building {g.component!r} with its recorded options "
+                             f"{_short(g.options)} failed{how}: {type(exc).__name__}: {_short(exc)}") from None
     return module
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _missing_component(g: GeneratorMeta) -> str:
@@ -162,28 +216,28 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _load_weights(path: Path, name: str, module: "torch.nn.Module", state: dict[str, Any]) -> None:
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    common = sorted(set(state) & set(expected))
-    shapes = [
-        f"{k}: file {tuple(state[k].shape)} vs network {tuple(expected[k].shape)}"
-        for k in common
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    ]
-    dtypes = [
-        f"{k}: file {_dtype_name(state[k].dtype)} vs network {_dtype_name(expected[k].dtype)}"
-        for k in common
-        if state[k].dtype != expected[k].dtype
-    ]
+def _compare(path: Path, name: str, file: dict[str, tuple[tuple[int, ...], str]],
+             network: dict[str, tuple[tuple[int, ...], str]], hint: str = "") -> None:
+    """Raise when the file's ``{key: (shape, dtype)}`` and the network's differ (names, shapes, dtypes)."""
+    missing = sorted(set(network) - set(file))
+    unexpected = sorted(set(file) - set(network))
+    common = sorted(set(file) & set(network))
+    shapes = [f"{k}: file {file[k][0]} vs network {network[k][0]}" for k in common if file[k][0] != network[k][0]]
+    dtypes = [f"{k}: file {file[k][1]} vs network {network[k][1]}" for k in common if file[k][1] != network[k][1]]
     problems = [f"{label}: {listing(items)}" for label, items in (
         ("missing keys", missing), ("unexpected keys", unexpected),
         ("shape mismatches", shapes), ("dtype mismatches", dtypes),
     ) if items]
     if problems:
-        body = "\n  ".join(problems)
+        body = "\n  ".join(problems + ([hint] if hint else []))
         raise ModelFileError(f"{path}: weights of generator {name!r} do not match the rebuilt network:\n  {body}")
+
+
+def _load_weights(path: Path, name: str, module: "torch.nn.Module", state: dict[str, Any]) -> None:
+    def described(tensors: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
+        return {k: (tuple(v.shape), _dtype_name(v.dtype)) for k, v in tensors.items()}
+
+    _compare(path, name, described(state), described(module.state_dict()))
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:  # any other incompatibility

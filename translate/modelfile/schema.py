@@ -23,6 +23,11 @@ CONFIG_FILENAME = "config.json"
 README_FILENAME = "README.md"
 """A model folder's model card."""
 
+MAX_SIZE_MULTIPLE = 4096
+"""The largest ``size_multiple`` a model may declare: inputs are padded to a multiple of it, so a larger
+one would make every inference allocate a huge image. 4096 is the multiple of the deepest shipped network
+(a U-Net with ``num_downs = 12``)."""
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 """A registered component name or an export name."""
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
@@ -64,7 +69,8 @@ class GeneratorMeta(_Strict):
     input_domain: str = Field("A", max_length=100, pattern=TEXT_PATTERN)
     output_domain: str = Field("B", max_length=100, pattern=TEXT_PATTERN)
     test_mode: Literal["eval", "train"] = "eval"
-    size_multiple: int = Field(1, ge=1, le=65536)
+    size_multiple: int = Field(1, ge=1, le=MAX_SIZE_MULTIPLE,
+                               description="H and W must be multiples of this (what the network declares)")
 
     @field_validator("options")
     @classmethod
@@ -113,7 +119,8 @@ class RecipeSummary(_Strict):
 class Preprocessing(_Strict):
     """What the model expects of its inputs."""
 
-    size_multiple: int = Field(1, ge=1, le=65536, description="height and width are padded to a multiple of this")
+    size_multiple: int = Field(1, ge=1, le=MAX_SIZE_MULTIPLE,
+                               description="height and width are padded to a multiple of this")
     recommended_size: int | None = Field(None, ge=1, le=65536,
                                          description="the side of the training images, when the data set fixes it")
 
@@ -172,6 +179,7 @@ class ModelMeta(_Strict):
 __all__ = [
     "CONFIG_FILENAME",
     "FORMAT_VERSION",
+    "MAX_SIZE_MULTIPLE",
     "MODEL_FILENAME",
     "README_FILENAME",
     "GeneratorMeta",

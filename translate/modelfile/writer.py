@@ -20,7 +20,16 @@ from pydantic import BaseModel
 
 from ..atomic import atomic_path
 from ..method import unwrap
-from .schema import FORMAT_VERSION, TEXT_PATTERN, GeneratorMeta, ModelMeta, PluginMeta, Preprocessing, RecipeSummary
+from .schema import (
+    FORMAT_VERSION,
+    MAX_SIZE_MULTIPLE,
+    TEXT_PATTERN,
+    GeneratorMeta,
+    ModelMeta,
+    PluginMeta,
+    Preprocessing,
+    RecipeSummary,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -165,7 +174,7 @@ def _preprocessing(generators: dict[str, GeneratorMeta], data: "DataInfo | None"
     for g in generators.values():
         multiple = math.lcm(multiple, g.size_multiple)
     size = _int(data.image_size) if data is not None else None
-    return Preprocessing(size_multiple=min(multiple, _MAX_SIZE),
+    return Preprocessing(size_multiple=min(multiple, MAX_SIZE_MULTIPLE),
                          recommended_size=size if size and 1 <= size <= _MAX_SIZE else None)
 
 
