@@ -81,7 +81,7 @@ def test_16bit_precision_is_kept():
 
 
 def test_size_mismatch_names_the_item():
-    aug = PairedAugment("resize_and_crop", load_size=36, crop_size=32)
+    aug = PairedAugment("crop", crop_size=32)  # resizing modes now resize both sides
     with pytest.raises(DataError, match="'photo_7'.*52x40.*50x40"):
         aug(_image(), _image(40, 50), 0, name="photo_7")
 

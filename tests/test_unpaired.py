@@ -141,6 +141,16 @@ def test_serial_batches_pairs_in_order(registry, unpaired_root):
             assert item["name"] == f"trainA_{index % 3}" and item["name_B"] == f"trainB_{index % 5}"
 
 
+def test_other_splits_pair_serially_so_sample_rows_differ(registry, unpaired_root):
+    """The sample grid's rows (items (i, i) of the val split) show distinct B images."""
+    root, _ = unpaired_root
+    _write(root / "valA", {f"v{i}": _rgb(40 + i) for i in range(4)})
+    _write(root / "valB", {f"w{i}": _rgb(50 + i) for i in range(4)})
+    val = _build(registry, "unpaired", "val", root=str(root), **EXACT)
+    assert [val[(i, i)]["name_B"] for i in range(4)] == ["w0", "w1", "w2", "w3"]
+    assert [val[(0, seed)]["name_B"] for seed in range(5)] == ["w0"] * 5  # the seed does not pick B here
+
+
 def test_a_and_b_are_augmented_independently(registry, tmp_path):
     root = tmp_path / "same"
     image = _rgb(5, 24, 24)

@@ -2,7 +2,8 @@
 
 Built on albumentations with ``additional_targets={"target": "image"}`` and ``strict=True``
 (a misspelt key is an error, never a silently un-augmented image). Input and target may have
-different channel counts; they must have the same height and width. Images are image-space
+different channel counts. When their sizes differ, the resizing modes (:data:`RESIZING_MODES`) resize
+both to the size of their first resize step; ``crop`` and ``none`` refuse them. Images are image-space
 ``(H, W, C)`` float32 arrays in [0, 1], so 16-bit precision is kept.
 
 Preprocess modes (as in the pix2pix reference code, ``train=True``):
@@ -31,6 +32,8 @@ from .preprocess import PREPROCESS_MODES, check_sizes
 from .preprocess import PreprocessMode as Preprocess
 
 _CACHE_LIMIT = 64
+RESIZING_MODES: tuple[str, ...] = ("resize_and_crop", "resize", "scale_width_and_crop")
+"""The modes that resize to the recipe's size: input and target of different sizes are both resized."""
 
 
 class PairedAugment:
@@ -67,12 +70,14 @@ class PairedAugment:
         """Augment one pair. The same ``seed`` always gives the same geometry.
 
         Raises:
-            DataError: input and target differ in size (before or after), or the image is
-                too small for ``crop``; the message names the item.
+            DataError: input and target differ in size with ``crop`` or ``none`` (the message
+                says which option to set), or the image is too small for ``crop``; the message
+                names the item.
         """
         input, target = _hwc(input), _hwc(target)
         label = f"item {name!r}" if name else "item"
-        _check_sizes(input, target, label, "")
+        if input.shape[:2] != target.shape[:2]:
+            input, target = self._resize_both(input, target, label)
         h, w = input.shape[:2]
         if self.preprocess == "crop" and (h < self.crop_size or w < self.crop_size):
             raise DataError(
@@ -94,6 +99,24 @@ class PairedAugment:
             return _round_to(height, self.size_multiple), _round_to(width, self.size_multiple)
         return self.crop_size, self.crop_size
 
+    def _resize_both(self, input: np.ndarray, target: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """Input and target of different sizes: resize both to the size the first resize step makes
+        (the resizing modes), so the rest of the augmentation sees one size; else a DataError."""
+        if self.preprocess not in RESIZING_MODES:
+            _check_sizes(input, target, label, "", hint=(
+                f" with preprocess {self.preprocess!r}; set data.options.preprocess = \"resize_and_crop\" "
+                "(or \"resize\") to resize both to the recipe's size, or give the files the same size"))
+        size = self._first_resize(*input.shape[:2])
+        return _resize(input, size), _resize(target, size)
+
+    def _first_resize(self, h: int, w: int) -> tuple[int, int]:
+        """``(height, width)`` of the first resize step of a resizing mode, for an ``h`` x ``w`` input."""
+        if self.preprocess == "scale_width_and_crop":
+            width = self.load_size if self.train else self.crop_size
+            return max(int(round(width * h / w)), self.crop_size), width
+        side = self.load_size if self.preprocess == "resize_and_crop" and self.train else self.crop_size
+        return side, side
+
     def _compose_for(self, h: int, w: int) -> Any:
         key = (h, w)
         if key not in self._composes:
@@ -104,32 +127,38 @@ class PairedAugment:
 
     def _build(self, h: int, w: int) -> Any:
         import albumentations as A
-        import cv2
-
-        def resize(height: int, width: int) -> Any:
-            return A.Resize(height, width, interpolation=cv2.INTER_CUBIC, area_for_downscale="image")
 
         crop = self.crop_size
         mode, train = self.preprocess, self.train
         steps: list[Any] = []
-        if mode == "resize_and_crop":
-            steps = [resize(self.load_size, self.load_size), A.RandomCrop(crop, crop)] if train else [resize(crop, crop)]
-        elif mode == "resize":
-            steps = [resize(crop, crop)]
+        if mode in RESIZING_MODES:
+            steps = [_resizer(*self._first_resize(h, w))]
+            if mode != "resize" and (train or mode == "scale_width_and_crop"):
+                steps.append(A.RandomCrop(crop, crop) if train else A.CenterCrop(crop, crop))
         elif mode == "crop":
             steps = [A.RandomCrop(crop, crop) if train else A.CenterCrop(crop, crop)]
-        elif mode == "scale_width_and_crop":
-            width = self.load_size if train else crop
-            height = max(int(round(width * h / w)), crop)
-            steps = [resize(height, width), A.RandomCrop(crop, crop) if train else A.CenterCrop(crop, crop)]
         else:  # none
             size = self.output_size(h, w)
-            steps = [resize(*size)] if size != (h, w) else []
+            steps = [_resizer(*size)] if size != (h, w) else []
         if train and self.flip:
             steps.append(A.HorizontalFlip(p=0.5))
         if not steps:
             return None
         return A.Compose(steps, additional_targets={"target": "image"}, strict=True, seed=0)
+
+
+def _resizer(height: int, width: int) -> Any:
+    """The resize step of every mode: bicubic, area averaging when shrinking."""
+    import albumentations as A
+    import cv2
+
+    return A.Resize(height, width, interpolation=cv2.INTER_CUBIC, area_for_downscale="image")
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[:2] == size:
+        return image
+    return _hwc(_resizer(*size)(image=image)["image"])
 
 
 def _round_to(n: int, multiple: int) -> int:
@@ -146,11 +175,11 @@ def _hwc(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _check_sizes(a: np.ndarray, b: np.ndarray, label: str, when: str) -> None:
+def _check_sizes(a: np.ndarray, b: np.ndarray, label: str, when: str, hint: str = "") -> None:
     if a.shape[:2] != b.shape[:2]:
         raise DataError(
             f"{label}: input is {a.shape[1]}x{a.shape[0]} but target is {b.shape[1]}x{b.shape[0]}{when}; "
-            "paired images must have the same width and height"
+            f"paired images must have the same width and height{hint}"
         )
 
 

@@ -19,8 +19,11 @@ ERROR_STATUS = 2
 
 
 def error_result(err: TranslateError) -> tuple[int, str]:
-    """The exit status and the line printed (on stderr) for a user error: ``(2, "error: ...")``."""
-    return ERROR_STATUS, f"error: {err}"
+    """The exit status and the line printed (on stderr) for a user error: ``(2, "error: ...")``.
+
+    An error may carry its own ``exit_status`` (an interrupted run: 128 + the signal's number).
+    """
+    return int(getattr(err, "exit_status", ERROR_STATUS)), f"error: {err}"
 
 
 def check_recipe(

@@ -17,14 +17,25 @@ A data set may also describe itself with an ``info`` attribute, a :class:`DataIn
 engine, the methods and the model files need to know about the data (training image size,
 direction, folder name, limitations) is asked through it, never read from the data set's
 options by key. :func:`data_info` returns it, or the defaults when a data set has none.
+
+An item whose files cannot be read (a :class:`~translate.errors.DataError` from
+``__getitem__``) is handled by :func:`guard_bad_files` under the recipe's ``data.on_bad_file``
+policy, the same way in the main process and in DataLoader workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from .errors import DataError
 
 SampleKey = tuple[int, int]
+BadFilePolicy = Literal["stop", "skip"]
+MAX_REPLACEMENT_TRIES = 64
+"""``skip``: how many following items are tried in place of an unreadable one before giving up."""
 
 
 @dataclass(frozen=True)
@@ -82,3 +93,92 @@ def item_seed(seed: int, epoch: int, position: int) -> int:
     x = (x * 0xD6E8FEB86659FD93) & (2**64 - 1)
     x ^= x >> 32
     return x & (2**63 - 1)
+
+
+class BadDataFile(DataError):
+    """An item's file could not be read. The message is one line naming the file, also when the error
+    is re-raised from a DataLoader worker (PyTorch then rebuilds it from the worker's formatted
+    traceback: the original message is taken back out of it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_original_message(str(message), type(self)))
+
+
+def _original_message(message: str, cls: type) -> str:
+    """The message a worker's exception had, from PyTorch's "Caught X in DataLoader worker" text."""
+    if not message.startswith(f"Caught {cls.__name__} ") or "Original Traceback" not in message:
+        return message
+    marker = f"{cls.__module__}.{cls.__qualname__}: "
+    at = message.rfind("\n" + marker)
+    return message[at + 1 + len(marker):].strip() if at >= 0 else message
+
+
+class BadFileGuard:
+    """A data set under a ``data.on_bad_file`` policy (see :func:`guard_bad_files`).
+
+    Everything but item access is the wrapped data set's (``channels``, ``info``, ``names``, ...).
+    ``skipped`` counts the items skipped so far by this guard and its DataLoader workers together.
+    """
+
+    def __init__(self, dataset: Any, policy: BadFilePolicy = "stop") -> None:
+        if policy not in ("stop", "skip"):
+            raise ValueError(f"on_bad_file must be 'stop' or 'skip', got {policy!r}")
+        self.dataset, self.policy = dataset, policy
+        self._skipped = multiprocessing.get_context().Value("q", 0)  # shared with the workers
+        self._reported: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("dataset", "policy", "_skipped", "_reported"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    @property
+    def skipped(self) -> int:
+        """Items replaced so far (one unreadable file counts each time it is met)."""
+        return int(self._skipped.value)
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self.dataset[key]
+        except DataError as err:
+            error = err
+        if self.policy == "stop":
+            raise BadDataFile(f'{error} (set data.on_bad_file = \"skip\" to skip unreadable files)') from None
+        length = len(self)
+        index, seed = resolve_key(key, length)
+        for step in range(1, min(length, MAX_REPLACEMENT_TRIES + 1)):
+            self._note(error)
+            try:
+                return self.dataset[((index + step) % length, seed)]
+            except DataError as err:
+                error = err
+        self._note(error)
+        raise BadDataFile(
+            f"data.on_bad_file = \"skip\": item {index} and the {min(length, MAX_REPLACEMENT_TRIES + 1) - 1} "
+            f"items after it cannot be loaded; the last error: {error}"
+        )
+
+    def _note(self, error: DataError) -> None:
+        with self._skipped.get_lock():
+            self._skipped.value += 1
+            total = self._skipped.value
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if text not in self._reported:
+            self._reported.add(text)
+            print(f"warning: skipped a data item ({total} so far): {text}", file=sys.stderr, flush=True)
+
+
+def guard_bad_files(dataset: Any, policy: BadFilePolicy = "stop") -> BadFileGuard:
+    """``dataset`` under the ``data.on_bad_file`` policy, for the engine to load from.
+
+    - ``"stop"``: an item that raises :class:`~translate.errors.DataError` raises
+      :class:`BadDataFile` with the same one-line message (naming the file), with or without
+      DataLoader workers;
+    - ``"skip"``: the item is replaced by the next loadable one (index + 1, + 2, ... with the
+      same seed: the same replacement on every run and in every worker); each skip is counted
+      in ``skipped`` and the first of each distinct error is printed as a warning line.
+    """
+    return BadFileGuard(dataset.dataset if isinstance(dataset, BadFileGuard) else dataset, policy)

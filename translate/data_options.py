@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 
 Channels = Literal[1, 3, 4]
 
+MAX_IMAGE_SIDE = 8192
+"""The largest ``load_size`` and ``crop_size`` (a sanity limit: one 8192 x 8192 RGB image is 768 MiB as float32)."""
+MAX_SIZE_MULTIPLE = 1024
+MAX_ITEMS = 100_000_000
+MAX_SEED = 2**32 - 1
+
 
 class AugmentOptions(Options):
     """How images are served: channel counts and augmentation (see :mod:`translate.augment`).
@@ -47,8 +53,9 @@ class AugmentOptions(Options):
     output_channels: Channels = Field(3, description="channels of the target image (1, 3 or 4)")
     preprocess: PreprocessMode = Field("resize_and_crop", description="training augmentation, see translate.augment")
     flip: bool = Field(True, description="random horizontal flip on the train split")
-    max_items: Optional[int] = Field(None, ge=1, description="use only the first N pairs (sorted by name)")
-    size_multiple: int = Field(1, ge=1, description="preprocess 'none': round sizes to a multiple of this")
+    max_items: Optional[int] = Field(None, ge=1, le=MAX_ITEMS, description="use only the first N pairs (sorted by name)")
+    size_multiple: int = Field(1, ge=1, le=MAX_SIZE_MULTIPLE,
+                               description="preprocess 'none': round sizes to a multiple of this")
 
     @abstractmethod
     def resolved_sizes(self) -> tuple[int, int]:
@@ -82,8 +89,8 @@ class AugmentOptions(Options):
 class FixedSizeOptions(AugmentOptions):
     """:class:`AugmentOptions` with ``load_size`` and ``crop_size`` fields (286 and 256, as pix2pix)."""
 
-    load_size: int = Field(286, ge=1, description="resize to this before cropping")
-    crop_size: int = Field(256, ge=1, description="crop (and eval) size")
+    load_size: int = Field(286, ge=1, le=MAX_IMAGE_SIDE, description="resize to this before cropping")
+    crop_size: int = Field(256, ge=1, le=MAX_IMAGE_SIDE, description="crop (and eval) size")
 
     def resolved_sizes(self) -> tuple[int, int]:
         return self.load_size, self.crop_size
@@ -93,10 +100,10 @@ class GeneratedOptions(AugmentOptions):
     """:class:`AugmentOptions` of a set generated from a seed: ``seed``, ``image_size``, and
     ``load_size``/``crop_size`` that default to ``image_size * 286 / 256`` and ``image_size``."""
 
-    seed: int = Field(0, ge=0, description="generation seed (same seed, same files)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="generation seed (same seed, same files)")
     image_size: int = Field(64, ge=16, le=1024, description="width and height of the images")
-    load_size: Optional[int] = Field(None, ge=1, description="default: image_size * 286 / 256")
-    crop_size: Optional[int] = Field(None, ge=1, description="default: image_size")
+    load_size: Optional[int] = Field(None, ge=1, le=MAX_IMAGE_SIDE, description="default: image_size * 286 / 256")
+    crop_size: Optional[int] = Field(None, ge=1, le=MAX_IMAGE_SIDE, description="default: image_size")
 
     def resolved_sizes(self) -> tuple[int, int]:
         """(load_size, crop_size) with the defaults filled in."""

@@ -18,10 +18,15 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RecipeError
-from .options import error_lines
+from .options import add_key_hints, error_lines
 from .registry import OptionsInvalid, Registry, UnknownComponent
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
+
+MAX_SEED = 2**32 - 1
+"""The largest seed (what NumPy and PyTorch seeding accept)."""
+MAX_BATCH_SIZE = 4096
+MAX_WORKERS = 128
 
 
 class ComponentSpec(BaseModel):
@@ -35,9 +40,14 @@ class ComponentSpec(BaseModel):
 class DataSpec(ComponentSpec):
     """The training data set and how it is loaded."""
 
-    batch_size: int = Field(1, ge=1, description="Images per batch per process.")
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    batch_size: int = Field(1, ge=1, le=MAX_BATCH_SIZE, description="Images per batch per process.")
+    num_workers: int = Field(0, ge=0, le=MAX_WORKERS, description="DataLoader worker processes.")
     shuffle: bool = Field(True, description="Shuffle the training set each epoch (order is reproducible from the seed).")
+    on_bad_file: Literal["stop", "skip"] = Field(
+        "stop",
+        description="An unreadable or inconsistent data file: `stop` ends the run with an error naming the file; "
+        "`skip` serves another item in its place (the same one on every run) and counts the skipped files.",
+    )
 
 
 class TrainSpec(BaseModel):
@@ -93,7 +103,7 @@ class Recipe(BaseModel):
     """A whole recipe."""
 
     model_config = _STRICT
-    seed: int = Field(0, description="Seed for weights, data order, augmentation and dropout.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for weights, data order, augmentation and dropout.")
     method: ComponentSpec = Field(description="Training method (e.g. pix2pix).")
     generator: ComponentSpec | None = Field(None, description="Generator network.")
     discriminator: ComponentSpec | None = Field(None, description="Discriminator network.")
@@ -196,7 +206,7 @@ def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>")
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as err:
-        raise RecipeError(source, error_lines(err)) from None
+        raise RecipeError(source, add_key_hints(error_lines(err), known_keys(data, registry))) from None
     problems: list[str] = []
     for section, kind in COMPONENT_SECTIONS.items():
         spec = getattr(recipe, section)
@@ -205,8 +215,35 @@ def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>")
     for role, spec in recipe.losses.items():
         problems += _check_component(registry, "loss", spec, f"losses.{role}")
     if problems:
-        raise RecipeError(source, problems)
+        raise RecipeError(source, add_key_hints(problems, known_keys(data, registry)))
     return recipe
+
+
+_SKELETON: dict[str, type[BaseModel]] = {
+    "": Recipe, "method": ComponentSpec, "generator": ComponentSpec, "discriminator": ComponentSpec,
+    "data": DataSpec, "train": TrainSpec, "output": OutputSpec,
+}
+
+
+def known_keys(data: Any, registry: Registry) -> dict[str, list[str]]:
+    """The keys each table of a recipe accepts, by dotted table path (``""`` is the top level).
+
+    Component ``options`` tables are included when the component's name is registered, so a key
+    given in the wrong table can be pointed to the table that has it.
+    """
+    tables = {path: list(model.model_fields) for path, model in _SKELETON.items()}
+    data = data if isinstance(data, dict) else {}
+    losses = data.get("losses")
+    components = [(section, kind, data.get(section)) for section, kind in COMPONENT_SECTIONS.items()]
+    if isinstance(losses, dict):
+        for role, table in losses.items():
+            tables[f"losses.{role}"] = list(ComponentSpec.model_fields)
+            components.append((f"losses.{role}", "loss", table))
+    for path, kind, table in components:
+        name = table.get("name") if isinstance(table, dict) else None
+        if isinstance(name, str) and name in registry.names(kind):
+            tables[f"{path}.options"] = list(registry.get(kind, name).options.model_fields)
+    return tables
 
 
 def _check_component(registry: Registry, kind: str, spec: ComponentSpec, path: str) -> list[str]:

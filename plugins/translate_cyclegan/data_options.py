@@ -8,6 +8,10 @@ from pydantic import Field
 
 from translate.api import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions, PreprocessMode
 
+MAX_COUNT = 100_000
+"""The most images a generated domain may hold (a sanity limit on time and disk)."""
+MAX_TEST_COUNT = 10_000
+
 
 class UnpairedServeOptions(AugmentOptions):
     """How unpaired images are served: channel counts, augmentation, pairing (shared by the unpaired sets).
@@ -22,10 +26,11 @@ class UnpairedServeOptions(AugmentOptions):
     )
     flip: bool = Field(True, description="random horizontal flip on the train split (independent for A and B)")
     max_items: Optional[int] = Field(
-        None, ge=1, description="use only the first N images of each domain (sorted by name)"
+        None, ge=1, le=100_000_000, description="use only the first N images of each domain (sorted by name)"
     )
     serial_batches: bool = Field(
-        False, description="pair A[i] with B[i % len(B)] instead of a random B (chosen from the item's seed)"
+        False, description="train split: pair A[i] with B[i % len(B)] instead of a random B (chosen from the "
+        "item's seed); the other splits always pair serially"
     )
 
 
@@ -41,6 +46,7 @@ class SyntheticUnpairedOptions(UnpairedServeOptions, GeneratedOptions):
     """Options of ``synthetic_unpaired``: generation parameters plus how images are served."""
 
     root: str = Field("data/shapes_unpaired", description="where the generated files go")
-    count_a: int = Field(300, ge=1, description="domain A ('day') images in trainA/")
-    count_b: int = Field(300, ge=1, description="domain B ('night') images in trainB/")
-    test_count: int = Field(8, ge=1, description="images in each of testA/ and testB/ (the val and test splits)")
+    count_a: int = Field(300, ge=1, le=MAX_COUNT, description="domain A ('day') images in trainA/")
+    count_b: int = Field(300, ge=1, le=MAX_COUNT, description="domain B ('night') images in trainB/")
+    test_count: int = Field(8, ge=1, le=MAX_TEST_COUNT,
+                            description="images in each of testA/ and testB/ (the val and test splits)")

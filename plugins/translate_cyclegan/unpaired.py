@@ -7,9 +7,11 @@ Layout of an unpaired set (as the CycleGAN reference code and the public CycleGA
     root/valA/    root/valB/       # optional, split "val"
 
 A and B may hold different numbers of images; a data set's length is the larger count.
-Item ``(index, seed)`` (see :mod:`translate.data`) holds ``A[index % len(A)]`` and either
-``B[index % len(B)]`` (``serial_batches``) or a B chosen at random from the item's seed only,
-so the pairing is reproducible from the run seed and survives a resume. On the train split A
+Item ``(index, seed)`` (see :mod:`translate.data`) holds ``A[index % len(A)]`` and, on the train
+split, either ``B[index % len(B)]`` (``serial_batches``) or a B chosen at random from the item's
+seed only, so the pairing is reproducible from the run seed and survives a resume. Other splits
+always pair serially, as the reference test script does (``serial_batches`` at test time), so
+that the rows of a sample grid show distinct images. On the train split A
 and B get independent random crops and flips, each from its own seed derived from the item's
 seed; other splits are deterministic (resize or centre crop, no flip).
 
@@ -112,7 +114,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
         self.files_b = _images(self.folder_b, options.max_items)
         self.names = [p.stem for p in self.files_a]
         self.channels: dict[str, int] = {"A": options.input_channels, "B": options.output_channels}
-        self.serial_batches = options.serial_batches
+        self.serial_batches = options.serial_batches or split != "train"  # distinct rows off the train split
         self.augment = options.augment(split)
         self.info = DataInfo(image_size=options.training_size(), folder=root.name or None)
 

@@ -8,6 +8,11 @@ from pydantic import Field
 
 from translate.api import AugmentOptions, FixedSizeOptions, GeneratedOptions
 
+MAX_COUNT = 100_000
+"""The most images a generated split may hold (a sanity limit on time and disk)."""
+MAX_EXTRA_COUNT = 10_000
+"""The most images of the val and test splits of a generated set."""
+
 
 class ServeOptions(AugmentOptions):
     """How pairs are served: direction, channel counts and augmentation (shared by all paired sets)."""
@@ -34,7 +39,8 @@ class ShapesOptions(ServeOptions, GeneratedOptions):
     )
 
     root: str = Field("data/shapes", description="where the generated files go")
-    count: int = Field(400, ge=1, description="pairs in the train split")
-    val_count: int = Field(16, ge=1, description="pairs in the val split")
-    test_count: int = Field(8, ge=0, description="plain A (edge) images in test_inputs/ for translate infer")
+    count: int = Field(400, ge=1, le=MAX_COUNT, description="pairs in the train split")
+    val_count: int = Field(16, ge=1, le=MAX_EXTRA_COUNT, description="pairs in the val split")
+    test_count: int = Field(8, ge=0, le=MAX_EXTRA_COUNT,
+                            description="plain A (edge) images in test_inputs/ for translate infer")
     image_size: int = Field(64, ge=16, le=1024, description="width and height of A and B")

@@ -10,6 +10,8 @@ Files (served like ``paired_ab``): ``root/train/*.png`` and ``root/val/*.png`` (
 ``root/test_inputs/*.png`` (A only, for ``translate infer``) and ``root/manifest.json``
 holding the generation parameters. A folder whose manifest differs is regenerated: into a
 temporary folder beside it, then swapped in by renaming (see :mod:`translate.generated`).
+Images are rendered and written :data:`CHUNK` at a time, so memory does not grow with the count
+(the files do not depend on the chunk size).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ COLOURS = np.array(
 )
 BACKGROUND = np.array([0.95, 0.94, 0.91], dtype=np.float32)
 SUPERSAMPLE = 2
+CHUNK = 64
+"""Images rendered (and edge-detected) together before they are written."""
 _SPLITS = {"train": 1, "val": 2, "test_inputs": 3}
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -54,13 +58,14 @@ def write_shapes(folder: Path, params: dict[str, Any]) -> None:
     for split, n in _expected(params).items():
         out = folder / split
         out.mkdir(parents=True, exist_ok=True)
-        if n == 0:
-            continue
-        b = np.stack([render_shapes(np.random.default_rng([seed, _SPLITS[split], i]), size) for i in range(n)])
-        a = edge_drawings(b)
-        for i in range(n):
-            image = a[i] if split == "test_inputs" else np.concatenate([a[i], b[i]], axis=1)
-            Image.fromarray(to_uint8(image)).save(out / f"{i:05d}.png")
+        for start in range(0, n, CHUNK):  # a chunk at a time: memory stays flat, whatever the count
+            stop = min(start + CHUNK, n)
+            b = np.stack([render_shapes(np.random.default_rng([seed, _SPLITS[split], i]), size)
+                          for i in range(start, stop)])
+            a = edge_drawings(b)
+            for i in range(start, stop):
+                image = a[i - start] if split == "test_inputs" else np.concatenate([a[i - start], b[i - start]], axis=1)
+                Image.fromarray(to_uint8(image)).save(out / f"{i:05d}.png")
 
 
 def render_shapes(rng: np.random.Generator, size: int) -> np.ndarray:

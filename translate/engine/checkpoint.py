@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import TranslateError
 from ..atomic import write_text_atomic
+from .nospace import disk_full_error, is_disk_full, state_nbytes
 from .state import load_state, save_state
 
 FORMAT = 1
@@ -45,20 +47,31 @@ def checkpoint_dir(run_dir: Path) -> Path:
     return run_dir / "checkpoints"
 
 
+_NAME = re.compile(r"step-(\d+)")
+_TMP = re.compile(r"step-\d+\.tmp")
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step of a checkpoint folder named ``step-<digits>``; None for any other name."""
+    match = _NAME.fullmatch(path.name)
+    return int(match.group(1)) if match else None
+
+
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first."""
+    """Complete checkpoints (``step-<digits>`` with a manifest), oldest first; other names are ignored."""
     root = checkpoint_dir(run_dir)
     if not root.is_dir():
         return []
-    done = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-")
-            and not p.name.endswith(".tmp") and (p / "manifest.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+    done = [p for p in root.iterdir()
+            if checkpoint_step(p) is not None and p.is_dir() and (p / "manifest.json").is_file()]
+    return sorted(done, key=lambda p: checkpoint_step(p) or 0)
 
 
 def _incomplete(run_dir: Path) -> list[Path]:
-    """Left-overs of saves that were killed halfway (no manifest, or still named .tmp)."""
+    """Left-overs of saves that were killed halfway (``.tmp`` folders, or step folders without manifest)."""
     return [p for p in checkpoint_dir(run_dir).iterdir()
-            if p.is_dir() and p.name.startswith("step-") and not (p / "manifest.json").is_file()]
+            if p.is_dir() and (_TMP.fullmatch(p.name)
+                               or (checkpoint_step(p) is not None and not (p / "manifest.json").is_file()))]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -102,32 +115,47 @@ def save_checkpoint(
     accelerator: Any,
     keep: int,
 ) -> Path:
-    """Save a checkpoint from every process (all must call it). Returns its folder."""
+    """Save a checkpoint from every process (all must call it). Returns its folder.
+
+    Raises:
+        DiskFull: the disk filled up; the partial folder is removed, earlier checkpoints are kept.
+    """
     final = checkpoint_dir(run_dir) / f"step-{progress.step:08d}"
     tmp = final.with_name(final.name + ".tmp")
+    last_good = latest_checkpoint(run_dir)
     if accelerator.is_main_process:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    save_state(rng_state(), tmp / f"rng-rank{accelerator.process_index}")
-    if accelerator.is_main_process:
-        weights = {}
-        for name, net in networks.items():
-            for key, value in accelerator.unwrap_model(net).state_dict().items():
-                weights[f"{name}.{key}"] = value.detach().to("cpu").contiguous()
-        save_file(weights, str(tmp / "networks.safetensors"))
-        save_state({name: opt.state_dict() for name, opt in optimizers.items()}, tmp / "optimizers")
-        save_state(method_state, tmp / "method")
-        save_state(extra, tmp / "extra")
-        manifest = {
-            "format": FORMAT,
-            "progress": asdict(progress),
-            "networks": list(networks),
-            "optimizers": list(optimizers),
-            "num_processes": accelerator.num_processes,
-        }
-        write_text_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2))
+    rng = rng_state()
+    nbytes = state_nbytes(rng)
+    try:
+        save_state(rng, tmp / f"rng-rank{accelerator.process_index}")
+        if accelerator.is_main_process:
+            weights = {}
+            for name, net in networks.items():
+                for key, value in accelerator.unwrap_model(net).state_dict().items():
+                    weights[f"{name}.{key}"] = value.detach().to("cpu").contiguous()
+            opt_states = {name: opt.state_dict() for name, opt in optimizers.items()}
+            nbytes += state_nbytes(weights) + state_nbytes(opt_states) + state_nbytes(method_state)
+            save_file(weights, str(tmp / "networks.safetensors"))
+            save_state(opt_states, tmp / "optimizers")
+            save_state(method_state, tmp / "method")
+            save_state(extra, tmp / "extra")
+            manifest = {
+                "format": FORMAT,
+                "progress": asdict(progress),
+                "networks": list(networks),
+                "optimizers": list(optimizers),
+                "num_processes": accelerator.num_processes,
+            }
+            write_text_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2))
+    except Exception as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(err):
+            raise disk_full_error(f"checkpoint {final.name}", tmp.parent, nbytes, last_good) from None
+        raise
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if final.exists():  # a checkpoint of the same step (e.g. a re-run): replace it

@@ -10,13 +10,25 @@ from typing import Any
 from ..atomic import write_text_atomic
 
 
+PREVIOUS_SUFFIX = ".previous"
+
+
 class MetricsLog:
-    """Appends one JSON object per logged step to ``RUN/metrics.jsonl`` (and TensorBoard)."""
+    """Appends one JSON object per logged step to ``RUN/metrics.jsonl`` (and TensorBoard).
+
+    Resuming from step S drops the lines after S. A new run (``resume_step`` None) in a folder
+    whose earlier run left metrics but no checkpoint starts the log afresh: the old log is kept
+    as ``metrics.jsonl.previous`` (:attr:`replaced`), so no step appears twice.
+    """
 
     def __init__(self, run_dir: Path, *, tensorboard: bool, resume_step: int | None = None) -> None:
         self.path = run_dir / "metrics.jsonl"
+        self.replaced: Path | None = None
         if resume_step is not None and self.path.exists():
             self._truncate_after(resume_step)
+        elif resume_step is None and self.path.exists():
+            self.replaced = self.path.with_name(self.path.name + PREVIOUS_SUFFIX)
+            self.path.replace(self.replaced)
         self._fh = open(self.path, "a", encoding="utf-8")
         self._tb = None
         if tensorboard:
@@ -25,7 +37,8 @@ class MetricsLog:
             except ImportError:  # tensorboard not installed: the JSON log is enough
                 SummaryWriter = None  # noqa: N806
             if SummaryWriter is not None:
-                self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=resume_step)
+                purge = resume_step if resume_step is not None else (0 if self.replaced else None)
+                self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge)
 
     def _truncate_after(self, step: int) -> None:
         """Drop lines a killed run wrote after the checkpoint we resume from."""

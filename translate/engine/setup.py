@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ..build import BuildContext
-from ..data import DataInfo, data_info
+from ..data import DataInfo, data_info, guard_bad_files
 from ..errors import DataError, RecipeError, TranslateError
 from ..method import Method
 from ..recipe import Recipe
@@ -52,9 +52,10 @@ def make_accelerator(recipe: Recipe) -> Any:
 
 
 def build_dataset(recipe: Recipe, registry: Registry, split: str) -> Any:
-    """The recipe's data set for ``split``, through the registry."""
+    """The recipe's data set for ``split``, through the registry, under the ``data.on_bad_file`` policy."""
     comp = registry.get("dataset", recipe.data.name)
-    return comp.build(comp.parse_options(recipe.data.options, "data.options"), split=split)
+    dataset = comp.build(comp.parse_options(recipe.data.options, "data.options"), split=split)
+    return guard_bad_files(dataset, recipe.data.on_bad_file)
 
 
 def sample_batch(recipe: Recipe, registry: Registry, train_set: Any) -> dict[str, Any]:

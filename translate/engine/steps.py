@@ -1,0 +1,103 @@
+"""What the training loop does around each optimizer step: learning rates, finite-loss check,
+agreement on a stop request, sample grids, checkpoints and the final model export."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data import DataInfo
+from ..errors import TrainingDiverged
+from ..method import Method
+from ..recipe import Recipe
+from .checkpoint import Progress, latest_checkpoint, save_checkpoint
+from .nospace import disk_full_error, is_disk_full, state_nbytes
+from .schedule import linear_decay_factor
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a (nested dict) batch to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def set_lrs(method: Method, recipe: Recipe, progress: Progress, unit_total: int, per_epoch: bool) -> None:
+    """Set every optimizer's learning rate from the schedule (per epoch or per step)."""
+    t = progress.epoch if per_epoch else progress.step
+    factor = linear_decay_factor(t, unit_total, recipe.train.decay)
+    for opt in method.optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+
+
+def any_process(flag: bool, accelerator: Any) -> bool:
+    """Whether ``flag`` is true on any process (a collective call when there are several)."""
+    if accelerator.num_processes == 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
+    return bool(accelerator.reduce(value, reduction="sum").item() > 0)
+
+
+def check_finite(losses: dict[str, torch.Tensor], progress: Progress, run_dir: Path,
+                 accelerator: Any) -> dict[str, float]:
+    """The losses as floats; raises :class:`TrainingDiverged` when one is NaN or infinite on any process."""
+    values = {k: float(v.detach().float().mean()) for k, v in losses.items()}
+    if any_process(not all(math.isfinite(v) for v in values.values()), accelerator):
+        names = [k for k, v in values.items() if not math.isfinite(v)] or ["(another process)"]
+        good = latest_checkpoint(run_dir)
+        kept = f"the last good checkpoint is kept: {good}" if good else "no checkpoint had been written yet"
+        raise TrainingDiverged(
+            f"loss {', '.join(names)} became NaN or infinite at step {progress.step} (epoch {progress.epoch}); "
+            f"training stopped and nothing more was saved; {kept}. Try a lower learning rate, "
+            "train.mixed_precision='no', or check the data."
+        )
+    return values
+
+
+def write_samples(method: Method, batch: Any, accelerator: Any, run_dir: Path, step: int, seed: int) -> None:
+    """Write the sample grid of ``step`` from the fixed batch (its own RNG, so training is unaffected)."""
+    from .samples import save_grid
+
+    batch = to_device(batch, accelerator.device)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        groups = method.sample(batch)
+    save_grid(groups, run_dir / "samples" / f"step-{step:08d}.png")
+
+
+def checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: Any, recipe: Recipe) -> Path:
+    """Save the run's checkpoint at ``progress`` (every process calls it)."""
+    extra: dict[str, Any] = {}
+    if accelerator.scaler is not None:
+        extra["scaler"] = accelerator.scaler.state_dict()
+    return save_checkpoint(
+        run_dir, progress, networks=method.networks, optimizers=method.optimizers,
+        method_state=method.state_dict(), extra=extra, accelerator=accelerator,
+        keep=recipe.output.keep_checkpoints,
+    )
+
+
+def export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, resolved: dict[str, Any],
+           info: DataInfo) -> Path | None:
+    """Write ``RUN/model.safetensors`` (main process). Raises :class:`DiskFull` when the disk fills up."""
+    from ..modelfile import MODEL_FILENAME, save_model
+
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return None
+    exports = [(spec, accelerator.unwrap_model(method.networks[spec.network])) for spec in method.exports()]
+    path = run_dir / MODEL_FILENAME
+    try:
+        return save_model(path, method=recipe.method.name, exports=exports, recipe=resolved,
+                          data=info, limitations=tuple(method.limitations) + tuple(info.limitations))
+    except Exception as err:
+        if not is_disk_full(err):
+            raise
+        nbytes = sum(state_nbytes(net.state_dict()) for _, net in exports)
+        raise disk_full_error("the model file", path, nbytes, latest_checkpoint(run_dir)) from None
