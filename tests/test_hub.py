@@ -564,6 +564,15 @@ def test_push_refuses_an_incomplete_folder(model_folder, fake_api, missing):
     assert fake_api == []
 
 
+@pytest.mark.parametrize("name", ["README.md", "config.json"])
+def test_push_refuses_a_named_pipe_in_the_folder(model_folder, fake_api, name):
+    (model_folder / name).unlink()
+    os.mkfifo(model_folder / name)
+    with pytest.raises(ModelFileError, match=rf"{name}: is a named pipe \(FIFO\), not a regular file"):
+        push(model_folder, "alice/pushed")
+    assert fake_api == []
+
+
 def test_push_refuses_invalid_files(model_folder, fake_api, tmp_path):
     save_file({"w": torch.zeros(2)}, str(model_folder / "model.safetensors"))  # no translate metadata
     with pytest.raises(ModelFileError, match="no translate metadata"):

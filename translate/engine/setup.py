@@ -120,7 +120,35 @@ def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str
             f"data.name: data set {recipe.data.name!r} provides {sorted(train_set.channels)}, "
             f"but method {recipe.method.name!r} needs {list(method.data_keys)}"
         ])
+    problems = size_problems(method, info, recipe.data.batch_size)
+    if problems:
+        raise RecipeError(source, problems)
     for opt in method.optimizers.values():
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
     return method, info
+
+
+MAX_BATCH_PIXELS = 2**30
+"""Images x height x width of one batch above this are refused (3 float32 channels: 12 GiB of input alone)."""
+
+
+def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
+    """What does not fit between the data's image size and the networks: each network's ``size_multiple``
+    must divide the training crop size, and one batch must stay below :data:`MAX_BATCH_PIXELS`."""
+    size = info.image_size
+    if size is None:  # images keep their own sizes: checked per image by the networks
+        return []
+    problems = []
+    for name, network in method.networks.items():
+        multiple = int(getattr(network, "size_multiple", 1) or 1)
+        if size % multiple:
+            record = getattr(network, "translate_record", None)
+            what = f"{record.kind} {record.name!r}" if record is not None else f"network {name!r}"
+            problems.append(f"data.options: the data set serves {size}x{size} images, but {what} needs heights and "
+                            f"widths that are multiples of {multiple}: give the data set a crop size that is a "
+                            f"multiple of {multiple}, or choose a network made for {size}x{size} images")
+    if batch_size * size * size > MAX_BATCH_PIXELS:
+        problems.append(f"data.batch_size: {batch_size} images of {size}x{size} are {batch_size * size * size:,} "
+                        f"pixels per batch (limit {MAX_BATCH_PIXELS:,}); lower the batch size or the image size")
+    return problems

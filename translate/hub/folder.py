@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import ModelFileError
 from ..modelfile import CONFIG_FILENAME, MODEL_FILENAME, README_FILENAME, check_config, read_config, read_metadata
+from ..modelfile.header import check_regular
 
 REQUIRED_FILES: tuple[str, ...] = (CONFIG_FILENAME, MODEL_FILENAME)
 OPTIONAL_FILES: tuple[str, ...] = (README_FILENAME,)
@@ -33,6 +34,9 @@ def check_model_folder(folder: str | os.PathLike[str]) -> list[str]:
             f"{p}: not a folder; push takes a model folder holding {', '.join(REQUIRED_FILES)} "
             "(make one with `translate export RUN`)"
         )
+    for name in MODEL_FOLDER_FILES:  # a named pipe or device is refused here, never uploaded or left out
+        if (p / name).exists() and not (p / name).is_file():
+            check_regular(p / name)
     missing = [name for name in REQUIRED_FILES if not (p / name).is_file()]
     if missing:
         raise ModelFileError(
