@@ -11,7 +11,7 @@ import torch
 from translate.api import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 
 from .method_options import CycleGANOptions
-from .pool import ImagePool
+from .pool import ImagePool, gather_pool_states, process_rank
 
 
 class CycleGAN(Method):
@@ -118,9 +118,18 @@ class CycleGAN(Method):
         return [ab, ba] if o.default_direction == "AtoB" else [ba, ab]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
+        """The image pools; with several processes every rank's, under ``ranks`` (all processes call it)."""
+        per_rank = gather_pool_states([self.pool_A, self.pool_B])
+        if len(per_rank) == 1:
+            return {"pool_A": per_rank[0][0], "pool_B": per_rank[0][1]}
+        return {"ranks": [{"pool_A": a, "pool_B": b} for a, b in per_rank]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore this process's pools (rank 0's when the checkpoint has fewer processes)."""
+        if "ranks" in state:
+            rank, _ = process_rank()
+            ranks = state["ranks"]
+            state = ranks[rank] if rank < len(ranks) else ranks[0]
         device = next(unwrap(self.networks["G_AtoB"]).parameters()).device
         self.pool_A.load_state_dict(state["pool_A"], device)
         self.pool_B.load_state_dict(state["pool_B"], device)

@@ -52,3 +52,49 @@ class ImagePool:
         images = state["images"]
         self.images = [img.unsqueeze(0).to(device) for img in images] if images.numel() else []
         self.generator.set_state(state["generator"])
+
+
+def process_rank() -> tuple[int, int]:
+    """This process's rank and the number of processes (0, 1 outside a process group)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def gather_pool_states(pools: list[ImagePool]) -> list[list[dict[str, Any]]]:
+    """Every process's ``state_dict()`` of ``pools``, indexed by rank; a collective: all processes call it.
+
+    Pools of different processes may hold different numbers of images: they travel padded, as float32
+    (exact for fp16/bf16 fakes), and come back cut to size in this process's image dtype.
+    """
+    _, world = process_rank()
+    local = [pool.state_dict() for pool in pools]
+    if world == 1:
+        return [local]
+    import torch.distributed as dist
+
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+    def gather(tensor: torch.Tensor) -> list[torch.Tensor]:
+        out = [torch.empty_like(tensor) for _ in range(world)]
+        dist.all_gather(out, tensor)
+        return [t.cpu() for t in out]
+
+    per_rank: list[list[dict[str, Any]]] = [[] for _ in range(world)]
+    for state in local:
+        images = state["images"]
+        shape = list(images.shape) if images.numel() else [0, 0, 0, 0]
+        shapes = gather(torch.tensor(shape, dtype=torch.int64, device=device))
+        biggest = torch.stack(shapes).amax(dim=0).tolist()
+        padded = torch.zeros(biggest, dtype=torch.float32, device=device)
+        if images.numel():
+            padded[: shape[0], : shape[1], : shape[2], : shape[3]] = images.to(device, torch.float32)
+        all_images = gather(padded) if padded.numel() else [padded.cpu()] * world
+        generators = gather(state["generator"].to(device))
+        for r in range(world):
+            n, c, h, w = shapes[r].tolist()
+            mine = all_images[r][:n, :c, :h, :w].to(images.dtype) if n else torch.zeros(0)
+            per_rank[r].append({"size": state["size"], "images": mine, "generator": generators[r]})
+    return per_rank

@@ -15,6 +15,7 @@ from ..method import Method
 from ..recipe import Recipe
 from ..registry import Registry
 from .checkpoint import latest_checkpoint
+from .distributed import check_joined, check_not_alone, wants_cpu
 
 
 def resolve_run_dir(recipe: Recipe, recipe_path: Path, output_dir: str | None) -> Path:
@@ -32,7 +33,12 @@ def check_precision(recipe: Recipe, source: str) -> None:
 
 
 def make_accelerator(recipe: Recipe) -> Any:
-    """The run's Accelerator (precision, gradient accumulation, CPU switch)."""
+    """The run's Accelerator (precision, gradient accumulation, CPU switch), in the launcher's process group.
+
+    Raises:
+        TranslateError: a launcher asked for several processes but started one, or the Accelerator did
+            not join all the processes the launcher started (see :mod:`.distributed`).
+    """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, is_initialized
 
@@ -44,11 +50,14 @@ def make_accelerator(recipe: Recipe) -> Any:
             f"Accelerate cannot switch to train.mixed_precision={wanted!r} in the same process: "
             "run this recipe in a new process (for example with `translate run`)"
         )
-    return Accelerator(
+    check_not_alone()
+    accelerator = Accelerator(
         mixed_precision=wanted,
         gradient_accumulation_steps=recipe.train.gradient_accumulation_steps,
-        cpu=recipe.train.cpu,
+        cpu=wants_cpu(recipe.train.cpu, torch.cuda.is_available()),
     )
+    check_joined(accelerator)
+    return accelerator
 
 
 def build_dataset(recipe: Recipe, registry: Registry, split: str) -> Any:

@@ -107,7 +107,8 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
         for note in notes:
             accelerator.print(note)
     set_seed(recipe.seed)
-    train_set = build_dataset(recipe, registry, "train")
+    with accelerator.main_process_first():  # a generated data set is written once, by the main process
+        train_set = build_dataset(recipe, registry, "train")
     method, info = build_method(recipe, registry, train_set, str(recipe_path))
     if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
         for name, net in method.networks.items():
