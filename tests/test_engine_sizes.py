@@ -51,3 +51,45 @@ def test_size_problems() -> None:
 def test_train_raises_a_recipe_error(tiny_recipe: Path) -> None:
     with pytest.raises(RecipeError, match="multiples of 64"):
         train(tiny_recipe, overrides=["generator.options.num_downs=6"])
+
+
+def test_a_bad_file_stops_the_run_after_saving_its_progress(tmp_path: Path, capsys) -> None:
+    """data.on_bad_file = "stop": the error names the file and the checkpoint that keeps the steps done."""
+    from tiny_recipes import PIX2PIX, write_recipe
+
+    from translate.engine.checkpoint import list_checkpoints
+    from translate.engine.sampler import EpochSampler
+    from translate.engine.setup import build_dataset
+    from translate.plugins import get_registry
+    from translate.recipe import load_recipe
+
+    recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "shapes", run=tmp_path / "run")
+    registry = get_registry()
+    build_dataset(load_recipe(recipe, None, registry)[0], registry, "train")  # generate the tiny set
+    # the file of the last batch of epoch 0 (step 6; checkpoints come every 3 steps)
+    order = [index for index, _ in EpochSampler(24, seed=3, batch_size=4)]
+    bad = tmp_path / "shapes" / "train" / f"{order[-1]:05d}.png"
+    bad.write_bytes(bad.read_bytes()[:80])
+    code = main(["run", str(recipe)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and bad.name in line and "progress is saved in checkpoint" in line
+    assert "step-00000005" in line and line.endswith("--resume")
+    assert [c.name for c in list_checkpoints(tmp_path / "run")] == ["step-00000003", "step-00000005"]
+
+
+def test_a_full_disk_anywhere_is_one_line(tiny_recipe: Path, monkeypatch, capsys) -> None:
+    """A full disk outside the checkpoint and export writers (here: the sample grids) is one clear line."""
+    import errno
+
+    import translate.engine.steps as steps
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tiny_recipe.parent / "run" / "samples" / "x.png"))
+
+    monkeypatch.setattr(steps, "write_samples", full)
+    assert main(["run", str(tiny_recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("error: the disk is full (No space left on device) while writing ") and "samples" in err

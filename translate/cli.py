@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from typing import Sequence
@@ -113,6 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {err.filename}" if err.filename else ""
+        print(f"error: the disk is full ({err.strerror}){where}; free some space and run the command again "
+              "(files are written atomically, so what was there before is intact; a training run continues "
+              "from its last checkpoint with --resume)", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `translate plugins --json | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from ..atomic import write_text_atomic
+from ..data import BadDataFile
 from ..errors import TranslateError
 from ..method import StepContext
 from ..recipe import Recipe, load_recipe, to_toml
@@ -163,42 +164,49 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
     stopped = False
     try:
         with StopSignals() as stop:
-            while progress.step < stop_at and not stopped:
-                sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
-                for batch in loader:
-                    steps.set_lrs(method, recipe, progress, unit_total, per_epoch)
-                    batch = steps.to_device(batch, accelerator.device)
-                    step_ctx = StepContext(accelerator=accelerator, step=progress.step, epoch=progress.epoch)
-                    with accelerator.accumulate(*method.networks.values()):
-                        losses = method.train_step(batch, step_ctx)
-                    progress.batch_in_epoch += 1
-                    if not accelerator.sync_gradients:
-                        continue
-                    progress.step += 1
-                    last = steps.check_finite(losses, progress, run_dir, accelerator)
-                    if is_main:
-                        now = time.perf_counter()
-                        rate = images_per_step * (progress.step - tick_step) / max(now - tick, 1e-9)
-                        if bar is not None:
-                            bar.update(progress.step, {**{k: f"{v:.3g}" for k, v in last.items()},
-                                                       "img/s": f"{rate:.1f}"})
-                        if progress.step % recipe.output.log_every == 0 or progress.step == stop_at:
-                            lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in method.optimizers.items()}
-                            assert log is not None
-                            log.log(progress.step, {"epoch": progress.epoch, **last, **lrs,
-                                                    "images_per_s": round(rate, 3)})
-                            tick, tick_step = now, progress.step
-                        if progress.step % recipe.output.sample_every == 0 or progress.step == stop_at:
-                            steps.write_samples(method, fixed_batch, accelerator, run_dir, progress.step, recipe.seed)
-                    if progress.step % recipe.output.checkpoint_every == 0:
-                        steps.checkpoint(run_dir, progress, method, accelerator, recipe)
-                        last_saved = progress.step
-                    stopped = progress.step < stop_at and steps.any_process(stop.requested, accelerator)
-                    if progress.step >= stop_at or stopped:
-                        break
-                else:
-                    progress.epoch += 1
-                    progress.batch_in_epoch = 0
+            try:
+                while progress.step < stop_at and not stopped:
+                    sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
+                    for batch in loader:
+                        steps.set_lrs(method, recipe, progress, unit_total, per_epoch)
+                        batch = steps.to_device(batch, accelerator.device)
+                        step_ctx = StepContext(accelerator=accelerator, step=progress.step, epoch=progress.epoch)
+                        with accelerator.accumulate(*method.networks.values()):
+                            losses = method.train_step(batch, step_ctx)
+                        progress.batch_in_epoch += 1
+                        if not accelerator.sync_gradients:
+                            continue
+                        progress.step += 1
+                        last = steps.check_finite(losses, progress, run_dir, accelerator)
+                        if is_main:
+                            now = time.perf_counter()
+                            rate = images_per_step * (progress.step - tick_step) / max(now - tick, 1e-9)
+                            if bar is not None:
+                                bar.update(progress.step, {**{k: f"{v:.3g}" for k, v in last.items()},
+                                                           "img/s": f"{rate:.1f}"})
+                            if progress.step % recipe.output.log_every == 0 or progress.step == stop_at:
+                                lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in method.optimizers.items()}
+                                assert log is not None
+                                log.log(progress.step, {"epoch": progress.epoch, **last, **lrs,
+                                                        "images_per_s": round(rate, 3)})
+                                tick, tick_step = now, progress.step
+                            if progress.step % recipe.output.sample_every == 0 or progress.step == stop_at:
+                                steps.write_samples(method, fixed_batch, accelerator, run_dir, progress.step, recipe.seed)
+                        if progress.step % recipe.output.checkpoint_every == 0:
+                            steps.checkpoint(run_dir, progress, method, accelerator, recipe)
+                            last_saved = progress.step
+                        stopped = progress.step < stop_at and steps.any_process(stop.requested, accelerator)
+                        if progress.step >= stop_at or stopped:
+                            break
+                    else:
+                        progress.epoch += 1
+                        progress.batch_in_epoch = 0
+            except BadDataFile as err:  # data.on_bad_file = "stop": keep the progress made so far
+                if accelerator.num_processes > 1 or progress.step == 0 or last_saved == progress.step:
+                    raise
+                saved = steps.checkpoint(run_dir, progress, method, accelerator, recipe)
+                raise BadDataFile(f"{err}; progress is saved in checkpoint {saved}: fix or remove the file, then "
+                                  f"resume with: {resume_command(recipe_path, run_dir, overrides)}") from None
             saved = None
             if last_saved != progress.step:
                 saved = steps.checkpoint(run_dir, progress, method, accelerator, recipe)
