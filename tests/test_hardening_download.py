@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from test_download import _tar_gz as tar_gz  # the same archive builder
 
 from translate.download import DataSource, download, extract, fetch
 from translate.errors import DataError
@@ -30,16 +31,6 @@ BODY = os.urandom(20_000)
 
 
 # --------------------------------------------------------------------------- archives
-
-
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:

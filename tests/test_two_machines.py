@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -62,8 +61,8 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(run / "model.safetensors"))
 
 
-@pytest.mark.skipif(not ACCELERATE.exists(), reason="the accelerate command is installed with the package")
 def test_two_machines_resume_to_the_same_weights(tiny_recipe: Path, tmp_path: Path) -> None:
+    assert ACCELERATE.exists(), "the accelerate command comes with the accelerate dependency"
     registry = get_registry()
     build_dataset(load_recipe(tiny_recipe, None, registry)[0], registry, "train")  # data generated once, here
 
