@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from typing import Sequence
@@ -115,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as err:
-        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+        from .disk import is_disk_full
+
+        if not is_disk_full(err):
             raise
         where = f" while writing {err.filename}" if err.filename else ""
         print(f"error: the disk is full ({err.strerror}){where}; free some space and run the command again "

@@ -6,7 +6,7 @@ import json
 from importlib import metadata
 from typing import Any
 
-from .plugins import DISTRIBUTION, Plugins
+from .plugins import Plugins
 from .registry import PluginInfo
 
 
@@ -19,8 +19,7 @@ def _version(dist: str) -> str:
 
 def describe(plugins: Plugins) -> list[dict[str, Any]]:
     """One JSON-friendly entry per plugin (failed ones too): distribution, version, components, errors."""
-    failed = {e.plugin: PluginInfo(e.plugin, e.distribution, _version(e.distribution),
-                                   e.distribution.lower().replace("_", "-") == DISTRIBUTION)
+    failed = {e.plugin: PluginInfo(e.plugin, e.distribution, _version(e.distribution), e.builtin)
               for e in plugins.errors if e.plugin not in plugins.infos}
     out = []
     for name, info in {**plugins.infos, **failed}.items():

@@ -41,9 +41,14 @@ class LoadError:
     distribution: str
     error: str
 
+    @property
+    def builtin(self) -> bool:
+        """Whether the plugin is one of translate's own."""
+        return _norm(self.distribution) == DISTRIBUTION
+
     def message(self) -> str:
         """One line: what failed and how to fix or skip it."""
-        if _norm(self.distribution) == DISTRIBUTION:
+        if self.builtin:
             fix = f"this is a built-in plugin: reinstall {DISTRIBUTION} ('pip install --force-reinstall {DISTRIBUTION}')"
         elif self.distribution == IN_PROCESS:
             fix = "it was added in-process: remove it from the plugins passed to load_plugins"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..data_source import DataSource
+from ..disk import format_size
 from ..errors import PluginError
 from .install import download
 
@@ -44,18 +45,6 @@ def source_of(component: Component) -> DataSource:
     if source.name != component.name:
         raise PluginError(f"{where}: data source registered as {component.name!r} is named {source.name!r}")
     return source
-
-
-def format_size(size: int | None) -> str:
-    """``30168306`` -> ``"28.8 MiB"``; None -> ``"?"``."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 def _list(registry: Registry) -> int:

@@ -32,7 +32,6 @@ this module keeps its own small implementation on the standard library.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import http.client
 import os
@@ -43,6 +42,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..disk import is_disk_full
 from ..errors import DataError
 from ..version import __version__
 from ..data_source import DataSource
@@ -217,7 +217,7 @@ def _check_space(part: Path, needed: int, url: str) -> None:
 
 def _write_error(err: OSError, part: Path, written: int, total: int | None, url: str) -> DataError:
     """A DataError for a failed write of ``part``; a full disk says how much space is still needed."""
-    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if is_disk_full(err):
         try:
             kept = part.stat().st_size
         except OSError:
