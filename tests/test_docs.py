@@ -83,9 +83,9 @@ def test_third_party_components_are_left_out(recipes_md):
 
 
 def test_every_skeleton_key_is_documented(recipes_md):
-    from translate.recipe import ComponentSpec, DataSpec, OutputSpec, TrainSpec
+    from translate.recipe import ComponentSpec, DataSpec, EvalSpec, OutputSpec, TrainSpec
 
-    for model in (Recipe, ComponentSpec, DataSpec, TrainSpec, OutputSpec):
+    for model in (Recipe, ComponentSpec, DataSpec, TrainSpec, OutputSpec, EvalSpec):
         for name, field in model.model_fields.items():
             assert f"| `{name}` |" in recipes_md, f"{model.__name__}.{name}"
             assert docs.md_text(field.description or "") in recipes_md

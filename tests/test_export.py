@@ -224,12 +224,32 @@ def test_loading_never_unpickles(folder, monkeypatch, tmp_path):
     export_run(folder, tmp_path / "again")
 
 
-def test_no_pickle_or_torch_load_in_the_package():
-    root = Path(translate.__file__).parent
-    pattern = re.compile(r"\btorch\.load\(|\bpickle\.(load|loads|Unpickler)\b|^\s*(import|from) (c?pickle|dill)\b",
-                         re.MULTILINE)
-    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())]
+def _unsafe_loads(source: str) -> list[int]:
+    """Lines of ``torch.load(...)`` calls without a literal ``weights_only=True``."""
+    import ast
+
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch":
+            safe = any(k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                       for k in node.keywords)
+            if not safe:
+                bad.append(node.lineno)
+    return bad
+
+
+def test_no_pickle_and_only_safe_torch_load_in_the_package_and_plugins():
+    roots = [Path(translate.__file__).parent, Path(__file__).resolve().parents[1] / "plugins"]
+    pattern = re.compile(r"\bpickle\.(load|loads|Unpickler)\b|^\s*(import|from) (c?pickle|dill)\b", re.MULTILINE)
+    offenders = []
+    for root in roots:
+        for p in root.rglob("*.py"):
+            text = p.read_text()
+            if pattern.search(text) or _unsafe_loads(text):
+                offenders.append(str(p))
     assert offenders == []
+    assert _unsafe_loads("import torch\ntorch.load(f)\ntorch.load(f, weights_only=True)\n") == [2]
 
 
 # --------------------------------------------------------------------------- tampered folders

@@ -97,12 +97,13 @@ def test_on_bad_file_is_validated_and_defaults_to_stop() -> None:
         # the key lives in another table: say where
         ("train.lr=0.1", "train.lr: unknown key; did you mean method.options.lr?"),
         ("train.lrr=0.1", "train.lrr: unknown key; did you mean method.options.lr?"),
-        ("output.batch_size=3", "output.batch_size: unknown key; did you mean data.batch_size?"),
+        ("output.batch_size=3", "output.batch_size: unknown key; did you mean data.batch_size or eval.batch_size?"),
         # component options tables, checked after the skeleton
         ("generator.options.ngff=3", "generator.options.ngff: unknown key; did you mean generator.options.ngf?"),
         ("method.options.steps=3", "method.options.steps: unknown key; did you mean train.steps?"),
         ("data.options.imagesize=32", "data.options.imagesize: unknown key; did you mean data.options.image_size?"),
-        ("data.options.batch_size=3", "data.options.batch_size: unknown key; did you mean data.batch_size?"),
+        ("data.options.batch_size=3",
+         "data.options.batch_size: unknown key; did you mean data.batch_size or eval.batch_size?"),
         # nothing close: the plain message
         ("train.qwxzv=1", "train.qwxzv: unknown key"),
     ],

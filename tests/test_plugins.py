@@ -38,7 +38,7 @@ from translate.testing import (
     load_registry_with,
 )
 
-BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan"}
+BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation"}
 EXAMPLE_DIST = "translate-example-plugin"
 EXAMPLE_GENERATOR = "tiny_resnet"
 ENV_VARS = ("TRANSLATE_LOAD_PLUGINS", "TRANSLATE_STRICT_PLUGINS", "TRANSLATE_TRACE_PLUGINS")

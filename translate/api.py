@@ -21,6 +21,10 @@ the same relies on nothing that may change without notice.
   :func:`shape_mask`, :func:`place_shapes`, :func:`paint_shape`).
 - **Data sources**: :class:`DataSource`, :func:`register_archives`.
 - **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`.
+- **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.metric`).
+- **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
+  never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
+  (:mod:`translate.weights`).
 
 Names that need torch, NumPy or Pillow load on first use, so importing this module (and
 ``translate --help``) stays fast.
@@ -38,6 +42,7 @@ from .errors import DataError, ModelFileError, PluginError, RecipeError, Transla
 from .factories import lazy_factory
 from .hookspecs import Register, hookimpl
 from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
+from .metric import EvalBatch, Metric, MetricContext
 from .options import NoOptions, Options
 from .preprocess import PreprocessMode
 
@@ -49,6 +54,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
                 "to_uint8"),
     "generated": ("ensure_generated",),
     "shapes": ("SHAPE_KINDS", "Shape", "paint_shape", "place_shapes", "shape_mask"),
+    "weights": ("WeightsMissing", "resolve_weights", "load_weights", "file_sha256"),
 }
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "DataInfo", "SampleKey", "resolve_key", "split_key",
     "AugmentOptions", "FixedSizeOptions", "GeneratedOptions", "Channels", "PreprocessMode",
     "DataSource", "register_archives",
+    "Metric", "EvalBatch", "MetricContext",
     *(name for names in _LAZY.values() for name in names),
 ]
 
@@ -76,6 +83,8 @@ def __getattr__(name: str) -> Any:
         from . import generated as module
     elif name in _LAZY["shapes"]:
         from . import shapes as module
+    elif name in _LAZY["weights"]:
+        from . import weights as module
     else:
         raise AttributeError(f"module 'translate.api' has no attribute {name!r}")
     return getattr(module, name)

@@ -70,8 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="write a shareable model folder (model.safetensors, config.json, README.md)")
     exp.add_argument("run", help="a run folder (or a model folder / model.safetensors)")
     exp.add_argument("--out", help="output folder (default: RUN/export); must not exist or be empty")
+    exp.add_argument("--best", action="store_true",
+                     help="export the run's best checkpoint (model-best.safetensors, kept by the recipe's "
+                     "[eval].best) instead of its last model")
     exp.add_argument("--onnx", action="store_true",
                      help="also write ONNX (dynamic height/width) and check it against PyTorch with onnxruntime")
+
+    evaluate = sub.add_parser("eval", help="evaluate a model on a data split and write evaluation.json")
+    from .evaluation.cli import add_eval_arguments
+
+    add_eval_arguments(evaluate)
+
+    report = sub.add_parser("report", help="write a run's self-contained HTML report (plots, samples, evaluation)")
+    from .report.cli import add_report_arguments
+
+    add_report_arguments(report)
 
     push = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")
     from .hub import add_push_arguments
@@ -139,8 +152,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "run":
         from .engine.trainer import train
 
-        train(args.recipe, overrides=args.overrides, output_dir=args.output_dir,
-              max_steps=args.max_steps, resume=args.resume)
+        result = train(args.recipe, overrides=args.overrides, output_dir=args.output_dir,
+                       max_steps=args.max_steps, resume=args.resume)
+        _run_report(getattr(result, "run_dir", None))
         return 0
     if args.command == "check":
         status, line = check_recipe(args.recipe, args.overrides)
@@ -156,6 +170,14 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from .export import export_cli
 
         return export_cli(args)
+    if args.command == "eval":
+        from .evaluation.cli import eval_cli
+
+        return eval_cli(args)
+    if args.command == "report":
+        from .report.cli import report_cli
+
+        return report_cli(args)
     if args.command == "push":
         from .hub import push_cli
 
@@ -172,6 +194,22 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         sys.stdout.write(recipes_markdown())
         return 0
     raise AssertionError(args.command)
+
+
+def _run_report(run_dir: object) -> None:
+    """Write the finished run's report (main process only); a failure is one warning line, never a failed run."""
+    if run_dir is None or os.environ.get("RANK", "0") != "0":  # torchrun / accelerate: the other processes
+        return
+    try:
+        from .report import write_report
+
+        page = write_report(run_dir)
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded; the report is a by-product
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"warning: the run report was not written ({type(exc).__name__}: {first}); "
+              f"write it later with: translate report {run_dir}", file=sys.stderr)
+        return
+    print(f"run report: {page} (open it in a browser)")
 
 
 def _plugins(as_json: bool) -> int:

@@ -50,12 +50,27 @@ class DataInfo:
       model cards.
     - ``limitations``: known limits of models trained on this data, added to model cards
       (for example "generated data: a demonstration model").
+    - ``translations``: ``(direction, input key, target key)`` triples: for a generator exported
+      under ``direction``, which item key holds its input and which the real images of its output
+      domain (paired: ``(("AtoB", "input", "target"),)``; unpaired: both directions). Evaluation
+      uses them; a data set without them cannot be evaluated.
+    - ``aligned``: whether each target is the ground truth of its input (paired data), which
+      full-reference metrics (PSNR, SSIM, ...) need.
     """
 
     image_size: int | None = None
     direction: str = "AtoB"
     folder: str | None = None
     limitations: tuple[str, ...] = ()
+    translations: tuple[tuple[str, str, str], ...] = ()
+    aligned: bool = False
+
+    def keys_for(self, direction: str) -> tuple[str, str] | None:
+        """``(input key, target key)`` for a generator exported under ``direction``; None if unknown."""
+        for d, source, target in self.translations:
+            if d == direction:
+                return source, target
+        return None
 
 
 def data_info(dataset: Any) -> DataInfo:

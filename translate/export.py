@@ -7,13 +7,16 @@ place in one step (a reader never sees half a folder):
   described by :class:`translate.modelfile.ModelMeta`;
 - ``config.json``: ``{"format_version": "1", ...}`` with the same metadata, pretty-printed
   (component names and options, plugin distribution and version, channels, value range and
-  normalisation, direction, test-time mode, preprocessing, recipe and training summaries);
+  normalisation, direction, test-time mode, preprocessing, recipe and training summaries, evaluation);
 - ``README.md``: a model card generated from that metadata (:func:`translate.model_card.model_card`).
 
 Exporting a run reads ``RUN/model.safetensors`` (fully validated by rebuilding every generator;
 it carries the preprocessing and recipe summary written at the end of training), the latest
 checkpoint's ``manifest.json`` and the last record of ``RUN/metrics.jsonl`` (steps trained, last
-losses), which become the metadata's training summary.
+losses), which become the metadata's training summary. ``--best`` exports ``RUN/model-best.safetensors``
+(the best checkpoint by the recipe's ``[eval].best``) instead. The evaluation measured on the exported
+file (``evaluation.json`` with its sha256, see :mod:`translate.model_evaluation`) becomes the
+metadata's ``evaluation``, shown in the model card with its protocol.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,13 +48,13 @@ from .modelfile import (
     read_tensors,
     write_model_file,
 )
+from .model_evaluation import BEST_MODEL_FILENAME, best_model_path, model_evaluation, read_run_json
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from .registry import Registry
 
-_MAX_RUN_JSON = 16 * 1024 * 1024
 _METRIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _NOT_LOSSES = {"step", "time", "epoch", "images_per_s"}
 _MAX_LOSSES = 64  # TrainingSummary's limit
@@ -122,13 +126,22 @@ def export_run(
     out_dir: str | os.PathLike[str] | None = None,
     *,
     registry: "Registry | None" = None,
+    best: bool = False,
+    notes: list[str] | None = None,
 ) -> Path:
     """Export a training run (or any loadable model) as a shareable model folder.
+
+    The evaluation written next to the model (``evaluation.json``, by ``translate eval`` or at the
+    end of training) goes into the metadata and the model card when it was computed on this very
+    model file (same sha256); otherwise it is left out and a line saying why is added to ``notes``.
 
     Args:
         run_dir: a run folder holding ``model.safetensors`` (a model folder or file works too).
         out_dir: the folder to create; default ``RUN/export``. It must not exist or be empty.
         registry: the component registry used to validate the model (default: installed plugins).
+        best: export the run's best checkpoint (``RUN/model-best.safetensors``, kept by the recipe's
+            ``[eval].best``) with the evaluation of its step.
+        notes: receives one line per evaluation file that was not used, and why.
 
     Returns:
         The folder written.
@@ -140,7 +153,9 @@ def export_run(
     source = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else default_out(source)
     _check_target(out)
-    if source.is_dir() and not (source / MODEL_FILENAME).is_file() and (source / "checkpoints").is_dir():
+    if best:
+        source = best_model_path(source)
+    elif source.is_dir() and not (source / MODEL_FILENAME).is_file() and (source / "checkpoints").is_dir():
         raise TranslateError(
             f"{source}: run has checkpoints but no {MODEL_FILENAME}; training writes it when it ends: "
             "finish the run (translate run RECIPE --resume) and export again"
@@ -148,9 +163,16 @@ def export_run(
     loaded = load_model(source, registry=registry)  # validates metadata, plugins, names, shapes, dtypes
     tensors = read_tensors(loaded.path)  # the very tensors of the run's file
     meta = loaded.meta
-    training = training_summary(source) if source.is_dir() else None
-    if training is not None:
-        meta = ModelMeta.model_validate_json(meta.model_copy(update={"training": training}).model_dump_json())
+    run = source if source.is_dir() else (source.parent if best else None)
+    training = training_summary(run) if run is not None else None
+    update: dict[str, Any] = {"training": training} if training is not None else {}
+    evaluation = model_evaluation(loaded.path, best=best, notes=notes)
+    if evaluation is not None:
+        update["evaluation"] = evaluation
+        if best and training is not None and evaluation.step is not None:  # the best step's weights, not the last
+            update["training"] = TrainingSummary(steps=evaluation.step)
+    if update:
+        meta = ModelMeta.model_validate_json(meta.model_copy(update=update).model_dump_json())
     return save_folder(out, meta, tensors)
 
 
@@ -166,7 +188,7 @@ def training_summary(run_dir: Path) -> TrainingSummary | None:
         losses = {k: float(v) for k, v in record.items()
                   if k not in _NOT_LOSSES and not k.startswith("lr_") and _finite(v) and _METRIC.match(k)}
     ckpt = latest_checkpoint(run_dir) if (run_dir / "checkpoints").is_dir() else None
-    manifest = _read_json(ckpt / "manifest.json") if ckpt is not None else None
+    manifest = read_run_json(ckpt / "manifest.json") if ckpt is not None else None
     progress = manifest.get("progress") if isinstance(manifest, dict) else None
     if isinstance(progress, dict) and _count(progress.get("step")) is not None:
         if steps is None or progress["step"] >= steps:
@@ -182,16 +204,6 @@ def _count(value: Any) -> int | None:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _read_json(path: Path) -> Any:
-    """A run's own JSON file, or None when it is missing, too large or unreadable."""
-    try:
-        if not path.is_file() or path.stat().st_size > _MAX_RUN_JSON:
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
 
 
 def _last_metrics_record(path: Path, tail: int = 65536) -> dict[str, Any] | None:
@@ -218,7 +230,7 @@ def _last_metrics_record(path: Path, tail: int = 65536) -> dict[str, Any] | None
 
 
 def export_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:
-    """``translate export RUN [--out DIR] [--onnx]``: write the folder and print what it holds.
+    """``translate export RUN [--out DIR] [--best] [--onnx]``: write the folder and print what it holds.
 
     With ``--onnx`` the ONNX extras are checked first, so that a missing one writes nothing.
     """
@@ -226,11 +238,20 @@ def export_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> 
         from .onnx import require_onnx
 
         require_onnx()
-    out = export_run(args.run, args.out, registry=registry)
+    notes: list[str] = []
+    best = bool(getattr(args, "best", False))
+    out = export_run(args.run, args.out, registry=registry, best=best, notes=notes)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     meta = read_config(out / CONFIG_FILENAME)
     names = ", ".join(f"{n} ({g.input_domain}->{g.output_domain})" for n, g in meta.generators.items())
-    print(f"exported {args.run} -> {out}: {MODEL_FILENAME}, {CONFIG_FILENAME}, {README_FILENAME} "
+    what = f"{args.run} ({BEST_MODEL_FILENAME})" if best else f"{args.run}"
+    print(f"exported {what} -> {out}: {MODEL_FILENAME}, {CONFIG_FILENAME}, {README_FILENAME} "
           f"({meta.method}; generators {names})")
+    if meta.evaluation is not None:
+        shown = ", ".join(f"{k} {v if isinstance(v, str) else format(v, '.4g')}"
+                          for k, v in list(meta.evaluation.values.items())[:8])
+        print(f"evaluation in the model card: {shown}")
     if getattr(args, "onnx", False):
         from .onnx import export_onnx
 
@@ -239,5 +260,5 @@ def export_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> 
     return 0
 
 
-__all__ = ["default_out", "export_cli", "export_run", "model_card", "save_folder", "save_loaded",
+__all__ = ["default_out", "export_cli", "export_run", "model_card", "model_evaluation", "save_folder", "save_loaded",
            "training_summary"]

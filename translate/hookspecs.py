@@ -4,7 +4,8 @@ Each hook receives ``register(name, factory, *, options=None, description="", sm
 call it once per component. ``name`` is unique within its kind; ``factory`` builds the component
 (the signature is in each hook's docstring) and gets the validated ``options`` (a
 :class:`translate.Options` model) first; ``description`` is what ``translate plugins`` shows;
-``smoke_options`` configure a tiny instance for tests. Keep torch imports inside factories
+``smoke_options`` configure a tiny instance for tests; a data set may name the option that holds its
+folder (``folder_option="root"``) so that ``translate eval --data FOLDER`` can use it. Keep torch imports inside factories
 (:func:`translate.lazy_factory` does that for you). Example::
 
     @translate.hookimpl
@@ -57,6 +58,17 @@ def register_data_sources(register: Register) -> None:
     """``factory() -> translate.DataSource`` for ``translate data download NAME``."""
 
 
+@hookspec
+def register_metrics(register: Register) -> None:
+    """``factory(options, ctx: translate.MetricContext) -> translate.Metric`` (see :mod:`translate.metric`)."""
+
+
+@hookspec
+def register_segmenters(register: Register) -> None:
+    """``factory(options) -> nn.Module`` mapping ``(N, 3, H, W)`` RGB in [-1, 1] to ``(N, K, H, W)`` class
+    logits, with attributes ``num_classes`` (K) and ``class_names``; used by segmentation-score metrics."""
+
+
 KINDS: dict[str, str] = {
     "generator": "register_generators",
     "discriminator": "register_discriminators",
@@ -64,5 +76,7 @@ KINDS: dict[str, str] = {
     "dataset": "register_datasets",
     "method": "register_methods",
     "data_source": "register_data_sources",
+    "metric": "register_metrics",
+    "segmenter": "register_segmenters",
 }
 """Component kind -> the hook that registers it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .markdown import md_cell, md_table, md_text
 from .modelfile import ModelMeta
+from .modelfile.schema import EvaluationMeta
 
 SHORT_RUN_STEPS = 1000
 """Runs shorter than this many steps get a "trained for only N steps" line."""
@@ -88,11 +89,72 @@ def _training(meta: ModelMeta) -> list[str]:
 
 
 def _evaluation(meta: ModelMeta) -> list[str]:
-    t = meta.training
-    if t and t.evaluation:
+    e, t = meta.evaluation, meta.training
+    if e is not None:
+        return ["", "## Evaluation", "", *_evaluated(e)]
+    if t and t.evaluation:  # files written before evaluations carried their protocol
         return ["", "## Evaluation", "", *_numbers("metric", t.evaluation)]
     return ["", "## Evaluation", "", "Not evaluated: no held-out metrics were computed for this model. Look at its "
             "outputs on your own images before relying on it."]
+
+
+def _evaluated(e: EvaluationMeta) -> list[str]:
+    """The values table, then the protocol: split, images, and what each part of it recorded."""
+    where = [f"the {_code(e.split)} split" if e.split else "a held-out split",
+             f"of {_code(e.data)}" if e.data else None,
+             f"({e.num_images} images)" if e.num_images is not None else None,
+             f"at step {e.step}" if e.step is not None else None]  # the weights' optimizer step
+    def better(key: str) -> str:
+        hib = e.higher_is_better.get(key)
+        return "" if hib is None else ("higher" if hib else "lower")
+
+    rows = [[k, v if isinstance(v, str) else f"{v:.4g}", better(k)] for k, v in e.values.items()]
+    lines = [f"Measured on {' '.join(w for w in where if w)}:", "", *_table(["metric", "value", "better"], rows),
+             "", "Protocol:", ""]
+    facts: list[tuple[str, object]] = [("split", e.split), ("number of images", e.num_images),
+                                       ("data fingerprint", e.data_fingerprint), ("model sha256", e.model_sha256)]
+    lines += [f"- {k}: {_code(v)}" for k, v in facts if v is not None]
+    shown = {"split": e.split, "inputs_sha256": e.data_fingerprint}  # listed above already
+    for key, value in e.protocol.items():
+        if key not in shown or value != shown[key]:
+            lines += _protocol_lines(key, value, indent="")
+    return lines
+
+
+def _protocol_lines(key: str, value: object, indent: str) -> list[str]:
+    """One protocol entry as a bullet; objects become nested bullets, lists of scalars one line."""
+    if isinstance(value, dict):
+        if not value:
+            return []
+        out = [f"{indent}- {_plain(key)}:"]
+        for inner_key, inner in value.items():
+            out += _protocol_lines(inner_key, inner, indent + "  ")
+        return out
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        out = [f"{indent}- {_plain(key)}:"]
+        for i, inner in enumerate(value):
+            out += _protocol_lines(str(i), inner, indent + "  ")
+        return out
+    text = ", ".join(_scalar(v) for v in value) if isinstance(value, list) else _scalar(value)
+    return [f"{indent}- {_plain(key)}: {_code(text)}"]
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "none"}[value]
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _code(value: object) -> str:
+    """``value`` as an inline code span (one line, no backticks, ``|`` escaped)."""
+    return f"`{md_cell(str(value).replace('`', chr(39)))}`"
+
+
+def _plain(text: object) -> str:
+    """``text`` as plain Markdown on one line (``*``, ``<``, ``|`` escaped, no code spans)."""
+    return md_text(md_cell(str(text).replace("`", "'")))
 
 
 def _usage(meta: ModelMeta, source: str) -> list[str]:

@@ -2,9 +2,12 @@
 
 Validation has two stages. The skeleton (the sections below) is a strict pydantic
 model. Then each component table (``method``, ``generator``, ``discriminator``,
-``losses.<role>``, ``data``) is looked up in the registry and its ``options`` table
-is validated with the plugin's own options model. All problems are reported together
-as ``dotted.key: message`` lines naming the recipe file.
+``losses.<role>``, ``data``, and the metrics of ``eval``) is looked up in the registry and
+its ``options`` table is validated with the plugin's own options model. All problems are reported
+together as ``dotted.key: message`` lines naming the recipe file.
+
+Longer than 300 lines because it holds the whole recipe schema in one place (the recipe
+reference page is generated from it).
 """
 
 from __future__ import annotations
@@ -99,6 +102,36 @@ class OutputSpec(BaseModel):
     progress: bool = Field(True, description="Show a progress bar.")
 
 
+class EvalSpec(BaseModel):
+    """Evaluation during training: metrics on a data split every N steps and at the end of training."""
+
+    model_config = _STRICT
+    #: What stage 2 checks, in plain words, for the generated recipe reference.
+    validation_rules: ClassVar[tuple[str, ...]] = (
+        "Every name in `metrics` must be an installed metric; each `[eval.options.<metric>]` table is "
+        "validated by that metric's options model and must belong to a metric in `metrics`.",
+        "`best` must be a value of a listed metric: its name (e.g. `psnr`), or `<direction>/<name>` "
+        "(e.g. `AtoB/psnr`) when the method exports several generators.",
+    )
+
+    metrics: list[str] = Field(min_length=1, description="Metric names (see `translate plugins`), e.g. "
+                               "`[\"psnr\", \"ssim\"]`.")
+    every: int = Field(0, ge=0, description="Evaluate every N optimizer steps; 0: only at the end of training "
+                       "(there is always an evaluation at the end).")
+    split: str = Field("test", min_length=1, description="The data set's split to evaluate on.")
+    num_images: int | None = Field(None, ge=1, description="Evaluate the first N images of the split "
+                                   "(not set: the whole split).")
+    batch_size: int = Field(8, ge=1, le=MAX_BATCH_SIZE, description="Images per forward pass (a generator "
+                            "tested in `train` mode runs images one by one).")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="Precision of the generators' forward "
+                                               "pass during evaluation (bf16: autocast; recorded).")
+    best: str | None = Field(None, min_length=1, description="A value to select the best checkpoint by (e.g. "
+                             "`psnr`, `AtoB/fid`): it is kept beside the last `keep_checkpoints` ones and "
+                             "written as `model-best.safetensors` and `best.json`.")
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Options of each metric, "
+                                               "as `[eval.options.<metric>]` tables.")
+
+
 class Recipe(BaseModel):
     """A whole recipe."""
 
@@ -113,6 +146,7 @@ class Recipe(BaseModel):
     data: DataSpec = Field(description="Training data set.")
     train: TrainSpec = Field(description="Length, schedule, precision.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Run folder and logging.")
+    eval: EvalSpec | None = Field(None, description="Evaluation during training (not set: none).")
 
 
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -214,6 +248,8 @@ def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>")
             problems += _check_component(registry, kind, spec, section)
     for role, spec in recipe.losses.items():
         problems += _check_component(registry, "loss", spec, f"losses.{role}")
+    if recipe.eval is not None:
+        problems += _check_eval(registry, recipe.eval)
     if problems:
         raise RecipeError(source, add_key_hints(problems, known_keys(data, registry)))
     return recipe
@@ -221,7 +257,7 @@ def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>")
 
 _SKELETON: dict[str, type[BaseModel]] = {
     "": Recipe, "method": ComponentSpec, "generator": ComponentSpec, "discriminator": ComponentSpec,
-    "data": DataSpec, "train": TrainSpec, "output": OutputSpec,
+    "data": DataSpec, "train": TrainSpec, "output": OutputSpec, "eval": EvalSpec,
 }
 
 
@@ -256,6 +292,33 @@ def _check_component(registry: Registry, kind: str, spec: ComponentSpec, path: s
     except OptionsInvalid as err:
         return err.lines
     return []
+
+
+def _check_eval(registry: Registry, spec: EvalSpec) -> list[str]:
+    """Stage 2 of ``[eval]``: metric names, each metric's options, and ``best``."""
+    problems: list[str] = []
+    for name in spec.metrics:
+        try:
+            registry.get("metric", name)
+        except UnknownComponent as err:
+            problems.append(f"eval.metrics: {err}")
+    for name, table in spec.options.items():
+        if name not in spec.metrics:
+            problems.append(f"eval.options.{name}: options for metric {name!r}, which eval.metrics does not list "
+                            f"({', '.join(spec.metrics)})")
+        elif name in registry.names("metric"):
+            try:
+                parsed = registry.get("metric", name).parse_options(table, f"eval.options.{name}")
+                spec.options[name] = parsed.model_dump(mode="json")
+            except OptionsInvalid as err:
+                problems += err.lines
+    if spec.best is not None:  # value names are known once a metric has run: the trainer checks them exactly
+        value = spec.best.split("/", 1)[-1]
+        if not any(value.startswith(name) or value.split("_")[0] == name.split("_")[0] for name in spec.metrics):
+            problems.append(f"eval.best: {spec.best!r} is not a value of the listed metrics ({', '.join(spec.metrics)});"
+                            " name a metric's value, e.g. 'psnr', or 'AtoB/psnr' when several generators are "
+                            "evaluated")
+    return problems
 
 
 def load_recipe(

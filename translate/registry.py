@@ -41,6 +41,9 @@ class Component:
     description: str
     plugin: PluginInfo
     smoke_options: dict[str, Any] = field(default_factory=dict)
+    #: Data sets: the option that names the data folder, so that ``translate eval --data FOLDER``
+    #: can point the data set at another folder without knowing its options.
+    folder_option: str | None = None
 
     def parse_options(self, values: dict[str, Any] | None, path: str) -> BaseModel:
         """Validate an options table; raise :class:`OptionsInvalid` with ``path.key: message`` lines."""
@@ -64,7 +67,7 @@ class Registry:
 
     def add(self, kind: str, plugin: PluginInfo, name: str, factory: Callable[..., Any], *,
             options: type[BaseModel] | None = None, description: str = "",
-            smoke_options: dict[str, Any] | None = None) -> Component:
+            smoke_options: dict[str, Any] | None = None, folder_option: str | None = None) -> Component:
         """Register one component, checking the registration itself (raises :class:`PluginError`)."""
         where = f"plugin {plugin.name!r} ({plugin.distribution}) registered"
         options = options or NoOptions
@@ -77,11 +80,14 @@ class Registry:
         if options.model_config.get("extra") != "forbid":
             raise PluginError(f"{where} {kind} {name!r} with an options model that accepts unknown keys; "
                               "subclass translate.Options (extra='forbid')")
+        if folder_option is not None and folder_option not in options.model_fields:
+            raise PluginError(f"{where} {kind} {name!r} with folder_option {folder_option!r}, which is not one of "
+                              f"its options ({', '.join(sorted(options.model_fields)) or 'none'})")
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(f"duplicate {kind} {name!r}: registered by plugin {existing.plugin.name!r} "
                               f"({existing.plugin.distribution}) and by plugin {plugin.name!r} ({plugin.distribution})")
-        comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}))
+        comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}), folder_option)
         self.components[kind][name] = comp
         return comp
 

@@ -34,7 +34,7 @@ def register_datasets(register: Callable[..., None]) -> None:
     from .datasets import DATASETS
 
     for name, factory, options, smoke, description in DATASETS:
-        register(name, factory, options=options, smoke_options=smoke, description=description)
+        register(name, factory, options=options, smoke_options=smoke, description=description, folder_option="root")
 
 
 @hookimpl

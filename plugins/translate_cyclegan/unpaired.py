@@ -116,7 +116,8 @@ class UnpairedDataset(torch.utils.data.Dataset):
         self.channels: dict[str, int] = {"A": options.input_channels, "B": options.output_channels}
         self.serial_batches = options.serial_batches or split != "train"  # distinct rows off the train split
         self.augment = options.augment(split)
-        self.info = DataInfo(image_size=options.training_size(), folder=root.name or None)
+        self.info = DataInfo(image_size=options.training_size(), folder=root.name or None,
+                             translations=(("AtoB", "A", "B"), ("BtoA", "B", "A")))
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))

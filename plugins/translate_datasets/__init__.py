@@ -52,6 +52,7 @@ def register_datasets(register: Any) -> None:
         options=PairedOptions,
         description="pix2pix format: root/<split>/*.png|jpg with A on the left half, B on the right",
         smoke_options={},
+        folder_option="root",
     )
     register(
         "paired_folders",
@@ -59,6 +60,7 @@ def register_datasets(register: Any) -> None:
         options=PairedOptions,
         description="root/<split>/A/ and root/<split>/B/ folders, pairs matched by file name",
         smoke_options={},
+        folder_option="root",
     )
     register(
         "synthetic_shapes",
@@ -66,6 +68,7 @@ def register_datasets(register: Any) -> None:
         options=ShapesOptions,
         description="quickstart data, generated from a seed: edge drawings -> shaded coloured shapes",
         smoke_options=dict(_SMOKE_SHAPES),
+        folder_option="root",
     )
 
 

@@ -48,7 +48,8 @@ class PairedDataset(torch.utils.data.Dataset):
     def __init__(self, options: Any, augment: PairedAugment) -> None:
         self.direction: str = options.direction
         self.info = DataInfo(image_size=options.training_size(), direction=options.direction,
-                             folder=Path(options.root).name or None)
+                             folder=Path(options.root).name or None,
+                             translations=((options.direction, "input", "target"),), aligned=True)
         self.channels: dict[str, int] = {"input": options.input_channels, "target": options.output_channels}
         self.augment = augment
 

@@ -197,6 +197,8 @@ def _skeleton() -> list[str]:
         ("`[data]`", R.DataSpec, ""),
         ("`[train]`", R.TrainSpec, ""),
         ("`[output]`", R.OutputSpec, ""),
+        ("`[eval]`", R.EvalSpec, "Metrics are plugins (`translate plugins` lists them; docs/metrics.md describes "
+         "the built-in ones and their protocols)."),
     ]
     for heading, model, note in skeleton:
         out += [f"### {heading}", "", md_text(_first_line(model.__doc__)) + (" " + note if note else ""), ""]

@@ -9,7 +9,8 @@ Layout: ``RUN/checkpoints/step-00001000/`` holding
   written last. A folder without a manifest is incomplete and ignored.
 
 A checkpoint is assembled in ``step-XXXXXXXX.tmp`` and renamed into place; older ones
-beyond ``keep`` are removed only after the new one is complete. No pickle is used.
+beyond ``keep`` are removed only after the new one is complete, except those of protected steps
+(the best checkpoint of an ``[eval]`` table with ``best``). No pickle is used.
 """
 
 from __future__ import annotations
@@ -114,8 +115,11 @@ def save_checkpoint(
     extra: dict[str, Any],
     accelerator: Any,
     keep: int,
+    protect: tuple[int, ...] | list[int] = (),
 ) -> Path:
     """Save a checkpoint from every process (all must call it). Returns its folder.
+
+    Afterwards only the last ``keep`` checkpoints are kept, and those of the ``protect`` steps.
 
     Raises:
         DiskFull: the disk filled up; the partial folder is removed, earlier checkpoints are kept.
@@ -165,7 +169,8 @@ def save_checkpoint(
             shutil.rmtree(old)
         else:
             tmp.rename(final)
-        for stale in list_checkpoints(run_dir)[:-keep] + _incomplete(run_dir):
+        older = [p for p in list_checkpoints(run_dir)[:-keep] if checkpoint_step(p) not in set(protect)]
+        for stale in older + _incomplete(run_dir):
             shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final

@@ -71,28 +71,34 @@ def write_samples(method: Method, batch: Any, accelerator: Any, run_dir: Path, s
     save_grid(groups, run_dir / "samples" / f"step-{step:08d}.png")
 
 
-def checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: Any, recipe: Recipe) -> Path:
-    """Save the run's checkpoint at ``progress`` (every process calls it)."""
+def checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: Any, recipe: Recipe,
+               protect: tuple[int, ...] = ()) -> Path:
+    """Save the run's checkpoint at ``progress`` (every process calls it); pruning keeps the last
+    ``keep_checkpoints`` and those of the ``protect`` steps (the best one)."""
     extra: dict[str, Any] = {}
     if accelerator.scaler is not None:
         extra["scaler"] = accelerator.scaler.state_dict()
     return save_checkpoint(
         run_dir, progress, networks=method.networks, optimizers=method.optimizers,
         method_state=method.state_dict(), extra=extra, accelerator=accelerator,
-        keep=recipe.output.keep_checkpoints,
+        keep=recipe.output.keep_checkpoints, protect=protect,
     )
 
 
 def export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, resolved: dict[str, Any],
-           info: DataInfo) -> Path | None:
-    """Write ``RUN/model.safetensors`` (main process). Raises :class:`DiskFull` when the disk fills up."""
+           info: DataInfo, filename: str | None = None) -> Path | None:
+    """Write ``RUN/model.safetensors`` (or ``RUN/<filename>``) on the main process; every process calls it.
+
+    Raises:
+        DiskFull: the disk filled up.
+    """
     from ..modelfile import MODEL_FILENAME, save_model
 
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return None
     exports = [(spec, accelerator.unwrap_model(method.networks[spec.network])) for spec in method.exports()]
-    path = run_dir / MODEL_FILENAME
+    path = run_dir / (filename or MODEL_FILENAME)
     try:
         return save_model(path, method=recipe.method.name, exports=exports, recipe=resolved,
                           data=info, limitations=tuple(method.limitations) + tuple(info.limitations))

@@ -10,7 +10,8 @@ written on their schedules.
 Around the loop: the run folder is locked (lock.py) so that one process trains in it; a
 damaged newest checkpoint falls back to the previous whole one (resume.py); SIGINT/SIGTERM
 finish the step, save a checkpoint and raise :class:`RunInterrupted` (interrupt.py); a full
-disk is one clear error (nospace.py).
+disk is one clear error (nospace.py). A recipe's ``[eval]`` table evaluates the exported
+generators every N steps and at the end, and keeps the best checkpoint (evaluate.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from ..method import StepContext
 from ..recipe import Recipe, load_recipe, to_toml
 from ..registry import Registry
 from . import steps
-from .checkpoint import Progress, list_checkpoints, load_checkpoint
+from .checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
+from .environment import write_environment
+from .evaluate import TrainingEvaluation
 from .interrupt import RunInterrupted, StopSignals, ignore_stop_signals, resume_command
 from .lock import RunLock
 from .logs import MetricsLog
@@ -111,6 +114,10 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
     with accelerator.main_process_first():  # a generated data set is written once, by the main process
         train_set = build_dataset(recipe, registry, "train")
     method, info = build_method(recipe, registry, train_set, str(recipe_path))
+    evaluation = None
+    if recipe.eval is not None:  # before the seed below: building metrics may draw random numbers
+        evaluation = TrainingEvaluation(recipe, registry, run_dir, accelerator, resume=resume)
+        evaluation.check(method)
     if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
         for name, net in method.networks.items():
             method.networks[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
@@ -149,6 +156,7 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "recipe.toml", to_toml(resolved))
         write_text_atomic(run_dir / "recipe.json", json.dumps(resolved, indent=2))
+        write_environment(run_dir, registry=registry, num_processes=accelerator.num_processes)
     log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
                      resume_step=progress.step if resume else None) if is_main else None
     if log is not None and log.replaced is not None:
@@ -192,8 +200,11 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
                                 tick, tick_step = now, progress.step
                             if progress.step % recipe.output.sample_every == 0 or progress.step == stop_at:
                                 steps.write_samples(method, fixed_batch, accelerator, run_dir, progress.step, recipe.seed)
-                        if progress.step % recipe.output.checkpoint_every == 0:
-                            steps.checkpoint(run_dir, progress, method, accelerator, recipe)
+                        due = evaluation is not None and evaluation.due(progress.step, progress.step == stop_at)
+                        if _checkpoint_and_evaluate(
+                                evaluation, progress, method, log, run_dir, accelerator, recipe, resolved, info,
+                                evaluate=due, save=progress.step % recipe.output.checkpoint_every == 0,
+                                have_checkpoint=False) is not None:
                             last_saved = progress.step
                         stopped = progress.step < stop_at and steps.any_process(stop.requested, accelerator)
                         if progress.step >= stop_at or stopped:
@@ -204,12 +215,13 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
             except BadDataFile as err:  # data.on_bad_file = "stop": keep the progress made so far
                 if accelerator.num_processes > 1 or progress.step == 0 or last_saved == progress.step:
                     raise
-                saved = steps.checkpoint(run_dir, progress, method, accelerator, recipe)
+                saved = steps.checkpoint(run_dir, progress, method, accelerator, recipe, protect=_protect(evaluation))
                 raise BadDataFile(f"{err}; progress is saved in checkpoint {saved}: fix or remove the file, then "
                                   f"resume with: {resume_command(recipe_path, run_dir, overrides)}") from None
-            saved = None
-            if last_saved != progress.step:
-                saved = steps.checkpoint(run_dir, progress, method, accelerator, recipe)
+            final_eval = evaluation is not None and not stopped and evaluation.evaluated_step != progress.step
+            saved = _checkpoint_and_evaluate(
+                evaluation, progress, method, log, run_dir, accelerator, recipe, resolved, info,
+                evaluate=final_eval, save=last_saved != progress.step, have_checkpoint=last_saved == progress.step)
             if stopped:
                 saved = saved or list_checkpoints(run_dir)[-1]
                 raise RunInterrupted(stop.signum or signal.SIGTERM, progress.step, saved,
@@ -220,8 +232,30 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
             bar.close()
         if log is not None:
             log.close()
+    if evaluation is not None:  # after the progress bar: the table of the last evaluation, evaluation.json
+        evaluation.finish(model_path, info)
     accelerator.wait_for_everyone()
     return RunResult(run_dir, progress.step, total_steps, model_path, last)
+
+
+def _protect(evaluation: TrainingEvaluation | None) -> tuple[int, ...]:
+    return evaluation.protected_steps() if evaluation is not None else ()
+
+
+def _checkpoint_and_evaluate(evaluation: TrainingEvaluation | None, progress: Progress, method: Any, log: Any,
+                             run_dir: Path, accelerator: Any, recipe: Recipe, resolved: dict[str, Any], info: Any, *,
+                             evaluate: bool, save: bool, have_checkpoint: bool) -> Path | None:
+    """Evaluate when asked, then save a checkpoint when one is scheduled or when ``eval.best`` improved (unless
+    this step has one), and write the best model; every process calls it. The checkpoint saved, or None."""
+    improved = evaluate and evaluation is not None and evaluation.evaluate(progress.step, method, log)
+    path = None
+    if save or (improved and not have_checkpoint):
+        path = steps.checkpoint(run_dir, progress, method, accelerator, recipe, protect=_protect(evaluation))
+    if improved:
+        assert evaluation is not None
+        where = path or checkpoint_dir(run_dir) / f"step-{progress.step:08d}"
+        evaluation.write_best(progress.step, where, method, resolved, info)
+    return path
 
 
 __all__ = ["train", "RunResult", "RunInterrupted", "list_checkpoints"]

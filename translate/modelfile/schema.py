@@ -3,7 +3,9 @@
 
 Every model is ``extra="forbid"``, ``strict`` and frozen: an unknown key, a value of the wrong type
 or a name that is not a plain identifier is refused, so nothing read from a model file can name
-code to import or call.
+code to import or call. The optional ``evaluation`` (:class:`EvaluationMeta`: held-out values and
+the protocol they were measured with) is plain JSON of bounded size and depth; files written before
+it existed load unchanged (their evaluation, if any, is ``training.evaluation``: values only).
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ class TrainingSummary(_Strict):
     steps: int | None = Field(None, ge=0, description="optimizer steps trained")
     epoch: int | None = Field(None, ge=0, description="epoch counter at the end of training")
     losses: dict[str, float] = Field(default_factory=dict, description="last logged losses")
-    evaluation: dict[str, float] = Field(default_factory=dict, description="evaluation metrics, if evaluated")
+    evaluation: dict[str, float] = Field(default_factory=dict,
+                                         description="evaluation metrics of older files (now: ModelMeta.evaluation)")
 
     @field_validator("losses", "evaluation")
     @classmethod
@@ -144,6 +147,76 @@ class TrainingSummary(_Strict):
         return values
 
 
+MAX_PROTOCOL_BYTES = 32 * 1024
+"""The largest evaluation protocol (as compact JSON) a model file may carry."""
+_MAX_PROTOCOL_DEPTH = 8
+
+
+class EvaluationMeta(_Strict):
+    """The held-out evaluation a model was exported with (``translate eval`` or the recipe's ``[eval]``).
+
+    ``values`` are the flat metric keys of ``evaluation.json`` (``psnr``, or ``AtoB/psnr`` when
+    several generators were evaluated); a value that is not finite (PSNR of identical images) is
+    stored as the string ``"inf"``, ``"-inf"`` or ``"nan"``. ``protocol`` is how the values were
+    obtained (libraries, feature networks and their weights' sha256, resize method, test mode,
+    precision), JSON of bounded size and depth with plain keys.
+    """
+
+    values: dict[str, float | Literal["inf", "-inf", "nan"]] = Field(min_length=1, max_length=64)
+    higher_is_better: dict[str, bool] = Field(default_factory=dict, max_length=64)
+    split: str | None = Field(None, max_length=100, pattern=TEXT_PATTERN)
+    num_images: int | None = Field(None, ge=0)
+    data: str | None = Field(None, max_length=100, pattern=TEXT_PATTERN, description="the data set's registry name")
+    data_fingerprint: str | None = Field(None, max_length=200, pattern=TEXT_PATTERN)
+    model_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
+                                     description="sha256 of the model file the values were computed on")
+    step: int | None = Field(None, ge=0, description="the optimizer step of the evaluated weights, when known")
+    protocol: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("values", "higher_is_better")
+    @classmethod
+    def _metric_names(cls, values: dict[str, Any]) -> dict[str, Any]:
+        for key in values:
+            if not re.match(_METRIC, key) or len(key) > 100:
+                raise ValueError(f"invalid metric name {key!r}")
+        return values
+
+    @field_validator("protocol")
+    @classmethod
+    def _bounded(cls, protocol: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        _check_protocol(protocol, depth=0)
+        size = len(json.dumps(protocol, separators=(",", ":"), allow_nan=False))
+        if size > MAX_PROTOCOL_BYTES:
+            raise ValueError(f"protocol is {size} bytes of JSON, more than the {MAX_PROTOCOL_BYTES} allowed")
+        return protocol
+
+
+def _check_protocol(value: Any, depth: int) -> None:
+    """Plain JSON only: str keys without a leading ``_``, printable text, finite numbers, lists and
+    objects, at most 8 levels deep."""
+    if depth > _MAX_PROTOCOL_DEPTH:
+        raise ValueError(f"protocol is nested more than {_MAX_PROTOCOL_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str) or not key or key.startswith("_") or len(key) > 100 \
+                    or not re.match(TEXT_PATTERN, key):
+                raise ValueError(f"protocol key {key!r} is refused (plain names only)")
+            _check_protocol(inner, depth + 1)
+    elif isinstance(value, list):
+        for inner in value:
+            _check_protocol(inner, depth + 1)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("protocol values must be finite numbers")
+    elif isinstance(value, str):
+        if len(value) > 2000 or not re.match(TEXT_PATTERN, value):
+            raise ValueError(f"protocol text {value[:60]!r} is too long or holds control characters")
+    elif not (value is None or isinstance(value, (int, bool))):
+        raise ValueError(f"protocol value of type {type(value).__name__} is not JSON")
+
+
 class ModelMeta(_Strict):
     """The ``translate`` metadata entry of a model file and the body of ``config.json`` (format version 1)."""
 
@@ -154,6 +227,7 @@ class ModelMeta(_Strict):
     preprocessing: Preprocessing | None = None
     recipe: RecipeSummary | None = None
     training: TrainingSummary | None = None
+    evaluation: EvaluationMeta | None = Field(None, description="held-out metrics and how they were computed")
     limitations: list[Annotated[str, Field(max_length=1000)]] = Field(
         default_factory=list, max_length=20,
         description="known limits of the model (the method's and the data set's), for the model card",
@@ -179,9 +253,11 @@ class ModelMeta(_Strict):
 __all__ = [
     "CONFIG_FILENAME",
     "FORMAT_VERSION",
+    "MAX_PROTOCOL_BYTES",
     "MAX_SIZE_MULTIPLE",
     "MODEL_FILENAME",
     "README_FILENAME",
+    "EvaluationMeta",
     "GeneratorMeta",
     "ModelMeta",
     "Normalization",

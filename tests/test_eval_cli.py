@@ -1,0 +1,264 @@
+"""``translate eval``: runs, model folders and files, ``--data`` recipes and folders, metrics and their
+options, CycleGAN's two directions, and the errors a user meets (on tiny trained runs, CPU)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import translate.plugins
+from translate.cli import _parser, main
+from translate.errors import DataError, TranslateError
+from translate.evaluation.cli import eval_cli
+from translate.modelfile import load_model
+from translate.plugins import load_plugins
+
+from model_runs import copy_folder
+from tiny_plugin import TinyMetricsPlugin
+
+METRICS = ["--metrics", "tiny_mae,tiny_mean"]
+
+
+@pytest.fixture(scope="module")
+def plugins():
+    """The installed plugins plus the tiny test metrics (tiny_mae: paired; tiny_mean: any data)."""
+    return load_plugins(extra=[("tiny-metrics", TinyMetricsPlugin())])
+
+
+@pytest.fixture
+def run(tmp_path, pix2pix_run) -> Path:
+    """A copy of the tiny pix2pix run (synthetic_shapes: train and val splits, 4 val pairs)."""
+    return copy_folder(pix2pix_run, tmp_path / "run")
+
+
+def evaluate(plugins, *argv: str) -> int:
+    return eval_cli(_parser().parse_args(["eval", *map(str, argv)]), registry=plugins.registry)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def independent_mae(model_dir: Path, data_root: Path, registry) -> float:
+    """tiny_mae computed here, without translate.evaluation: the generator in eval mode on every val pair."""
+    loaded = load_model(model_dir, registry=registry)
+    module = loaded.modules[loaded.meta.default].eval()
+    errors = []
+    for path in sorted((data_root / "val").glob("*.png")):
+        pair = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32))
+        pair = pair.permute(2, 0, 1) / 127.5 - 1.0
+        width = pair.shape[-1] // 2
+        x, y = pair[:, :, :width], pair[:, :, width:]
+        with torch.no_grad():
+            fake = module(x[None]).clamp(-1, 1)[0]
+        errors.append(float((fake - y).abs().mean()))
+    return sum(errors) / len(errors)
+
+
+def data_root(run: Path) -> Path:
+    import tomllib
+
+    return Path(tomllib.loads((run / "recipe.toml").read_text())["data"]["options"]["root"])
+
+
+# --------------------------------------------------------------------------- a run folder
+
+
+def test_eval_run_writes_values_protocol_and_fingerprints(plugins, run, capsys):
+    assert evaluate(plugins, run, "--split", "val", *METRICS) == 0
+    out = capsys.readouterr().out
+    assert "tiny_mae" in out and "lower" in out and f"wrote {run / 'evaluation.json'}" in out
+    body = json.loads((run / "evaluation.json").read_text())
+    assert set(body["values"]) == {"tiny_mae", "tiny_mean", "tiny_mean_real"}
+    assert body["higher_is_better"]["tiny_mae"] is False
+    assert body["values"]["tiny_mae"] == pytest.approx(independent_mae(run, data_root(run), plugins.registry),
+                                                       rel=1e-5)
+    assert body["model"]["sha256"] == sha256(run / "model.safetensors")
+    assert body["model"]["step"] == 2 and body["model"]["method"] == "pix2pix"
+    data = body["data"]
+    assert data["name"] == "synthetic_shapes" and data["split"] == "val" and data["num_images"] == 4
+    assert len(data["fingerprint"]) == 64 and data["fingerprint"] == body["protocol"]["inputs_sha256"]
+    protocol = body["protocol"]
+    assert protocol["split"] == "val" and protocol["precision"] == "fp32"
+    assert protocol["generators"]["G"]["test_mode"] == "eval" and protocol["metrics"]["tiny_mae"]["scale"] == 1.0
+    assert body["translate_version"] and body["format"] == 1
+
+
+def test_paired_data_defaults_to_l1_psnr_ssim(plugins, run, capsys):
+    assert evaluate(plugins, run, "--split", "val", "--precision", "bf16") == 0
+    body = json.loads((run / "evaluation.json").read_text())
+    assert list(body["values"]) == ["l1", "psnr", "ssim"] and body["protocol"]["precision"] == "bf16"
+    assert body["higher_is_better"] == {"l1": False, "psnr": True, "ssim": True}
+    assert all(body["protocol"]["metrics"][m]["library"].startswith("torchmetrics") for m in ("l1", "psnr", "ssim"))
+    table = capsys.readouterr().out
+    assert all(name in table for name in ("l1", "psnr", "ssim", "bf16"))
+
+
+def test_default_split_falls_back_to_val_with_a_note(plugins, run, capsys):
+    assert evaluate(plugins, run, "--metrics", "tiny_mae") == 0
+    assert "no 'test' split" in capsys.readouterr().err
+    assert json.loads((run / "evaluation.json").read_text())["data"]["split"] == "val"
+    with pytest.raises(DataError, match="'test'.*--split"):
+        evaluate(plugins, run, "--metrics", "tiny_mae", "--split", "test")  # asked for: no fallback
+
+
+def test_metric_options_from_the_command_line(plugins, run, tmp_path):
+    evaluate(plugins, run, "--split", "val", "--metrics", "tiny_mae", "--out", tmp_path / "one.json")
+    evaluate(plugins, run, "--split", "val", "--metrics", "tiny_mae", "--set", "tiny_mae.scale=2",
+             "--out", tmp_path / "two.json")
+    one, two = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
+    assert two["values"]["tiny_mae"] == pytest.approx(2 * one["values"]["tiny_mae"])
+    assert two["protocol"]["metrics"]["tiny_mae"]["options"] == {"scale": 2.0}
+    assert not (run / "evaluation.json").exists()  # --out: nothing next to the model
+    with pytest.raises(TranslateError, match=r"--set tiny_mae\.bogus: .*unknown"):
+        evaluate(plugins, run, "--split", "val", "--metrics", "tiny_mae", "--set", "tiny_mae.bogus=1")
+    with pytest.raises(TranslateError, match=r"--set fid\.weights=x: .*one of the metrics evaluated \(tiny_mae\)"):
+        evaluate(plugins, run, "--split", "val", "--metrics", "tiny_mae", "--set", "fid.weights=x")
+
+
+def test_number_of_images_and_batch_size(plugins, run):
+    evaluate(plugins, run, "--split", "val", "--metrics", "tiny_mae", "--num-images", "3", "--batch-size", "2")
+    body = json.loads((run / "evaluation.json").read_text())
+    assert body["data"]["num_images"] == 3 and body["protocol"]["batch_size"] == 2
+    with pytest.raises(TranslateError, match="--num-images 0: must be at least 1"):
+        evaluate(plugins, run, "--split", "val", "--metrics", "tiny_mae", "--num-images", "0")
+
+
+def test_unknown_metric_suggests_close_matches(plugins, run):
+    with pytest.raises(TranslateError, match=r"--metrics: unknown metric 'tiny_maee'; did you mean 'tiny_mae'"):
+        evaluate(plugins, run, "--split", "val", "--metrics", "tiny_maee")
+    assert not (run / "evaluation.json").exists()
+
+
+def test_the_command_line_runs_eval(plugins, run, monkeypatch, capsys):
+    monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+    assert main(["eval", str(run), "--split", "val", "--metrics", "tiny_mean", "--batch-size", "3"]) == 0
+    assert json.loads((run / "evaluation.json").read_text())["protocol"]["batch_size"] == 3
+    assert main(["eval", str(run), "--split", "val", "--metrics", "nope"]) == 2
+    assert "error: --metrics: unknown metric 'nope'" in capsys.readouterr().err
+
+
+def test_best_needs_a_best_checkpoint(plugins, run):
+    with pytest.raises(TranslateError, match=r"no model-best\.safetensors \(and best\.json\).*\[eval\]\.best"):
+        evaluate(plugins, run, "--best", *METRICS)
+
+
+# --------------------------------------------------------------------------- --data
+
+
+def test_data_folder_points_the_training_data_set_elsewhere(plugins, run, tmp_path):
+    evaluate(plugins, run, "--split", "val", *METRICS)
+    first = json.loads((run / "evaluation.json").read_text())
+    other = copy_folder(data_root(run), tmp_path / "other")
+    victim = sorted((other / "val").glob("*.png"))[0]
+    Image.open(victim).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(victim)
+    assert evaluate(plugins, run, "--data", other, "--split", "val", *METRICS, "--out", tmp_path / "e.json") == 0
+    body = json.loads((tmp_path / "e.json").read_text())
+    assert body["data"]["folder"] == str(other) and body["data"]["name"] == "synthetic_shapes"
+    assert body["data"]["fingerprint"] != first["data"]["fingerprint"]
+    assert body["values"]["tiny_mae"] == pytest.approx(independent_mae(run, other, plugins.registry), rel=1e-5)
+
+
+def test_data_recipe_on_a_model_folder(plugins, pix2pix_model, run, tmp_path):
+    model = copy_folder(pix2pix_model, tmp_path / "model")
+    pairs = tmp_path / "pairs"
+    (pairs / "test").mkdir(parents=True)
+    for path in sorted((data_root(run) / "val").glob("*.png"))[:3]:
+        (pairs / "test" / path.name).write_bytes(path.read_bytes())
+    recipe = tmp_path / "eval.toml"
+    recipe.write_text((run / "recipe.toml").read_text().split("[data]")[0] + f"""
+[data]
+name = "paired_ab"
+[data.options]
+root = "{pairs.as_posix()}"
+load_size = 32
+crop_size = 32
+[train]
+steps = 1
+[eval]
+metrics = ["tiny_mae"]
+split = "test"
+[eval.options.tiny_mae]
+scale = 3.0
+""")
+    assert evaluate(plugins, model, "--data", recipe) == 0
+    body = json.loads((model / "evaluation.json").read_text())
+    assert body["data"]["name"] == "paired_ab" and body["data"]["split"] == "test" and body["data"]["num_images"] == 3
+    assert list(body["values"]) == ["tiny_mae"]  # the recipe's [eval].metrics, with its options
+    assert body["protocol"]["metrics"]["tiny_mae"]["options"] == {"scale": 3.0}
+    assert body["model"]["sha256"] == sha256(model / "model.safetensors")
+
+
+def test_a_bare_model_needs_data(plugins, pix2pix_model, tmp_path):
+    model = copy_folder(pix2pix_model, tmp_path / "model")
+    with pytest.raises(DataError, match="not a run folder.*pass --data RECIPE.toml.*--data FOLDER"):
+        evaluate(plugins, model, *METRICS)
+    with pytest.raises(DataError, match="no such recipe file or data folder"):
+        evaluate(plugins, model, "--data", tmp_path / "missing", *METRICS)
+    assert not (model / "evaluation.json").exists()
+
+
+def test_a_hub_model_needs_out(plugins, monkeypatch, pix2pix_model):
+    import translate.model_source
+
+    monkeypatch.setattr(translate.model_source, "download", lambda repo, revision: pix2pix_model)
+    with pytest.raises(TranslateError, match="Hub model.*pass --out FILE"):
+        evaluate(plugins, "hf://someone/model", *METRICS)
+
+
+# --------------------------------------------------------------------------- CycleGAN
+
+
+def test_cyclegan_both_directions_and_one(plugins, cyclegan_run, tmp_path):
+    run = copy_folder(cyclegan_run, tmp_path / "crun")
+    assert evaluate(plugins, run, "--metrics", "tiny_mean") == 0
+    body = json.loads((run / "evaluation.json").read_text())
+    assert set(body["values"]) == {"AtoB/tiny_mean", "AtoB/tiny_mean_real", "BtoA/tiny_mean", "BtoA/tiny_mean_real"}
+    assert set(body["protocol"]["generators"]) == {"AtoB", "BtoA"} and body["data"]["split"] == "test"
+    assert body["values"]["AtoB/tiny_mean_real"] != body["values"]["BtoA/tiny_mean_real"]  # each its own domain
+    evaluate(plugins, run, "--metrics", "tiny_mean", "--direction", "BtoA", "--out", tmp_path / "b.json")
+    one = json.loads((tmp_path / "b.json").read_text())
+    assert one["values"]["tiny_mean"] == pytest.approx(body["values"]["BtoA/tiny_mean"])
+    with pytest.raises(TranslateError, match="unpaired"):  # a full-reference metric on unpaired data
+        evaluate(plugins, run, "--metrics", "tiny_mae", "--out", tmp_path / "c.json")
+    with pytest.raises(TranslateError, match="unpaired.*--metrics"):  # no default metrics for unpaired data
+        evaluate(plugins, run, "--out", tmp_path / "d.json")
+
+
+# --------------------------------------------------------------------------- the other commands wired here
+
+
+def test_translate_run_writes_the_report_and_survives_its_failure(tmp_path, monkeypatch, capsys):
+    import translate.engine.trainer
+    import translate.report
+
+    calls = []
+    monkeypatch.setattr(translate.engine.trainer, "train", lambda recipe, **kw: type("R", (), {"run_dir": tmp_path}))
+    monkeypatch.setattr(translate.report, "write_report", lambda run: calls.append(run) or run / "report.html")
+    assert main(["run", "recipe.toml"]) == 0
+    assert calls == [tmp_path] and f"run report: {tmp_path / 'report.html'}" in capsys.readouterr().out
+
+    def broken(run):
+        raise RuntimeError("no matplotlib backend\nsecond line")
+
+    monkeypatch.setattr(translate.report, "write_report", broken)
+    assert main(["run", "recipe.toml"]) == 0  # the run succeeded; the report is a by-product
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"warning: the run report was not written (RuntimeError: no matplotlib backend); write it "
+                   f"later with: translate report {tmp_path}"]
+
+
+def test_report_and_export_best_are_wired(tmp_path, monkeypatch, pix2pix_run):
+    import translate.report.cli
+
+    seen = []
+    monkeypatch.setattr(translate.report.cli, "report_cli", lambda args: seen.append(args.run) or 0)
+    assert main(["report", str(tmp_path)]) == 0 and seen == [str(tmp_path)]
+    assert main(["export", str(pix2pix_run), "--best", "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
