@@ -156,6 +156,10 @@ def test_shapes_generation_is_deterministic(tmp_path):
     files = _files(one)
     assert len([k for k in files if k.startswith("train/")]) == 6
     assert len([k for k in files if k.startswith("test_inputs/")]) == 2
+    assert len([k for k in files if k.startswith("test/")]) == 2
+    test_pair = np.asarray(Image.open(one / "test" / "00001.png"))
+    assert (test_pair[:, :32] == np.asarray(Image.open(one / "test_inputs" / "00001.png"))).all()  # the same A
+    assert len(_build("synthetic_shapes", "test", root=str(one), **SMALL)) == 2
     assert files == _files(two)
     assert files["train/00000.png"] != _files(other)["train/00000.png"]
     assert len(ds) == 6 and ds.channels == {"input": 3, "target": 3}
@@ -185,8 +189,8 @@ def test_shapes_never_overwrite_foreign_folders(tmp_path):
     with pytest.raises(DataError, match="not a synthetic_shapes folder"):
         _build("synthetic_shapes", root=str(tmp_path / "mine"), **SMALL)
     assert (tmp_path / "mine" / "precious.txt").read_text() == "keep"
-    with pytest.raises(DataError, match="'train' and 'val'"):
-        _build("synthetic_shapes", "test", root=str(tmp_path / "s"), **SMALL)
+    with pytest.raises(DataError, match="'train', 'val' and 'test'"):
+        _build("synthetic_shapes", "tset", root=str(tmp_path / "s"), **SMALL)
 
 
 def test_shapes_a_is_an_edge_drawing_of_b(tmp_path):

@@ -173,3 +173,20 @@ def test_other_write_errors_are_not_called_disk_full(tiny_recipe: Path, monkeypa
     with pytest.raises(PermissionError):
         train(tiny_recipe)
     _no_tmp(tiny_recipe.parent / "run")
+
+
+def test_a_checkpoint_of_another_network_layout_is_a_clear_error(stopped_run: tuple[Path, Path],
+                                                                 tmp_path: Path) -> None:
+    """E.g. a run started by translate 0.1.0, whose U-Net had a bias the authors' layout has not."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from translate.errors import TranslateError
+
+    recipe, run = _copy(stopped_run, tmp_path)
+    for ckpt in list_checkpoints(run):
+        weights = load_file(str(ckpt / "networks.safetensors"))
+        weights["G.down.0.bias"] = torch.zeros(1)
+        save_file(weights, str(ckpt / "networks.safetensors"))
+    with pytest.raises(TranslateError, match=r"network 'G' does not fit.*has G?\.?down\.0\.bias.*bias = \"v0\.1\""):
+        train(recipe, output_dir=str(run), resume=True)

@@ -33,7 +33,7 @@ def plugins():
 
 @pytest.fixture
 def run(tmp_path, pix2pix_run) -> Path:
-    """A copy of the tiny pix2pix run (synthetic_shapes: train and val splits, 4 val pairs)."""
+    """A copy of the tiny pix2pix run (synthetic_shapes: train, val and test splits, 4 val pairs)."""
     return copy_folder(pix2pix_run, tmp_path / "run")
 
 
@@ -100,12 +100,27 @@ def test_paired_data_defaults_to_l1_psnr_ssim(plugins, run, capsys):
     assert all(name in table for name in ("l1", "psnr", "ssim", "bf16"))
 
 
-def test_default_split_falls_back_to_val_with_a_note(plugins, run, capsys):
-    assert evaluate(plugins, run, "--metrics", "tiny_mae") == 0
+def test_default_split_is_test_and_falls_back_to_val_with_a_note(plugins, run, tmp_path, capsys):
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    assert evaluate(plugins, run, "--metrics", "tiny_mae") == 0  # synthetic_shapes has a test split
+    assert "no 'test' split" not in capsys.readouterr().err
+    assert json.loads((run / "evaluation.json").read_text())["data"]["split"] == "test"
+    folder = tmp_path / "pairs"  # the same pairs as a paired_ab folder without a test split
+    for split in ("train", "val"):
+        shutil.copytree(data_root(run) / split, folder / split)
+    recipe = tomllib.loads((run / "recipe.toml").read_text())
+    recipe["data"] = {"name": "paired_ab", "options": {"root": str(folder), "preprocess": "none"}}
+    (tmp_path / "pairs.toml").write_text(tomli_w.dumps(recipe))
+    out = tmp_path / "e.json"
+    assert evaluate(plugins, run, "--data", tmp_path / "pairs.toml", "--metrics", "tiny_mae", "--out", out) == 0
     assert "no 'test' split" in capsys.readouterr().err
-    assert json.loads((run / "evaluation.json").read_text())["data"]["split"] == "val"
-    with pytest.raises(DataError, match="'test'.*--split"):
-        evaluate(plugins, run, "--metrics", "tiny_mae", "--split", "test")  # asked for: no fallback
+    assert json.loads(out.read_text())["data"]["split"] == "val"
+    with pytest.raises(DataError, match="'test'.*--split"):  # asked for: no fallback
+        evaluate(plugins, run, "--data", tmp_path / "pairs.toml", "--metrics", "tiny_mae", "--split", "test")
 
 
 def test_metric_options_from_the_command_line(plugins, run, tmp_path):

@@ -68,7 +68,7 @@ def test_shapes_chunking_does_not_change_the_files(tmp_path: Path, monkeypatch: 
     whole = _shapes(tmp_path / "whole")
     monkeypatch.setattr(shapes_module, "CHUNK", 3)
     chunked = _shapes(tmp_path / "chunked")
-    assert len(whole) == 7 + 2 + 3 and whole == chunked
+    assert len(whole) == 7 + 2 + 3 + 3 and whole == chunked  # train, val, test pairs, test inputs
 
 
 def test_shapes_are_written_a_chunk_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

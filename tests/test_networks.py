@@ -31,17 +31,18 @@ def n_params(module: nn.Module) -> int:
 # --- parameter counts -------------------------------------------------------------------------
 
 def test_unet_256_parameter_count() -> None:
-    # pytorch-CycleGAN-and-pix2pix unet_256 (batch norm, 3->3) has 54,413,955 parameters. Ours adds
-    # biases to the two encoder convs no norm follows (first layer: 64, bottleneck: 512).
+    # pytorch-CycleGAN-and-pix2pix unet_256 (batch norm, 3->3) has 54,413,955 parameters: the same tensors.
     count = n_params(gen("unet_256"))
-    assert count == 54_413_955 + 64 + 512
+    assert count == 54_413_955
     assert abs(count - 54.41e6) / 54.41e6 < 0.005
+    # translate 0.1.0 (bias = "v0.1") added biases to the outermost and innermost down-convs (64 + 512).
+    assert n_params(gen("unet_256", {"bias": "v0.1"})) == 54_413_955 + 64 + 512
 
 
 def test_unet_128_and_encoder_decoder_counts() -> None:
-    assert n_params(gen("unet_128")) == 41_828_995 + 64 + 512
+    assert n_params(gen("unet_128")) == 41_828_995
     # Without skips the decoder convs see half the channels: fewer parameters, same output size.
-    assert n_params(gen("encoder_decoder_256")) == 39_076_035
+    assert n_params(gen("encoder_decoder_256")) == 39_075_459
     assert n_params(gen("encoder_decoder_128")) < n_params(gen("unet_128"))
 
 
@@ -147,20 +148,37 @@ def test_encoder_decoder_has_no_skips() -> None:
     assert ed.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 3, 32, 32)
 
 
+def _convs(net: nn.Module) -> list[tuple[nn.Module, nn.Module | None]]:
+    """Each conv with the module that follows it (None for the last)."""
+    mods = list(net.modules())
+    return [(m, mods[i + 1] if i + 1 < len(mods) else None) for i, m in enumerate(mods)
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
 @pytest.mark.parametrize("norm", ["batch", "instance", "none"])
 def test_norms_and_biases(norm: str) -> None:
-    for net in (gen("unet", {"ngf": 4, "num_downs": 5, "norm": norm}), disc("patchgan_70", {"ndf": 4, "norm": norm})):
+    unet = gen("unet", {"ngf": 4, "num_downs": 5, "norm": norm})
+    patch = disc("patchgan_70", {"ndf": 4, "norm": norm})
+    pixel = disc("pixelgan", {"ndf": 4, "norm": norm})
+    for net in (unet, patch, pixel):
         kinds = {type(m) for m in net.modules()}
         assert (nn.BatchNorm2d in kinds) == (norm == "batch")
         assert (nn.InstanceNorm2d in kinds) == (norm == "instance")
         for m in net.modules():
             if isinstance(m, nn.InstanceNorm2d):
                 assert not m.affine and not m.track_running_stats
-        mods = list(net.modules())
-        for i, m in enumerate(mods):
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                before_bn = i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d)
-                assert (m.bias is None) == before_bn
+    # The authors' rule (the default): a bias exactly with instance norm, except on the convs they
+    # always give one: the U-Net's last transposed conv, the PatchGAN's first and last, the PixelGAN's first.
+    always = {unet.up[-1][1], patch.model[0], patch.model[-1], pixel.model[0]}
+    for net in (unet, patch, pixel):
+        for conv, _ in _convs(net):
+            assert (conv.bias is not None) == (norm == "instance" or conv in always)
+    # translate 0.1.0's rule (bias = "v0.1"): a bias unless a BatchNorm follows.
+    for net in (gen("unet", {"ngf": 4, "num_downs": 5, "norm": norm, "bias": "v0.1"}),
+                disc("patchgan_70", {"ndf": 4, "norm": norm, "bias": "v0.1"}),
+                disc("pixelgan", {"ndf": 4, "norm": norm, "bias": "v0.1"})):
+        for conv, after in _convs(net):
+            assert (conv.bias is None) == isinstance(after, nn.BatchNorm2d)
 
 
 def test_first_encoder_layer_and_bottleneck_have_no_norm() -> None:

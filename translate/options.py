@@ -22,6 +22,11 @@ class Options(BaseModel):
     #: generated recipe reference (``translate docs recipes``); base classes' rules apply too.
     validation_rules: ClassVar[tuple[str, ...]] = ()
 
+    #: Values of options that were added after model files were first written: a model file whose
+    #: recorded options lack such a key was built with this value (which may differ from the
+    #: field's default, the value for new recipes). Used only when rebuilding from a model file.
+    recorded_defaults: ClassVar[dict[str, Any]] = {}
+
 
 class NoOptions(Options):
     """Options model of a component that takes none."""

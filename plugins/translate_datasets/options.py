@@ -41,6 +41,7 @@ class ShapesOptions(ServeOptions, GeneratedOptions):
     root: str = Field("data/shapes", description="where the generated files go")
     count: int = Field(400, ge=1, le=MAX_COUNT, description="pairs in the train split")
     val_count: int = Field(16, ge=1, le=MAX_EXTRA_COUNT, description="pairs in the val split")
-    test_count: int = Field(8, ge=0, le=MAX_EXTRA_COUNT,
-                            description="plain A (edge) images in test_inputs/ for translate infer")
+    test_count: int = Field(50, ge=0, le=MAX_EXTRA_COUNT,
+                            description="pairs in the test split; their A halves are also written to test_inputs/ "
+                            "for translate infer")
     image_size: int = Field(64, ge=16, le=1024, description="width and height of A and B")

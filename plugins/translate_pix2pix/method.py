@@ -7,13 +7,14 @@ from typing import Any
 
 import torch
 
-from translate.api import ExportSpec, Method, StepContext, set_requires_grad, unwrap
+from translate.api import Discriminator, ExportSpec, Method, StepContext, set_requires_grad, unwrap
 
 from .method_options import Pix2PixOptions
 
 
 class Pix2Pix(Method):
-    """One discriminator step, then one generator step, per batch."""
+    """One discriminator step (D sees the fake batch, then the real one, unless ``d_order``
+    says otherwise), then one generator step, per batch."""
 
     data_keys = ("input", "target")
     limitations = (
@@ -28,13 +29,15 @@ class Pix2Pix(Method):
         self.direction = ctx.data.direction
         G = ctx.generator(in_channels=c_in, out_channels=c_out, default="unet_256")
         self.networks["G"] = G
-        self.optimizers["G"] = ctx.adam(G.parameters(), options.lr, (options.beta1, options.beta2))
+        reference = options.optimizer == "reference"
+        self.optimizers["G"] = ctx.adam(G.parameters(), options.lr, (options.beta1, options.beta2), reference=reference)
         self.gan = None
         if options.lambda_gan > 0:
             d_in = c_in + c_out if options.conditional else c_out
             D = ctx.discriminator(in_channels=d_in, default="patchgan")
             self.networks["D"] = D
-            self.optimizers["D"] = ctx.adam(D.parameters(), options.lr_d or options.lr, (options.beta1, options.beta2))
+            self.optimizers["D"] = ctx.adam(D.parameters(), options.lr_d or options.lr, (options.beta1, options.beta2),
+                                            reference=reference)
             self.gan = ctx.loss("adversarial", default="vanilla")
         self.reconstruction = ctx.loss("reconstruction", default="l1") if options.lambda_l1 > 0 else None
 
@@ -53,7 +56,8 @@ class Pix2Pix(Method):
             opt_d = self.optimizers["D"]
             opt_d.zero_grad(set_to_none=True)
             with ctx.autocast():
-                loss_d = self.gan.discriminator_loss(D, self._d_input(x, y), self._d_input(x, fake.detach()))
+                real, fake_d = self._d_input(x, y), self._d_input(x, fake.detach())
+                loss_d = self.gan.discriminator_loss(_in_order(D, fake_d, real, self.opt.d_order), real, fake_d)
             ctx.backward(loss_d)
             opt_d.step()
             set_requires_grad(D, False)  # no D gradients from the G step (ENGINE_NOTES 3)
@@ -91,6 +95,31 @@ class Pix2Pix(Method):
         a, b = ("A", "B") if self.direction == "AtoB" else ("B", "A")
         return [ExportSpec(name="G", network="G", direction=self.direction, input_domain=a,
                            output_domain=b, test_mode=self.opt.test_mode)]
+
+
+class _Evaluated:
+    """D with its outputs for ``inputs`` computed up front, in the order given.
+
+    The adversarial loss evaluates D on real then fake; handing it this wrapper evaluates D in
+    the order the method chose (BatchNorm in D updates its running statistics per call) while the
+    loss stays the same. Any other input (a gradient penalty's interpolates) goes to D itself.
+    """
+
+    def __init__(self, D: torch.nn.Module, *inputs: torch.Tensor) -> None:
+        self.D = D
+        self.outputs = {id(t): D(t) for t in inputs}
+        self.inputs = inputs  # keeps the tensors alive, so that their ids stay theirs
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.outputs.pop(id(x), None)
+        return self.D(x) if out is None else out
+
+
+def _in_order(D: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor, order: str) -> Discriminator:
+    """``D`` for the discriminator loss, evaluating fake and real in ``order`` ('real_first': as the loss does)."""
+    if order == "real_first":
+        return D
+    return _Evaluated(D, fake, real)
 
 
 def _dtype(module: torch.nn.Module) -> torch.dtype:

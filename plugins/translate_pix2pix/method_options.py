@@ -24,6 +24,18 @@ class Pix2PixOptions(Options):
     lr_d: float | None = Field(None, gt=0, description="Adam learning rate of the discriminator (default: lr).")
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
+    d_order: Literal["fake_first", "real_first"] = Field(
+        "fake_first",
+        description="order in which the discriminator step evaluates D: 'fake_first' as the authors' code "
+        "(fake, then real), 'real_first' as translate 0.1.0. The losses are the same; BatchNorm running "
+        "statistics in D differ.",
+    )
+    optimizer: Literal["fused", "reference"] = Field(
+        "fused",
+        description="Adam implementation: 'fused' (one kernel for all parameters, fast) or 'reference' "
+        "(torch.optim.Adam with its defaults, as the authors' code: updates equal theirs bit for bit; fused "
+        "Adam differs by rounding)",
+    )
     test_mode: Literal["train", "eval"] = Field(
         "train",
         description="Test-time behaviour recorded in the model: 'train' keeps dropout on and uses batch "

@@ -176,6 +176,10 @@ def save_checkpoint(
     return final
 
 
+def _few(names: list[str], show: int = 4) -> str:
+    return ", ".join(names[:show]) + (f" and {len(names) - show} more" if len(names) > show else "")
+
+
 def load_checkpoint(
     path: Path,
     *,
@@ -197,7 +201,18 @@ def load_checkpoint(
     for name, net in networks.items():
         prefix = f"{name}."
         sub = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-        accelerator.unwrap_model(net).load_state_dict(sub, strict=True)
+        module = accelerator.unwrap_model(net)
+        have, want = set(sub), set(module.state_dict())
+        if have != want:  # e.g. a run started by an older translate whose network defaults differed
+            extra, missing = sorted(have - want), sorted(want - have)
+            raise TranslateError(
+                f"checkpoint {path}: network {name!r} does not fit the network this recipe builds"
+                + (f"; the checkpoint has {_few(extra)} that it lacks" if extra else "")
+                + (f"; it lacks {_few(missing)}" if missing else "")
+                + ". If the run was started by another translate version, an option's default may have changed: "
+                "set the options the run was trained with in the recipe (the component docs list the options that "
+                "select an older layout, e.g. bias = \"v0.1\"), or resume with the translate version that started it")
+        module.load_state_dict(sub, strict=True)
     opt_states = load_state(path / "optimizers")
     for name, opt in optimizers.items():
         opt.load_state_dict(opt_states[name])

@@ -171,8 +171,10 @@ def _build(path: Path, registry: "Registry", name: str, g: GeneratorMeta, *,
     comp = registry.components["generator"].get(g.component)
     if comp is None:
         raise ModelFileError(f"{where}: {_missing_component(g)}")
+    # Options added after a file was written: the file was built with their recorded_defaults.
+    recorded = {**getattr(comp.options, "recorded_defaults", {}), **g.options}
     try:
-        options = comp.parse_options(g.options, f"translate.generators.{name}.options")
+        options = comp.parse_options(recorded, f"translate.generators.{name}.options")
     except OptionsInvalid as err:
         hint = (f"the model was saved with {g.plugin.distribution} {g.plugin.version}, "
                 f"installed is {comp.plugin.distribution} {comp.plugin.version}")
