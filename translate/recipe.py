@@ -77,6 +77,12 @@ class TrainSpec(BaseModel):
     )
     sync_batchnorm: bool = Field(False, description="Convert BatchNorm to SyncBatchNorm for multi-GPU runs.")
     cpu: bool = Field(False, description="Force the CPU even when a GPU is present.")
+    init_from: str | None = Field(
+        None, min_length=1,
+        description="Start from the generators of this model (a model folder or model.safetensors, e.g. one made "
+        "by `translate convert` from the authors' checkpoints): fine-tuning. Discriminators and optimizers start "
+        "fresh; ignored when resuming (the checkpoint has the weights).",
+    )
 
     @model_validator(mode="after")
     def _length(self) -> "TrainSpec":

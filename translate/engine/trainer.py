@@ -36,6 +36,7 @@ from . import steps
 from .checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
 from .environment import write_environment
 from .evaluate import TrainingEvaluation
+from .init_from import init_from_model
 from .interrupt import RunInterrupted, StopSignals, ignore_stop_signals, resume_command
 from .lock import RunLock
 from .logs import MetricsLog
@@ -114,6 +115,9 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
     with accelerator.main_process_first():  # a generated data set is written once, by the main process
         train_set = build_dataset(recipe, registry, "train")
     method, info = build_method(recipe, registry, train_set, str(recipe_path))
+    if recipe.train.init_from and ckpt is None:  # fine-tuning; a resumed run has its weights in the checkpoint
+        for line in init_from_model(method, recipe.train.init_from, registry, str(recipe_path)):
+            accelerator.print(f"train.init_from: {line}")
     evaluation = None
     if recipe.eval is not None:  # before the seed below: building metrics may draw random numbers
         evaluation = TrainingEvaluation(recipe, registry, run_dir, accelerator, resume=resume)
