@@ -43,7 +43,7 @@ _LAYER_OF_PREFIX: list[tuple[str, int]] = [
     ("translate.model_card", 3), ("translate.export", 3), ("translate.hub", 3),
     ("translate.onnx", 3), ("translate.model_source", 3), ("translate.input_kinds", 3), ("translate.pipeline", 3), ("translate.inference", 3),
     ("translate.download", 3), ("translate.docs", 3), ("translate.check", 3), ("translate.plugin_list", 3),
-    ("translate.report", 3),
+    ("translate.report", 3), ("translate.convert", 3),
     # 4: the command line
     ("translate.cli", 4),
 ]

@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_push_arguments(push)
 
+    conv = sub.add_parser("convert", help="turn the authors' pix2pix/CycleGAN checkpoints (.pth) into a model folder")
+    from .convert.cli import add_convert_arguments
+
+    add_convert_arguments(conv)
+
     data = sub.add_parser("data", help="public data sets")
     dsub = data.add_subparsers(dest="data_command")
     dl = dsub.add_parser("download", help="download and extract a public data set")
@@ -182,6 +187,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from .hub import push_cli
 
         return push_cli(args)
+    if args.command == "convert":
+        from .convert.cli import convert_cli
+
+        return convert_cli(args)
     if args.command == "data":
         from .download import data_cli
 

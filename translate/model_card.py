@@ -53,12 +53,15 @@ def _description(meta: ModelMeta) -> list[str]:
     header = ["name", "direction", "input -> output", "channels", "network", "plugin", "test-time mode",
               "size multiple"]
     norm = default.normalization
+    made = (f"converted by [translate](https://pypi.org/project/translate-i2i/) {md_cell(meta.translate_version)} "
+            f"from {_plain(meta.provenance.converted_from)} (see Provenance; translate did not train it)"
+            if meta.provenance is not None else
+            f"trained with [translate](https://pypi.org/project/translate-i2i/) {md_cell(meta.translate_version)} "
+            f"on the {label} data set")
     lines = [
         f"# {method}: {source} -> {target} ({md_cell(data)})",
         "",
-        f"A {method} model trained with [translate](https://pypi.org/project/translate-i2i/) "
-        f"{md_cell(meta.translate_version)} on the {label} data set. "
-        f"By default it translates {source} images into {target} images.",
+        f"A {method} model {made}. By default it translates {source} images into {target} images.",
         "",
         "## Generators",
         "",
@@ -74,7 +77,21 @@ def _description(meta: ModelMeta) -> list[str]:
     return lines
 
 
+def _provenance(meta: ModelMeta) -> list[str]:
+    """Where converted weights came from: the files with their sha256, the source and the licence."""
+    p = meta.provenance
+    if p is None:
+        return []
+    rows = [[f.generator, f"`{md_cell(f.name)}`", f"`{f.sha256}`"] for f in p.files]
+    return ["", "## Provenance", "", f"Converted with `translate convert` from {_plain(p.converted_from)}.", "",
+            *(_table(["generator", "file", "sha256"], rows) + [""] if rows else []),
+            f"- source: {_code(p.source) if p.source else 'not given'}",
+            f"- licence of the weights: {_code(p.license) if p.license else 'not given; ask their source'}"]
+
+
 def _training(meta: ModelMeta) -> list[str]:
+    if meta.provenance is not None:
+        return _provenance(meta)
     r, t = meta.recipe, meta.training
     facts: list[tuple[str, object]] = [("method", f"`{md_cell(meta.method)}`"), ("data set", _data_label(meta)[1])]
     if r:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from translate.api import conv_bias, init_weights, norm_layer
+from .authors import AuthorsCheckpoint
 from .network_options import ResnetOptions
 
 
@@ -62,7 +63,7 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
-class ResnetGenerator(nn.Module):
+class ResnetGenerator(AuthorsCheckpoint, nn.Module):
     """ResNet generator mapping ``(N, in_channels, H, W)`` to ``(N, out_channels, H, W)`` in [-1, 1].
 
     Args:
@@ -148,6 +149,7 @@ def build_resnet(
 ) -> ResnetGenerator:
     """Build and initialise a ResNet generator from validated options; a named variant fixes its depth,
     the configurable ``resnet`` takes ``n_blocks`` and ``n_downsampling`` from its options."""
+    fixed = None if n_blocks is None else (n_blocks, 2 if n_downsampling is None else n_downsampling)
     if n_blocks is None:
         n_blocks = options.n_blocks  # type: ignore[attr-defined]
     if n_downsampling is None:
@@ -162,4 +164,5 @@ def build_resnet(
         dropout=options.dropout,
         padding=options.padding,
     )
+    net.fixed_depth = fixed  # a named variant's depth, for reading the authors' checkpoints
     return init_weights(net, options.init, options.init_gain)

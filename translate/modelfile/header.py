@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from ..errors import ModelFileError
 from ..options import error_lines
+from .foreign import checkpoints_hint, pytorch_checkpoint
 from .schema import FORMAT_VERSION, MODEL_FILENAME, ModelMeta
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,7 +79,7 @@ def resolve_model_path(path: str | os.PathLike[str]) -> Path:
     if p.is_dir():
         inner = p / MODEL_FILENAME
         if not inner.exists() and not inner.is_symlink():
-            raise ModelFileError(f"{p}: folder has no {MODEL_FILENAME}")
+            raise ModelFileError(f"{p}: folder has no {MODEL_FILENAME}{checkpoints_hint(p)}")
         check_regular(inner)
         return inner
     if not p.exists():
@@ -88,7 +89,17 @@ def resolve_model_path(path: str | os.PathLike[str]) -> Path:
 
 
 def read_header(path: Path) -> dict[str, Any]:
-    """Read and check a safetensors header by hand (size-limited JSON, no code)."""
+    """Read and check a safetensors header by hand (size-limited JSON, no code); name a PyTorch checkpoint as one."""
+    try:
+        return _read_header(path)
+    except ModelFileError:
+        message = pytorch_checkpoint(path)
+        if message is None:
+            raise
+        raise ModelFileError(message) from None
+
+
+def _read_header(path: Path) -> dict[str, Any]:
     fd = open_regular(path)
     try:
         with os.fdopen(fd, "rb") as fh:

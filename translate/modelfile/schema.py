@@ -217,6 +217,24 @@ def _check_protocol(value: Any, depth: int) -> None:
         raise ValueError(f"protocol value of type {type(value).__name__} is not JSON")
 
 
+class ConvertedFile(_Strict):
+    """One file the weights of a converted model came from."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="the file's name")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    generator: str = Field(max_length=100, pattern=NAME_PATTERN, description="the generator its weights fill")
+
+
+class ProvenanceMeta(_Strict):
+    """Where the weights came from when translate did not train them (``translate convert``)."""
+
+    converted_from: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN,
+                                description="the code or format the weights were converted from")
+    files: list[ConvertedFile] = Field(default_factory=list, max_length=8)
+    source: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN, description="where they came from (a URL)")
+    license: str | None = Field(None, max_length=200, pattern=TEXT_PATTERN, description="their licence, as given")
+
+
 class ModelMeta(_Strict):
     """The ``translate`` metadata entry of a model file and the body of ``config.json`` (format version 1)."""
 
@@ -228,6 +246,7 @@ class ModelMeta(_Strict):
     recipe: RecipeSummary | None = None
     training: TrainingSummary | None = None
     evaluation: EvaluationMeta | None = Field(None, description="held-out metrics and how they were computed")
+    provenance: ProvenanceMeta | None = Field(None, description="where converted weights came from (translate convert)")
     limitations: list[Annotated[str, Field(max_length=1000)]] = Field(
         default_factory=list, max_length=20,
         description="known limits of the model (the method's and the data set's), for the model card",
@@ -252,6 +271,7 @@ class ModelMeta(_Strict):
 
 __all__ = [
     "CONFIG_FILENAME",
+    "ConvertedFile",
     "FORMAT_VERSION",
     "MAX_PROTOCOL_BYTES",
     "MAX_SIZE_MULTIPLE",
@@ -263,6 +283,7 @@ __all__ = [
     "Normalization",
     "PluginMeta",
     "Preprocessing",
+    "ProvenanceMeta",
     "RecipeSummary",
     "TrainingSummary",
 ]
