@@ -431,6 +431,18 @@ def test_a_converted_folder_exports_again(tmp_path) -> None:
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_converted_model_exports_to_onnx(tmp_path) -> None:
+    """Like any model folder: ONNX with dynamic sizes, checked against PyTorch with onnxruntime."""
+    from translate.onnx import export_onnx
+
+    net = authors_net("resnet_6blocks", norm="instance")
+    result = convert([_save(net.state_dict(), tmp_path / "latest_net_G.pth")], tmp_path / "model")
+    report = export_onnx(result.out / "model.safetensors", result.out, sizes=[(1, 32, 32), (2, 32, 64)],
+                         echo=None)
+    assert report.files == [result.out / "model.onnx"] and report.max_abs_diff is not None
+    assert report.max_abs_diff < 1e-3
+
+
 def test_other_files_are_not_taken_for_checkpoints(tmp_path) -> None:
     import struct
     import zipfile
