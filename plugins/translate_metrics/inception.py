@@ -3,7 +3,7 @@
 The weights file is the one torch-fidelity publishes (converted from the TensorFlow FID code's
 graph, so that the features match the original FID implementation). translate finds it with
 :func:`translate.api.resolve_weights` and never downloads it. torch-fidelity itself reads a weights
-file with ``torch.load(weights_only=False)`` (an arbitrary pickle), so it never gets the file: the
+file with PyTorch's unrestricted unpickler (which can run code from the file), so it never gets the file: the
 tensors are read here with :func:`translate.api.load_weights` (safetensors or
 ``weights_only=True``) and torch-fidelity gets an in-memory copy of just those tensors.
 """

@@ -89,13 +89,13 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _torch_load(path: Path, kind: str) -> Any:
-    import pickle
-
     import torch
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # noqa: BLE001 - sorted below: the restricted unpickler's refusals, damage, the rest
+        if type(err).__name__ != "UnpicklingError":  # pickle's error class, without importing pickle here
+            return _damaged(path, kind, err)
         text = str(err)
         if "Weights only load failed" in text:
             found = _GLOBAL.search(text)
@@ -107,12 +107,17 @@ def _torch_load(path: Path, kind: str) -> Any:
             ) from None
         raise ModelFileError(f"{path}: not a readable PyTorch checkpoint (truncated or damaged?): {_first(err)}") \
             from None
-    except (EOFError, RuntimeError, ValueError, OSError, KeyError, IndexError, TypeError) as err:
-        fmt = "zip archive" if kind == "zip" else "pickle"
-        raise ModelFileError(
-            f"{path}: truncated or damaged PyTorch checkpoint ({fmt}): {type(err).__name__}: {_first(err)}; "
-            "download or copy it again"
-        ) from None
+
+
+def _damaged(path: Path, kind: str, err: Exception) -> Any:
+    """Raise the error of a checkpoint ``torch.load`` could not read; anything unexpected propagates."""
+    if not isinstance(err, (EOFError, RuntimeError, ValueError, OSError, KeyError, IndexError, TypeError)):
+        raise err
+    fmt = "zip archive" if kind == "zip" else "pickle"
+    raise ModelFileError(
+        f"{path}: truncated or damaged PyTorch checkpoint ({fmt}): {type(err).__name__}: {_first(err)}; "
+        "download or copy it again"
+    ) from None
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:
