@@ -21,13 +21,11 @@ from pydantic import ValidationError
 from .errors import TranslateError
 from .evaluation.record import EVALUATION_FILENAME  # what translate eval writes next to the model
 from .modelfile.schema import EvaluationMeta
+from .evaluation.record import BEST_MODEL_FILENAME, BEST_RECORD_FILENAME
 from .weights import file_sha256
 
 BEST_EVALUATION_FILENAME = "evaluation-best.json"
 """What ``translate eval RUN --best`` writes, beside the last model's ``evaluation.json``."""
-BEST_MODEL_FILENAME = "model-best.safetensors"
-"""A run's best model by the recipe's ``[eval].best`` value (with ``best.json``)."""
-BEST_RECORD_FILENAME = "best.json"
 
 _MAX_RUN_JSON = 16 * 1024 * 1024
 _MAX_VALUES = 64  # EvaluationMeta's limit

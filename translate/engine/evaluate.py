@@ -28,6 +28,8 @@ from ..atomic import write_text_atomic
 from ..data import DataInfo
 from ..errors import DataError, TranslateError
 from ..evaluation import (
+    BEST_MODEL_FILENAME,
+    BEST_RECORD_FILENAME,
     EVALUATION_FILENAME,
     EvaluationResult,
     GeneratorUnderTest,
@@ -44,14 +46,12 @@ from ..registry import Registry
 from .setup import build_dataset
 from .steps import any_process
 
-BEST_FILENAME = "best.json"
-BEST_MODEL_FILENAME = "model-best.safetensors"
 
 
 def read_best(run_dir: Path) -> dict[str, Any] | None:
     """``RUN/best.json`` (value as a float), or None when there is none or it cannot be read."""
     try:
-        best = json.loads((Path(run_dir) / BEST_FILENAME).read_text(encoding="utf-8"))
+        best = json.loads((Path(run_dir) / BEST_RECORD_FILENAME).read_text(encoding="utf-8"))
         best["value"] = float_value(best["value"])
         best["step"] = int(best["step"])
         return best
@@ -199,7 +199,7 @@ class TrainingEvaluation:
         if self.accelerator.is_main_process and self.best is not None:
             body = {**self.best, "value": json_value(self.best["value"]),
                     "checkpoint": checkpoint.relative_to(self.run_dir).as_posix()}
-            write_text_atomic(self.run_dir / BEST_FILENAME, json.dumps(body, indent=2) + "\n")
+            write_text_atomic(self.run_dir / BEST_RECORD_FILENAME, json.dumps(body, indent=2) + "\n")
         self._previous_best_step = None
 
     def finish(self, model_path: Path | None, info: DataInfo) -> Path | None:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .record import EVALUATION_FILENAME, format_table, read_evaluation, write_evaluation
+from .record import BEST_MODEL_FILENAME, BEST_RECORD_FILENAME, EVALUATION_FILENAME, format_table, read_evaluation, write_evaluation
 from .runner import (
     EvaluationError,
     EvaluationResult,
@@ -19,7 +19,7 @@ from .runner import (
 )
 
 __all__ = [
-    "EVALUATION_FILENAME",
+    "EVALUATION_FILENAME", "BEST_MODEL_FILENAME", "BEST_RECORD_FILENAME",
     "EvaluationError",
     "EvaluationResult",
     "GeneratorUnderTest",

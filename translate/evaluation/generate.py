@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def dropout_seed(seed: int, name: str) -> int:
-    """The dropout seed of one image in train test mode (the rule :class:`translate.inference.Translator` uses)."""
+    """The dropout seed of one image in train test mode, from the run's ``seed`` and the image's key (its name):
+    the same rule in ``translate eval`` and ``translate infer`` (:class:`translate.inference.Translator`)."""
     return (seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2**63)
 
 

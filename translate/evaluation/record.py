@@ -20,6 +20,10 @@ from .values import float_value
 
 FORMAT = 1
 EVALUATION_FILENAME = "evaluation.json"
+BEST_MODEL_FILENAME = "model-best.safetensors"
+"""A run's best model by the recipe's ``[eval].best`` value, written during training."""
+BEST_RECORD_FILENAME = "best.json"
+"""Which step that is: ``{"key", "value", "step", "higher_is_better", "checkpoint"}``."""
 
 
 def write_evaluation(path: str | os.PathLike[str], result: EvaluationResult, *, model: dict[str, Any],

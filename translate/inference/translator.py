@@ -19,12 +19,12 @@ order). The module's mode and buffers (BatchNorm statistics) are restored after 
 from __future__ import annotations
 
 import contextlib
-import zlib
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from ..errors import TranslateError
+from ..evaluation.generate import dropout_seed
 from ..modelfile import GeneratorInfo
 from .inputs import parse_size
 from .tiling import translate_tiles
@@ -245,7 +245,7 @@ class Translator:
             return
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices, device_type=self.device.type):
-            torch.manual_seed((self.seed * 1_000_003 + zlib.crc32(key.encode("utf-8"))) % (2**63))
+            torch.manual_seed(dropout_seed(self.seed, key))
             yield
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
