@@ -31,11 +31,12 @@ _LAYER_OF_PREFIX: list[tuple[str, int]] = [
     ("translate.version", 0), ("translate.errors", 0), ("translate.options", 0), ("translate.atomic", 0),
     ("translate.markdown", 0), ("translate.data", 0), ("translate.method", 0), ("translate.losses", 0),
     ("translate.nn", 0), ("translate.hookspecs", 0), ("translate.preprocess", 0), ("translate.data_source", 0),
-    ("translate.shapes", 0), ("translate.factories", 0), ("translate.disk", 0), ("translate.metric", 0),
+    ("translate.shapes", 0), ("translate.factories", 0), ("translate.disk", 0), ("translate.metric", 0), ("translate.scale", 0),
     # 1: the plugin core, recipes, data helpers, model files, and the public API that gathers them
     ("translate.registry", 1), ("translate.plugins", 1), ("translate.recipe", 1), ("translate.build", 1),
     ("translate.imageio", 1), ("translate.augment", 1), ("translate.data_options", 1), ("translate.generated", 1),
-    ("translate.modelfile", 1), ("translate.api", 1), ("translate.testing", 1), ("translate.weights", 1),
+    ("translate.device_augment", 1),
+    ("translate.modelfile", 1), ("translate.api", 1), ("translate.weights", 1),
     # 2: the training engine
     ("translate.evaluation.cli", 3), ("translate.model_evaluation", 3),  # before the layer-2 prefix below
     ("translate.engine", 2), ("translate.evaluation", 2),
@@ -43,7 +44,9 @@ _LAYER_OF_PREFIX: list[tuple[str, int]] = [
     ("translate.model_card", 3), ("translate.export", 3), ("translate.hub", 3),
     ("translate.onnx", 3), ("translate.model_source", 3), ("translate.input_kinds", 3), ("translate.pipeline", 3), ("translate.inference", 3),
     ("translate.download", 3), ("translate.docs", 3), ("translate.check", 3), ("translate.plugin_list", 3),
-    ("translate.report", 3), ("translate.convert", 3),
+    ("translate.report", 3), ("translate.convert", 3), ("translate.serve", 3), ("translate.demo", 3),
+    # the plugin authors' kit drives the engine and translate.load (check_loss, check_method)
+    ("translate.testing", 3), ("translate.testing_losses", 3), ("translate.testing_methods", 3),
     # 4: the command line
     ("translate.cli", 4),
 ]

@@ -38,7 +38,7 @@ from translate.testing import (
     load_registry_with,
 )
 
-BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation"}
+BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation", "perceptual", "srgan"}
 EXAMPLE_DIST = "translate-example-plugin"
 EXAMPLE_GENERATOR = "tiny_resnet"
 ENV_VARS = ("TRANSLATE_LOAD_PLUGINS", "TRANSLATE_STRICT_PLUGINS", "TRANSLATE_TRACE_PLUGINS")
@@ -683,7 +683,7 @@ def test_testing_checks_pass_on_good_networks() -> None:
 
 def test_testing_checks_catch_broken_networks() -> None:
     registry = load_registry_with(TinyNets())
-    with pytest.raises(AssertionError, match=r"output shape \(2, 3, 16, 16\), expected \(2, 3, 32, 32\)"):
+    with pytest.raises(AssertionError, match=r"output shape \(2, 3, 16, 16\) for input \(2, 3, 32, 32\), expected \(2, 3, 32, 32\)"):
         check_generator(registry, "shrinking_gen")
     with pytest.raises(AssertionError, match="NaN"):
         check_generator(registry, "nan_gen")

@@ -141,7 +141,7 @@ def test_out_of_range(tmp_path, capsys):
         ("train.steps=-3", "train.steps: Input should be greater than or equal to 1 (got -3)"),
         ("data.num_workers=-1", "data.num_workers: Input should be greater than or equal to 0 (got -1)"),
         ("output.num_samples=65", "output.num_samples: Input should be less than or equal to 64 (got 65)"),
-        ("train.mixed_precision=fp8", "train.mixed_precision: Input should be 'no', 'bf16' or 'fp16' (got 'fp8')"),
+        ("train.mixed_precision=fp8", "train.mixed_precision: Input should be 'auto', 'no', 'bf16' or 'fp16' (got 'fp8')"),
     ],
 )
 def test_limits_and_choices(tmp_path, capsys, override, message):
@@ -197,7 +197,8 @@ def test_unknown_component_suggests_close_matches_and_lists_choices(tmp_path, ca
 def test_unknown_component_of_each_kind(tmp_path, capsys, section, kind, typo, suggestion):
     path = write(tmp_path, VALID)
     check_fails(capsys, path, f"{section}.name={typo}",
-                expect=[f"{section}.name: unknown {kind} {typo!r}", f"did you mean {suggestion!r}", f"Installed {kind}s:"])
+                expect=[f"{section}.name: unknown {kind} {typo!r}", f"did you mean {suggestion!r}",
+                        f"Installed {'losses' if kind == 'loss' else kind + 's'}:"])
 
 
 def test_component_option_errors_name_their_dotted_path(tmp_path, capsys):

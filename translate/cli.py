@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace output files that already exist in --out (never the inputs themselves)")
     infer.add_argument("--channels-last", action="store_true",
                        help="channels_last memory format (faster on CPUs, above all with --precision bf16)")
+    infer.add_argument("--fast", action="store_true",
+                       help="the inference fast path: BatchNorm folded into convolutions (eval mode), bf16 weights "
+                       "where the device computes bf16 natively with an fp32 output layer, channels_last; outputs "
+                       "within 0.05 of fp32 on the [-1, 1] scale (docs/performance.md)")
 
     exp = sub.add_parser("export", help="write a shareable model folder (model.safetensors, config.json, README.md)")
     exp.add_argument("run", help="a run folder (or a model folder / model.safetensors)")
@@ -90,6 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     from .hub import add_push_arguments
 
     add_push_arguments(push)
+
+    serve = sub.add_parser("serve", help="serve a model over HTTP (POST /translate, GET /model, GET /health)")
+    from .serve.cli import add_serve_arguments
+
+    add_serve_arguments(serve)
+
+    demo = sub.add_parser("demo", help="open an interactive drawing demo of a model in the browser (Gradio)")
+    from .demo.cli import add_demo_arguments
+
+    add_demo_arguments(demo)
 
     conv = sub.add_parser("convert", help="turn the authors' pix2pix/CycleGAN checkpoints (.pth) into a model folder")
     from .convert.cli import add_convert_arguments
@@ -187,6 +201,14 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from .hub import push_cli
 
         return push_cli(args)
+    if args.command == "serve":
+        from .serve.cli import serve_cli
+
+        return serve_cli(args)
+    if args.command == "demo":
+        from .demo.cli import demo_cli
+
+        return demo_cli(args)
     if args.command == "convert":
         from .convert.cli import convert_cli
 

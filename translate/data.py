@@ -42,8 +42,14 @@ MAX_REPLACEMENT_TRIES = 64
 class DataInfo:
     """What a data set tells the engine about itself (every field optional).
 
-    - ``image_size``: the side of the square training crops, when fixed (recorded in model
-      files as the recommended input size); None when images keep their own sizes.
+    - ``image_size``: the side of the square training crops, when fixed; None when images keep
+      their own sizes. It is the side of the *targets* (the high-resolution side): for same-size
+      translation inputs and targets share it, a super-resolution set serving 16x16 inputs with
+      64x64 targets says ``image_size=64, scale=4``.
+    - ``scale``: how many times larger than its input each target is (1: same size); a positive
+      int that divides ``image_size``. :attr:`input_size` (``image_size // scale``) is the side the
+      generators read, recorded in model files as the recommended input size. The engine refuses a
+      generator whose ``scale_factor`` (:mod:`translate.scale`) is not ``scale``.
     - ``direction``: which way the data is read, ``"AtoB"`` or ``"BtoA"`` (for a paired set:
       which side is the input); methods export their generators under it.
     - ``folder``: a short name of where the data came from (the data folder's last part), for
@@ -64,6 +70,19 @@ class DataInfo:
     limitations: tuple[str, ...] = ()
     translations: tuple[tuple[str, str, str], ...] = ()
     aligned: bool = False
+    scale: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scale, bool) or not isinstance(self.scale, int) or self.scale < 1:
+            raise ValueError(f"DataInfo.scale must be a positive int, got {self.scale!r}")
+        if self.image_size is not None and self.image_size % self.scale:
+            raise ValueError(f"DataInfo.image_size {self.image_size} (the target side) is not a multiple of "
+                             f"DataInfo.scale {self.scale}")
+
+    @property
+    def input_size(self) -> int | None:
+        """The side of the input crops, ``image_size // scale`` (None when sizes are not fixed)."""
+        return None if self.image_size is None else self.image_size // self.scale
 
     def keys_for(self, direction: str) -> tuple[str, str] | None:
         """``(input key, target key)`` for a generator exported under ``direction``; None if unknown."""

@@ -11,7 +11,8 @@ description::
     dataset = MyDataset(options.augment(split), ...)
 
 - :class:`AugmentOptions`: channel counts, ``preprocess``, ``flip``, ``max_items``,
-  ``size_multiple``, and the check that the sizes fit together (abstract: the sizes come
+  ``size_multiple``, ``device_augment`` (a :class:`DeviceAugmentOptions` table: kornia batch
+  augmentation on the device, applied by the engine), and the check that the sizes fit together (abstract: the sizes come
   from a subclass);
 - :class:`FixedSizeOptions`: plus ``load_size`` (286) and ``crop_size`` (256), for image
   folders;
@@ -42,6 +43,40 @@ MAX_ITEMS = 100_000_000
 MAX_SEED = 2**32 - 1
 
 
+class DeviceAugmentOptions(Options):
+    """Batch augmentation on the training device (kornia), after the batch is moved there
+    (see :mod:`translate.device_augment`). Every image of an item gets the same parameters;
+    every item of a batch its own."""
+
+    validation_rules = (
+        "`crop_scale` is two numbers `[min, max]` with 0 < min <= max <= 1.",
+        "Colour jitter (`brightness`, `contrast`, `saturation`, `hue` above 0) needs the input and the target "
+        "to have the same channel count (3, or 1 without `saturation` and `hue`): it is applied to both alike, "
+        "so turn it on only when both are photos of the same kind.",
+    )
+
+    flip: bool = Field(True, description="random horizontal flip (probability 0.5)")
+    vflip: bool = Field(False, description="random vertical flip (probability 0.5)")
+    crop_scale: Optional[list[float]] = Field(
+        None, description="random square crop covering [min, max] of the image area, resized back to the "
+        "batch's size (bilinear); not set: no crop")
+    brightness: float = Field(0.0, ge=0, le=1, description="colour jitter: brightness factor in [1 - x, 1 + x]")
+    contrast: float = Field(0.0, ge=0, le=1, description="colour jitter: contrast factor in [1 - x, 1 + x]")
+    saturation: float = Field(0.0, ge=0, le=1, description="colour jitter: saturation factor in [1 - x, 1 + x]")
+    hue: float = Field(0.0, ge=0, le=0.5, description="colour jitter: hue shift in [-x, x] turns")
+
+    def jitter(self) -> bool:
+        """Whether colour jitter is on."""
+        return any(v > 0 for v in (self.brightness, self.contrast, self.saturation, self.hue))
+
+    @model_validator(mode="after")
+    def _check_crop(self) -> Self:
+        scale = self.crop_scale
+        if scale is not None and not (len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1):
+            raise ValueError(f"crop_scale must be [min, max] with 0 < min <= max <= 1, got {scale}")
+        return self
+
+
 class AugmentOptions(Options):
     """How images are served: channel counts and augmentation (see :mod:`translate.augment`).
 
@@ -56,6 +91,10 @@ class AugmentOptions(Options):
     max_items: Optional[int] = Field(None, ge=1, le=MAX_ITEMS, description="use only the first N pairs (sorted by name)")
     size_multiple: int = Field(1, ge=1, le=MAX_SIZE_MULTIPLE,
                                description="preprocess 'none': round sizes to a multiple of this")
+    device_augment: Optional[DeviceAugmentOptions] = Field(
+        None, description="batch augmentation on the training device with kornia (a table: flip, vflip, crop_scale, "
+        "brightness, contrast, saturation, hue), after this CPU augmentation; not set: none. See "
+        "docs/device_augment.md")
 
     @abstractmethod
     def resolved_sizes(self) -> tuple[int, int]:
@@ -83,6 +122,16 @@ class AugmentOptions(Options):
     def _check_sizes(self) -> Self:
         load_size, crop_size = self.resolved_sizes()
         check_sizes(self.preprocess, load_size, crop_size, self.size_multiple)
+        return self
+
+    @model_validator(mode="after")
+    def _check_device_jitter(self) -> Self:
+        device = self.device_augment
+        if device is not None and device.jitter() and self.input_channels != self.output_channels:
+            raise ValueError(
+                f"device_augment: colour jitter changes the input and the target alike, so they must be images of "
+                f"the same kind, but input_channels is {self.input_channels} and output_channels "
+                f"{self.output_channels}: set brightness, contrast, saturation and hue to 0")
         return self
 
 
@@ -114,6 +163,7 @@ class GeneratedOptions(AugmentOptions):
 
 __all__ = [
     "AugmentOptions",
+    "DeviceAugmentOptions",
     "Channels",
     "FixedSizeOptions",
     "GeneratedOptions",

@@ -51,4 +51,11 @@ class UnknownComponent(TranslateError):
         close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listed = ", ".join(choices) if choices else "(none installed)"
-        super().__init__(f"unknown {kind} {name!r}{hint} Installed {kind}s: {listed}")
+        super().__init__(f"unknown {kind} {name!r}{hint} Installed {plural(kind)}: {listed}")
+
+
+def plural(kind: str) -> str:
+    """The plural of a component kind for messages: ``loss`` -> ``losses``, ``generator`` -> ``generators``."""
+    if kind.endswith(("s", "x", "sh", "ch")):
+        return f"{kind}es"
+    return f"{kind}s"

@@ -30,7 +30,8 @@ Register = Callable[..., None]
 @hookspec
 def register_generators(register: Register) -> None:
     """``factory(options, *, in_channels, out_channels) -> nn.Module`` mapping ``(N, in, H, W)`` in [-1, 1]
-    to ``(N, out, H, W)``; an integer attribute ``size_multiple`` says what H and W must be multiples of."""
+    to ``(N, out, s*H, s*W)``; an integer attribute ``size_multiple`` says what H and W must be multiples of,
+    an integer attribute ``scale_factor`` is ``s`` (default 1; see :mod:`translate.scale`)."""
 
 
 @hookspec

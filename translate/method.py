@@ -78,6 +78,18 @@ class Method:
     Subclasses fill ``networks`` and ``optimizers`` in ``__init__`` (insertion order is
     the order used for preparing and checkpointing) and implement ``train_step``,
     ``sample`` and ``exports``.
+
+    Losses come from ``ctx.loss(role)``; the roles a method reads are declared as
+    ``loss_roles: ClassVar[tuple[str, ...]]`` on its options model (a recipe table for any other
+    role is an error). The engine moves loss modules to the run's device and freezes them (unless
+    ``trainable = True``); they are never in ``networks``, so never in optimizers or checkpoints.
+
+    ``sample`` cannot change training state: the engine calls it under ``torch.no_grad()``,
+    seeded, and restores afterwards every network's buffers (BatchNorm running statistics), the
+    train/eval mode of every submodule, ``requires_grad`` of every parameter, and every random
+    number generator (torch CPU and CUDA, Python ``random``, NumPy). It may put networks in
+    eval or train mode and draw random numbers freely; it must not step optimizers or write to
+    parameters (those are not copied).
     """
 
     #: Data keys the method needs from each batch (checked against the data set once).
@@ -95,7 +107,10 @@ class Method:
         raise NotImplementedError
 
     def sample(self, batch: dict[str, Any]) -> list[list[tuple[str, "torch.Tensor"]]]:
-        """Images for a sample grid: row groups of labelled columns, each (N, C, H, W) in [-1, 1]."""
+        """Images for a sample grid: row groups of labelled columns, each (N, C, H, W) in [-1, 1].
+
+        The engine restores modes, buffers and random state afterwards (see the class docstring).
+        """
         raise NotImplementedError
 
     def exports(self) -> list[ExportSpec]:

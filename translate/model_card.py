@@ -52,6 +52,11 @@ def _description(meta: ModelMeta) -> list[str]:
     ]
     header = ["name", "direction", "input -> output", "channels", "network", "plugin", "test-time mode",
               "size multiple"]
+    scales = [g.scale_factor for g in meta.generators.values()]
+    if any(s != 1 for s in scales):  # generators that change resolution (super-resolution)
+        header.append("scale")
+        for row, s in zip(rows, scales):
+            row.append(f"{s}x")
     norm = default.normalization
     made = (f"converted by [translate](https://pypi.org/project/translate-i2i/) {md_cell(meta.translate_version)} "
             f"from {_plain(meta.provenance.converted_from)} (see Provenance; translate did not train it)"
@@ -71,9 +76,14 @@ def _description(meta: ModelMeta) -> list[str]:
         f"[{default.value_range[0]}, {default.value_range[1]}]. Any size works: images are padded to a multiple "
         f"of {pre.size_multiple if pre else default.size_multiple} and cropped back.",
     ]
+    scale = default.scale_factor
+    if scale != 1:
+        lines[-1] += (f" Outputs are {scale} times the input's height and width (a {scale}x upscaling: "
+                      f"a 64x64 input gives a {64 * scale}x{64 * scale} output).")
     if pre and pre.recommended_size:
-        lines.append(f"It was trained on {pre.recommended_size}x{pre.recommended_size} crops; inputs of about "
-                     "that scale work best.")
+        size = pre.recommended_size
+        what = f" input crops ({size * scale}x{size * scale} targets)" if scale != 1 else " crops"
+        lines.append(f"It was trained on {size}x{size}{what}; inputs of about that scale work best.")
     return lines
 
 
@@ -188,11 +198,12 @@ def _usage(meta: ModelMeta, source: str) -> list[str]:
     ]
     if other:
         lines.append(f"translate infer {source} INPUT --out OUT --direction {meta.generators[other].direction}")
+    scale = meta.generators[meta.default].scale_factor
+    sizes = "the inputs' sizes" if scale == 1 else f"{scale} times the inputs' height and width"
     lines += [
         "```",
         "",
-        "INPUT is an image file or a folder of images; outputs are written as PNG files to OUT with the "
-        "inputs' sizes.",
+        f"INPUT is an image file or a folder of images; outputs are written as PNG files to OUT with {sizes}.",
         "",
         "```python",
         "import translate",

@@ -9,8 +9,9 @@ Example::
     out = pipe(np.zeros((4, 256, 256, 3), np.uint8))    # batch of uint8 arrays -> same dtype and layout
     pipe.save_pretrained("shared/facades")              # model.safetensors + config.json + README.md
 
-What each input kind returns (every output has its input's height and width; channels are the
-generator's output channels):
+What each input kind returns (every output has its input's height and width, times the
+generator's ``scale_factor`` for a super-resolution model; channels are the generator's output
+channels):
 
 ==============================================  ===============================================
 input                                           output
@@ -64,6 +65,7 @@ class PipelineOptions(TypedDict, total=False):
     mode: str
     seed: int
     batch_size: int
+    fast: bool
 
 
 def _precision(dtype: Any) -> str:
@@ -91,6 +93,9 @@ def load(
         mode: test-time mode: ``model`` (recorded in the model; the default), ``eval`` or ``train``.
         seed: seeds dropout in ``train`` mode (default 0).
         batch_size: images per forward pass in ``eval`` mode (default 4).
+        fast: the inference fast path (:mod:`translate.inference.fast`: BatchNorm folded, bf16 weights
+            where the device computes bf16 natively, fp32 output layer, channels_last); outputs within
+            ``FAST_TOLERANCE`` of fp32. Default False.
 
     Raises:
         ModelFileError: the model is missing, malformed, tampered with, or needs a plugin.
@@ -105,7 +110,7 @@ class Pipeline:
 
     Args:
         loaded: the model (from :func:`translate.modelfile.load_model`).
-        device, dtype, direction, mode, seed, batch_size: as for :func:`load`.
+        device, dtype, direction, mode, seed, batch_size, fast: as for :func:`load`.
         source: how the model was named, for ``repr`` (default: its path).
 
     Raises:
@@ -123,12 +128,13 @@ class Pipeline:
         mode: str = "model",
         seed: int = 0,
         batch_size: int = 4,
+        fast: bool = False,
         source: str | None = None,
     ) -> None:
         self.loaded = loaded
         self.source = source if source is not None else str(loaded.path)
         self._settings: dict[str, Any] = {"device": str(device), "precision": _precision(dtype), "mode": mode,
-                                          "seed": seed, "batch_size": batch_size}
+                                          "seed": seed, "batch_size": batch_size, "fast": bool(fast)}
         self._translators: dict[str, Translator] = {}
         self.direction = loaded.generator(direction)[1].name  # export name of the default generator
         self._translator(None)  # check the settings now, not at the first image
@@ -149,6 +155,11 @@ class Pipeline:
     def info(self) -> GeneratorInfo:
         """Name and metadata of the generator that runs when no direction is given."""
         return self._translator(None).info
+
+    @property
+    def scale_factor(self) -> int:
+        """How many times larger than its input each output of the default generator is (1: same size)."""
+        return self._translator(None).scale
 
     @property
     def device(self) -> "torch.device":

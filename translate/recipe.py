@@ -3,7 +3,8 @@
 Validation has two stages. The skeleton (the sections below) is a strict pydantic
 model. Then each component table (``method``, ``generator``, ``discriminator``,
 ``losses.<role>``, ``data``, and the metrics of ``eval``) is looked up in the registry and
-its ``options`` table is validated with the plugin's own options model. All problems are reported
+its ``options`` table is validated with the plugin's own options model; a ``[losses.<role>]``
+table must name a role the method declares (``loss_roles`` on its options model). All problems are reported
 together as ``dotted.key: message`` lines naming the recipe file.
 
 Longer than 300 lines because it holds the whole recipe schema in one place (the recipe
@@ -13,6 +14,7 @@ reference page is generated from it).
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -20,9 +22,9 @@ from typing import Any, ClassVar, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import RecipeError
+from .errors import PluginError, RecipeError
 from .options import add_key_hints, error_lines
-from .registry import OptionsInvalid, Registry, UnknownComponent
+from .registry import Component, OptionsInvalid, Registry, UnknownComponent
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -72,8 +74,25 @@ class TrainSpec(BaseModel):
         "the rest is constant, as in the reference code.",
     )
     gradient_accumulation_steps: int = Field(1, ge=1, description="Batches accumulated per optimizer step.")
-    mixed_precision: Literal["no", "bf16", "fp16"] = Field(
-        "no", description="Autocast precision; fp16 needs a CUDA device."
+    speed: Literal["reference", "fast"] = Field(
+        "fast",
+        description="`fast` turns on the levers measured to help on the device (bf16 autocast where the device "
+        "computes bf16 natively, channels_last; see docs/performance.md); `reference` is the plain fp32 eager "
+        "computation, operation for operation the authors' code (the papers' recipes use it). "
+        "`mixed_precision`, `channels_last` and `compile` override the preset one by one.",
+    )
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto",
+        description="Autocast precision; `auto` follows `speed` (bf16 when fast and the device computes bf16 "
+        "natively, else no); fp16 needs a CUDA device.",
+    )
+    channels_last: bool | None = Field(
+        None, description="Networks and batches in channels_last (NHWC) memory format; unset: on when `speed` is fast."
+    )
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None = Field(
+        None,
+        description="torch.compile the networks with this mode (compiled once per run, cached by torch's "
+        "inductor cache); unset: off (see docs/performance.md for when it pays).",
     )
     sync_batchnorm: bool = Field(False, description="Convert BatchNorm to SyncBatchNorm for multi-GPU runs.")
     cpu: bool = Field(False, description="Force the CPU even when a GPU is present.")
@@ -252,6 +271,7 @@ def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>")
         spec = getattr(recipe, section)
         if spec is not None:
             problems += _check_component(registry, kind, spec, section)
+    problems += loss_role_problems(registry, recipe)
     for role, spec in recipe.losses.items():
         problems += _check_component(registry, "loss", spec, f"losses.{role}")
     if recipe.eval is not None:
@@ -286,6 +306,35 @@ def known_keys(data: Any, registry: Registry) -> dict[str, list[str]]:
         if isinstance(name, str) and name in registry.names(kind):
             tables[f"{path}.options"] = list(registry.get(kind, name).options.model_fields)
     return tables
+
+
+def declared_loss_roles(method: Component) -> tuple[str, ...] | None:
+    """The loss roles a method accepts (``loss_roles`` on its options model), or None when it declares none."""
+    roles = getattr(method.options, "loss_roles", None)
+    if roles is None:
+        return None
+    if not isinstance(roles, (tuple, list)) or not all(isinstance(r, str) and r for r in roles):
+        raise PluginError(f"method {method.name!r} (plugin {method.plugin.name!r}): loss_roles must be a tuple of "
+                          f"role names, e.g. ('adversarial', 'reconstruction'), got {roles!r}")
+    return tuple(roles)
+
+
+def loss_role_problems(registry: Registry, recipe: Recipe) -> list[str]:
+    """Stage 2 of ``[losses.<role>]``: each role must be one the method declares (when it declares them)."""
+    if recipe.method.name not in registry.names("method"):
+        return []
+    roles = declared_loss_roles(registry.get("method", recipe.method.name))
+    if roles is None:
+        return []
+    accepted = ", ".join(roles) if roles else "none"
+    return [f"losses.{role}: method {recipe.method.name!r} uses no loss role {role!r}; it accepts {accepted}"
+            + _close_hint(role, roles)
+            for role in recipe.losses if role not in roles]
+
+
+def _close_hint(word: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_component(registry: Registry, kind: str, spec: ComponentSpec, path: str) -> list[str]:

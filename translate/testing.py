@@ -14,28 +14,40 @@ readable message, so they work in pytest (or any other runner)::
 Every check builds the component from its ``smoke_options`` (the tiny configuration
 given to ``register``) unless ``options=`` is passed. torch is imported inside the
 functions, so importing this module is cheap.
+
+Losses and methods (:mod:`translate.testing_losses`, :mod:`translate.testing_methods`)::
+
+    check_loss(registry, "my_perceptual")     # finite scalar, gradient reaches the prediction, frozen weights
+    registry = load_registry_with(translate_my_method, installed=True)   # the built-in networks too
+    check_method(registry, "my_method", tables={"generator": {"name": "unet", "options": {"num_downs": 5}}})
+
+``check_loss`` places the loss as the engine does (on the device, frozen and in eval mode unless
+``trainable = True``) and runs it on random images in [-1, 1]. ``check_method`` builds the
+method through a ``BuildContext`` on tiny networks (``smoke_options`` for every component without
+a table), prepares it as the engine does, runs train steps, checks that sampling has no side
+effects, exports a model file and reloads it with ``translate.load``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import sys
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from .errors import PluginError
-from .plugins import Plugins, load_plugins
+from .plugins import ENTRY_POINT_GROUP, Plugins, load_plugins
 from .registry import Component, OptionsInvalid, Registry
+from .testing_losses import check_loss
+from .testing_methods import check_method
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
-    "load_plugins_with",
-    "load_registry_with",
-    "get_component",
-    "check_options_strict",
-    "check_generator",
-    "check_discriminator",
-    "check_component",
+    "load_plugins_with", "load_registry_with", "get_component", "check_options_strict", "check_generator",
+    "check_discriminator", "check_component", "check_loss", "check_method",
 ]
 
 _UNKNOWN_KEY = "__translate_testing_unknown_key__"
@@ -65,10 +77,34 @@ def load_plugins_with(*plugins: object, installed: bool = False) -> Plugins:
     Each is named after its module or class, or pass ``(name, plugin)`` pairs. With
     ``installed=False`` (the default) nothing else is loaded, so a plugin is tested
     alone; ``installed=True`` also loads every installed plugin (built-ins included), e.g.
-    to check that names do not clash. Loading is strict: a misspelt hook, an invalid
-    registration or a duplicate name raises :class:`translate.PluginError`.
+    to check that names do not clash; a given plugin that is also installed is loaded once, the
+    given object under its entry point's name (so that tests of an installed plugin work). Loading is
+    strict: a misspelt hook, an invalid registration or a duplicate name raises
+    :class:`translate.PluginError`.
     """
-    return load_plugins(strict=True, extra=_named(plugins), entry_points=None if installed else [])
+    if not installed:
+        return load_plugins(strict=True, extra=_named(plugins), entry_points=[])
+    entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    named = []
+    for given, (name, plugin) in zip(plugins, _named(plugins)):
+        same = [ep for ep in entry_points if _is_entry_point_of(ep, plugin)]
+        entry_points = [ep for ep in entry_points if ep not in same]
+        explicit = isinstance(given, tuple)
+        named.append((name if explicit or not same else same[0].name, plugin))
+    return load_plugins(strict=True, extra=named, entry_points=entry_points)
+
+
+def _is_entry_point_of(ep: metadata.EntryPoint, plugin: object) -> bool:
+    """Whether the installed entry point ``ep`` names ``plugin`` (the same module, or the object it loads)."""
+    module = getattr(plugin, "__name__", None) if inspect.ismodule(plugin) else None
+    if module is not None and ep.module == module and not ep.attr:
+        return True
+    if ep.module in sys.modules:  # only plugins already imported: comparing does not import any other
+        try:
+            return ep.load() is plugin
+        except Exception:  # noqa: BLE001 - a broken entry point is reported when it is loaded
+            return False
+    return False
 
 
 def load_registry_with(*plugins: object, installed: bool = False) -> Registry:
@@ -131,18 +167,27 @@ def check_generator(source: Registry | Component, name: str | None = None, *, op
     """Build a generator and run it forward and backward on random images.
 
     Checks that the factory returns a ``torch.nn.Module``; that ``size_multiple`` (if
-    any) is a positive int; that ``(N, in_channels, H, W)`` maps to
-    ``(N, out_channels, H, W)`` with finite values in train and eval mode; and that every
-    trainable parameter receives a finite gradient. ``size`` defaults to the smallest
-    multiple of ``size_multiple`` that is at least 32. Returns the built module.
+    any) is a positive int; that ``scale_factor`` (if any) is an int from 1 to
+    :data:`translate.scale.MAX_SCALE_FACTOR`; that ``(N, in_channels, H, W)`` maps to
+    ``(N, out_channels, scale_factor * H, scale_factor * W)`` with finite values in train and eval
+    mode; and that every trainable parameter receives a finite gradient. ``size`` (the input's)
+    defaults to the smallest multiple of ``size_multiple`` that is at least 32. Returns the built module.
     """
+    from .scale import scale_factor
+
     comp = get_component(source, "generator", name)
     module = _build(comp, options, in_channels=in_channels, out_channels=out_channels)
+    try:
+        scale = scale_factor(module, f"generator {comp.name!r}")
+    except PluginError as err:
+        raise AssertionError(str(err)) from None
     expected = (batch_size, out_channels)
 
     def check(y: "torch.Tensor", what: str, x: "torch.Tensor") -> None:
-        if tuple(y.shape) != (*expected, *x.shape[2:]):
-            raise AssertionError(f"{what} shape {tuple(y.shape)}, expected {(*expected, *x.shape[2:])}")
+        want = (*expected, x.shape[2] * scale, x.shape[3] * scale)
+        if tuple(y.shape) != want:
+            hint = f" (scale_factor {scale}: output H, W = {scale} x input's)" if tuple(y.shape[:2]) == expected else ""
+            raise AssertionError(f"{what} shape {tuple(y.shape)} for input {tuple(x.shape)}, expected {want}{hint}")
 
     _smoke(module, f"generator {comp.name!r}", (batch_size, in_channels), size, 32, seed, check)
     return module
@@ -188,12 +233,14 @@ def _smoke(module: "torch.nn.Module", where: str, batch: tuple[int, int], size: 
 
 
 def check_component(component: Component, **kwargs: Any) -> Any:
-    """Options check plus the kind's smoke test (generators and discriminators); for registry-wide tests."""
+    """Options check plus the kind's smoke test (generators, discriminators, losses); for registry-wide tests."""
     check_options_strict(component)
     if component.kind == "generator":
         return check_generator(component, **kwargs)
     if component.kind == "discriminator":
         return check_discriminator(component, **kwargs)
+    if component.kind == "loss":
+        return check_loss(component, **kwargs)
     return None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -11,6 +11,9 @@ from translate.api import Options
 
 class CycleGANOptions(Options):
     """CycleGAN (Zhu et al., ICCV 2017); defaults are the paper's."""
+
+    #: The ``[losses.<role>]`` tables this method reads; any other role is a recipe error.
+    loss_roles: ClassVar[tuple[str, ...]] = ("adversarial", "cycle", "identity")
 
     lambda_A: float = Field(10.0, ge=0, description="Weight of the cycle loss A -> B -> A.")
     lambda_B: float = Field(10.0, ge=0, description="Weight of the cycle loss B -> A -> B.")

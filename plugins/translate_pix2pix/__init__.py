@@ -5,10 +5,13 @@ Torch is imported only when a factory runs, so loading the plugin stays fast.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Callable
 
 from translate.api import hookimpl, lazy_factory
 
+from .colorization_options import ColorFolderOptions, ColorizationOptions, ColorShapesOptions
 from .method_options import Pix2PixOptions
 from .network_options import (
     ConfigurablePatchGANOptions,
@@ -20,6 +23,8 @@ from .network_options import (
 
 
 _UNET, _PATCHGAN, _METHOD = f"{__name__}.unet", f"{__name__}.patchgan", f"{__name__}.method"
+_COLORIZER, _COLOR_METHOD, _COLOR_DATA = (f"{__name__}.colorization", f"{__name__}.colorization_method",
+                                          f"{__name__}.colorization_data")
 
 
 # name: (num_downs, skip_connections, description); "unet" takes both from its options
@@ -45,6 +50,9 @@ def register_generators(register: Callable[..., None]) -> None:
     for name, (num_downs, skips, description) in _UNETS.items():
         register(name, lazy_factory(_UNET, "build_unet", num_downs=num_downs, skip_connections=skips),
                  options=UNetOptions, smoke_options={"ngf": 8}, description=description)
+    register("unet_colorizer", lazy_factory(_COLORIZER, "build_unet_colorizer"), options=ConfigurableUNetOptions,
+             smoke_options={"ngf": 8, "num_downs": 5},
+             description="colorization: grey in, RGB out; a U-Net predicts Lab ab from L (kornia Lab inside)")
 
 
 @hookimpl
@@ -62,3 +70,18 @@ def register_discriminators(register: Callable[..., None]) -> None:
 def register_methods(register: Callable[..., None]) -> None:
     register("pix2pix", lazy_factory(_METHOD, "Pix2Pix"), options=Pix2PixOptions,
              description="pix2pix (Isola et al. 2017): conditional GAN + lambda * L1 on paired data")
+    register("colorization", lazy_factory(_COLOR_METHOD, "Colorization"), options=ColorizationOptions,
+             description="pix2pix colorization (Isola et al. 2017): grey -> colour, cGAN on (L, ab) + lambda * L1 on ab")
+
+
+@hookimpl
+def register_datasets(register: Callable[..., None]) -> None:
+    register("colorization", lazy_factory(_COLOR_DATA, "build_color_folder"), options=ColorFolderOptions,
+             smoke_options={"root": os.path.join(tempfile.gettempdir(), "translate-smoke-colorization")},
+             folder_option="root",
+             description="any folder of colour images as (grey, RGB) pairs; the grey has the colour image's Lab L")
+    register("synthetic_colorization", lazy_factory(_COLOR_DATA, "build_color_shapes"), options=ColorShapesOptions,
+             smoke_options={"root": os.path.join(tempfile.gettempdir(), "translate-smoke-colorization-shapes"),
+                            "count": 4, "val_count": 2, "test_count": 1, "image_size": 32},
+             folder_option="root",
+             description="colorization quickstart data, generated from a seed: shaded shapes coloured by kind")

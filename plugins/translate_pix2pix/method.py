@@ -1,4 +1,4 @@
-"""The pix2pix training method (Isola et al., CVPR 2017): cGAN + lambda * L1."""
+"""The pix2pix training method (Isola et al., CVPR 2017): cGAN + lambda * L1 (+ an optional perceptual term)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,12 @@ class Pix2Pix(Method):
                                             reference=reference)
             self.gan = ctx.loss("adversarial", default="vanilla")
         self.reconstruction = ctx.loss("reconstruction", default="l1") if options.lambda_l1 > 0 else None
+        self.perceptual = None
+        if options.lambda_perceptual > 0:
+            if c_out != 3:
+                raise ctx.fail("method.options.lambda_perceptual", f"a perceptual loss needs 3-channel (RGB) targets, "
+                               f"but the data set's targets have {c_out} channels; set lambda_perceptual = 0")
+            self.perceptual = ctx.loss("perceptual", default="perceptual")
 
     def _d_input(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, y], dim=1) if self.opt.conditional else y
@@ -75,6 +81,10 @@ class Pix2Pix(Method):
                 rec = self.reconstruction(fake.float(), y.float())
                 loss_g = loss_g + self.opt.lambda_l1 * rec
                 losses["G_l1"] = rec.detach()
+            if self.perceptual is not None:
+                perceptual = self.perceptual(fake, y)  # features in autocast, distances in float32
+                loss_g = loss_g + self.opt.lambda_perceptual * perceptual
+                losses["G_perceptual"] = perceptual.detach()
         ctx.backward(loss_g)
         opt_g.step()
         losses["G"] = loss_g.detach()

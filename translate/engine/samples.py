@@ -1,4 +1,12 @@
-"""Sample grids: one row per image, one column per labelled output, row groups stacked."""
+"""Sample grids: one row per image, one column per labelled output, row groups stacked.
+
+Columns of one row group may differ in size: a super-resolution method (a generator with
+``scale_factor`` 4, :mod:`translate.scale`) shows a 16x16 input next to its 64x64 output and
+target. Every image smaller than the group's largest is upsampled to it for display with
+``nearest`` interpolation, so the columns stay aligned and the input shows its own pixels
+(no smoothing that would make the low-resolution input look better than it is). Row groups of
+different widths are padded on the right.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +27,10 @@ def _to_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def make_grid(groups: list[list[tuple[str, torch.Tensor]]], pad: int = 2) -> torch.Tensor:
-    """Assemble row groups of ``(label, (N, C, H, W))`` columns into one (3, H', W') image in [-1, 1]."""
+    """Assemble row groups of ``(label, (N, C, H, W))`` columns into one (3, H', W') image in [-1, 1].
+
+    Within a group, smaller columns are upsampled (nearest) to the largest height and width.
+    """
     lines: list[torch.Tensor] = []  # one (3, h, W) strip per image
     for columns in groups:
         h = max(t.shape[2] for _, t in columns)

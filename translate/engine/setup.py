@@ -16,6 +16,7 @@ from ..recipe import Recipe
 from ..registry import Registry
 from .checkpoint import latest_checkpoint
 from .distributed import check_joined, check_not_alone, wants_cpu
+from .loss_device import BUILT_LOSSES, built_losses, place_losses
 
 
 def resolve_run_dir(recipe: Recipe, recipe_path: Path, output_dir: str | None) -> Path:
@@ -42,19 +43,23 @@ def make_accelerator(recipe: Recipe) -> Any:
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, is_initialized
 
+    from .speed import device_type_for, resolve_speed
+
+    cpu = wants_cpu(recipe.train.cpu, torch.cuda.is_available())
     # Accelerate keeps one precision per process (its state is process-wide).
-    wanted = recipe.train.mixed_precision
+    wanted = resolve_speed(recipe.train, device_type_for(cpu)).precision
     if is_initialized() and AcceleratorState().mixed_precision != wanted:
         raise TranslateError(
             f"this process already set up Accelerate with mixed_precision={AcceleratorState().mixed_precision!r}; "
-            f"Accelerate cannot switch to train.mixed_precision={wanted!r} in the same process: "
+            f"Accelerate cannot switch to mixed_precision={wanted!r} (train.mixed_precision / train.speed) in the same "
+            "process: "
             "run this recipe in a new process (for example with `translate run`)"
         )
     check_not_alone()
     accelerator = Accelerator(
         mixed_precision=wanted,
         gradient_accumulation_steps=recipe.train.gradient_accumulation_steps,
-        cpu=wants_cpu(recipe.train.cpu, torch.cuda.is_available()),
+        cpu=cpu,
     )
     check_joined(accelerator)
     return accelerator
@@ -111,6 +116,7 @@ def prepare(accelerator: Any, method: Method) -> None:
         method.networks[name] = prepared[i]
     for j, name in enumerate(opts):
         method.optimizers[name] = prepared[len(nets) + j]
+    place_losses(built_losses(method), accelerator.device)  # weights of losses: on the device, frozen
 
 
 def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str) -> tuple[Method, DataInfo]:
@@ -123,6 +129,7 @@ def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str
     ctx = BuildContext(recipe=recipe, registry=registry, channels=dict(train_set.channels), data=info, source=source)
     comp = registry.get("method", recipe.method.name)
     method: Method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
+    setattr(method, BUILT_LOSSES, dict(ctx.losses))  # placed on the device by prepare()
     missing = [k for k in method.data_keys if k not in train_set.channels]
     if missing:
         raise RecipeError(source, [
@@ -143,21 +150,39 @@ MAX_BATCH_PIXELS = 2**30
 
 
 def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
-    """What does not fit between the data's image size and the networks: each network's ``size_multiple``
-    must divide the training crop size, and one batch must stay below :data:`MAX_BATCH_PIXELS`."""
-    size = info.image_size
-    if size is None:  # images keep their own sizes: checked per image by the networks
-        return []
+    """What does not fit between the data's image sizes and the networks, with scale taken into account.
+
+    A generator (a network whose ``translate_record`` says so, or that declares a ``scale_factor``)
+    reads the data set's inputs, ``info.input_size`` (``image_size // scale``) a side: its
+    ``scale_factor`` must equal ``info.scale`` and its ``size_multiple`` must divide the input side.
+    Other networks (discriminators) see target-sized images, ``info.image_size`` a side: their
+    ``size_multiple`` must divide it. One batch of targets must stay below :data:`MAX_BATCH_PIXELS`."""
+    from ..scale import scale_factor
+
     problems = []
     for name, network in method.networks.items():
+        record = getattr(network, "translate_record", None)
+        what = f"{record.kind} {record.name!r}" if record is not None else f"network {name!r}"
+        scale = scale_factor(network, what)
+        generator = record.kind == "generator" if record is not None else scale != 1
+        if generator and scale != info.scale:
+            times = "the size" if info.scale == 1 else f"{info.scale} times the size"
+            problems.append(f"data.name: {what} outputs images {scale} times the size of its inputs "
+                            f"(scale_factor {scale}), but the data set serves targets {times} of its inputs "
+                            f"(DataInfo.scale {info.scale}): use a data set of scale {scale}, or a generator of "
+                            f"scale_factor {info.scale}")
+            continue
+        size = info.input_size if generator else info.image_size
         multiple = int(getattr(network, "size_multiple", 1) or 1)
-        if size % multiple:
-            record = getattr(network, "translate_record", None)
-            what = f"{record.kind} {record.name!r}" if record is not None else f"network {name!r}"
-            problems.append(f"data.options: the data set serves {size}x{size} images, but {what} needs heights and "
-                            f"widths that are multiples of {multiple}: give the data set a crop size that is a "
-                            f"multiple of {multiple}, or choose a network made for {size}x{size} images")
-    if batch_size * size * size > MAX_BATCH_PIXELS:
+        if size is not None and size % multiple:  # None: images keep their own sizes, checked per image
+            side = ("input " if generator else "target ") if info.scale != 1 else ""
+            problems.append(f"data.options: the data set serves {size}x{size} {side}images, but {what} needs "
+                            f"heights and widths that are multiples of {multiple}: give the data set a crop size "
+                            f"that is a multiple of {multiple}" + (f" on the input side ({multiple * info.scale} "
+                            f"on the target side)" if generator and info.scale != 1 else "") +
+                            f", or choose a network made for {size}x{size} images")
+    size = info.image_size
+    if size is not None and batch_size * size * size > MAX_BATCH_PIXELS:
         problems.append(f"data.batch_size: {batch_size} images of {size}x{size} are {batch_size * size * size:,} "
                         f"pixels per batch (limit {MAX_BATCH_PIXELS:,}); lower the batch size or the image size")
     return problems

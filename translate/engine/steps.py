@@ -61,13 +61,15 @@ def check_finite(losses: dict[str, torch.Tensor], progress: Progress, run_dir: P
 
 
 def write_samples(method: Method, batch: Any, accelerator: Any, run_dir: Path, step: int, seed: int) -> None:
-    """Write the sample grid of ``step`` from the fixed batch (its own RNG, so training is unaffected)."""
+    """Write the sample grid of ``step`` from the fixed batch, seeded with ``seed``.
+
+    ``method.sample`` runs through :func:`.sampling.guarded_sample`: the networks' buffers and modes
+    and every random number generator are restored afterwards, so sampling never changes training."""
     from .samples import save_grid
+    from .sampling import guarded_sample
 
     batch = to_device(batch, accelerator.device)
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
-        groups = method.sample(batch)
+    groups = guarded_sample(method, batch, seed, accelerator.device)
     save_grid(groups, run_dir / "samples" / f"step-{step:08d}.png")
 
 

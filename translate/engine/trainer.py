@@ -1,7 +1,8 @@
 """The training loop: one code path for CPU, one GPU, several GPUs and machines (Accelerate).
 
 How one batch flows: the EpochSampler yields ``(index, seed)`` keys for this process;
-the data set loads and augments the pair; the batch moves to the device; inside one
+the data set loads and augments the pair; the batch moves to the device (where
+``data.options.device_augment`` augments it again, see device_augment.py); inside one
 ``accelerator.accumulate(*networks)`` the method's ``train_step`` runs its D and G
 updates; when gradients were synchronised (an optimizer step happened) the step
 counter advances, the learning rates are set, metrics, samples and checkpoints are
@@ -27,12 +28,13 @@ from typing import Any
 import torch
 
 from ..atomic import write_text_atomic
+from .. import device_augment
 from ..data import BadDataFile
 from ..errors import TranslateError
 from ..method import StepContext
 from ..recipe import Recipe, load_recipe, to_toml
 from ..registry import Registry
-from . import steps
+from . import speed, steps
 from .checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
 from .environment import write_environment
 from .evaluate import TrainingEvaluation
@@ -125,9 +127,15 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
     if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
         for name, net in method.networks.items():
             method.networks[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    plan = speed.resolve_speed(recipe.train, accelerator.device.type)
+    speed.before_prepare(method, plan)
     prepare(accelerator, method)
+    speed.after_prepare(method, plan)
+    accelerator.print(f"speed: {recipe.train.speed} ({plan.describe()})")
     set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
 
+    augment = device_augment.for_recipe(recipe, registry, train_set.channels, rank=accelerator.process_index,
+                                        source=str(recipe_path))
     sampler = EpochSampler(
         len(train_set), seed=recipe.seed, shuffle=recipe.data.shuffle, rank=accelerator.process_index,
         world=accelerator.num_processes, batch_size=recipe.data.batch_size,
@@ -152,6 +160,7 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
             ckpt, networks=method.networks, optimizers=method.optimizers, accelerator=accelerator
         )
         method.load_state_dict(method_state)
+        speed.match_optimizer_layouts(method)
         if accelerator.scaler is not None and "scaler" in extra:
             accelerator.scaler.load_state_dict(extra["scaler"])
         accelerator.print(f"resuming {run_dir} from {ckpt.name} (step {progress.step}, epoch {progress.epoch})")
@@ -181,7 +190,9 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
                     sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
                     for batch in loader:
                         steps.set_lrs(method, recipe, progress, unit_total, per_epoch)
-                        batch = steps.to_device(batch, accelerator.device)
+                        batch = augment(steps.to_device(batch, accelerator.device), progress.epoch,
+                                        progress.batch_in_epoch)  # data.options.device_augment (kornia)
+                        batch = speed.format_batch(batch, plan)
                         step_ctx = StepContext(accelerator=accelerator, step=progress.step, epoch=progress.epoch)
                         with accelerator.accumulate(*method.networks.values()):
                             losses = method.train_step(batch, step_ctx)

@@ -7,7 +7,8 @@
 
 :func:`in_test_mode` restores the module's mode and buffers (BatchNorm statistics) afterwards. Images
 whose sides are not multiples of the generator's ``size_multiple`` are padded (reflect) and the
-outputs cropped back, as ``translate infer`` does.
+outputs cropped back, as ``translate infer`` does; a generator with a ``scale_factor``
+(:mod:`translate.scale`) gives outputs that many times the input's size, cropped on that side.
 """
 
 from __future__ import annotations
@@ -88,10 +89,14 @@ def generate(module: "torch.nn.Module", x: "torch.Tensor", names: list[str], *, 
 
 
 def forward(module: "torch.nn.Module", x: "torch.Tensor", device: "torch.device", precision: str) -> "torch.Tensor":
-    """``module(x)`` padded to the module's size multiple, cropped back, float32, clamped to [-1, 1]."""
+    """``module(x)`` padded to the module's size multiple, cropped back (to ``scale_factor`` times the input's
+    height and width), float32, clamped to [-1, 1]."""
     import torch
     import torch.nn.functional as F
 
+    from ..scale import scale_factor
+
+    s = scale_factor(module)
     m = int(getattr(module, "size_multiple", 1) or 1)
     h, w = x.shape[-2:]
     ph, pw = -h % m, -w % m
@@ -101,7 +106,7 @@ def forward(module: "torch.nn.Module", x: "torch.Tensor", device: "torch.device"
         else contextlib.nullcontext()
     with autocast:
         y = module(x)
-    return y[..., :h, :w].float().clamp(-1.0, 1.0)
+    return y[..., : h * s, : w * s].float().clamp(-1.0, 1.0)
 
 
 @contextlib.contextmanager

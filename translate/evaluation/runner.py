@@ -18,6 +18,7 @@ from ..data import data_info
 from ..errors import TranslateError
 from ..metric import EvalBatch, Metric, MetricContext
 from ..registry import OptionsInvalid, Registry, UnknownComponent
+from ..scale import scale_factor
 from .generate import batches, fingerprint, generate, in_test_mode, same_size
 from .values import json_value
 
@@ -236,6 +237,12 @@ def _run_plan(plan: _Plan, items: list[dict[str, Any]], device: "torch.device", 
     names = [str(it.get(f"name_{plan.input_key}", it.get("name", ""))) for it in items]
     fake = generate(plan.generator.module, x, names, mode=plan.generator.test_mode, device=device,
                     precision=precision, seed=seed)
+    if fake.shape[-2:] != real.shape[-2:]:  # a super-resolution output is compared at the target's size
+        raise EvaluationError(
+            f"generator {plan.generator.name!r} turns {tuple(x.shape[-2:])} {plan.input_key!r} images into "
+            f"{tuple(fake.shape[-2:])} outputs, but the {plan.target_key!r} images to compare them with are "
+            f"{tuple(real.shape[-2:])} (scale_factor {scale_factor(plan.generator.module)}); evaluate on data "
+            "whose targets are scale_factor times the size of its inputs")
     batch = EvalBatch(fake=fake, real=real, input=x, names=names, aligned=aligned)
     with torch.no_grad():
         for metric in plan.metrics:

@@ -23,7 +23,8 @@ revision: a malformed id, a repository, revision or file that does not exist, th
 offline mode with a cold cache.
 
 The parts: :mod:`.ids` (``hf://`` ids), :mod:`.folder` (what a model folder holds),
-:mod:`.download`, :mod:`.push` (with the ``translate push`` arguments), :mod:`.failures`
+:mod:`.download`, :mod:`.push` (with the ``translate push`` arguments), :mod:`.space` (a demo
+Space for a pushed model, ``--space``), :mod:`.failures`
 (reading ``huggingface_hub``'s errors).
 """
 
@@ -33,6 +34,7 @@ from .download import download
 from .folder import MODEL_FOLDER_FILES, OPTIONAL_FILES, REQUIRED_FILES, check_model_folder
 from .ids import HUB_PREFIX, check_repo_id, check_revision, hub_label, parse_hub_id
 from .push import add_push_arguments, push, push_cli
+from .space import SPACE_FILES, push_space, space_files
 
 __all__ = [
     "HUB_PREFIX",
@@ -48,4 +50,7 @@ __all__ = [
     "parse_hub_id",
     "push",
     "push_cli",
+    "push_space",
+    "space_files",
+    "SPACE_FILES",
 ]

@@ -106,11 +106,14 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--token", help="Hub token with write access (default: HF_TOKEN or `hf auth login`)")
     parser.add_argument("-m", "--message", help="commit message")
+    parser.add_argument("--space", metavar="OWNER/NAME",
+                        help="also write a Hugging Face Space running the demo of the pushed model (app.py, "
+                        "requirements.txt, README.md; created when missing)")
     return parser
 
 
 def push_cli(args: argparse.Namespace) -> int:
-    """``translate push DIR REPO_ID [--revision R] [--private] [--token T] [--message M]``."""
+    """``translate push DIR REPO_ID [--revision R] [--private] [--token T] [--message M] [--space OWNER/NAME]``."""
     repo_id, revision = split_id(args.repo_id, getattr(args, "revision", None))
     print(f"pushing {args.dir} to {hub_label(repo_id, revision)}", file=sys.stderr)
     url = push(
@@ -125,6 +128,13 @@ def push_cli(args: argparse.Namespace) -> int:
     print(f"pushed {args.dir} to {hub_label(repo_id, revision)}: {url}")
     pin = commit if COMMIT.fullmatch(commit) else revision
     print(f'load it with: translate.load("{hub_label(repo_id, pin)}")')
+    if getattr(args, "space", None):
+        from ..modelfile import MODEL_FILENAME, read_metadata
+        from .space import push_space
+
+        space = push_space(args.space, read_metadata(Path(args.dir) / MODEL_FILENAME), hub_label(repo_id, pin),
+                           private=bool(getattr(args, "private", False)), token=getattr(args, "token", None))
+        print(f"demo Space: {space} (the Hub builds it in a few minutes)")
     return 0
 
 

@@ -46,6 +46,7 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
         tile=getattr(args, "tile", None),
         tile_overlap=getattr(args, "tile_overlap", None),
         channels_last=bool(getattr(args, "channels_last", False)),
+        fast=bool(getattr(args, "fast", False)),
     )
     out = Path(args.out)
     pairs, html = bool(getattr(args, "pairs", False)), bool(getattr(args, "html", False))
@@ -70,12 +71,17 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
 def _extras(translator: Translator) -> list[str]:
     """The non-default settings worth naming in the summary line."""
     extras = []
+    if translator.scale != 1:
+        extras.append(f"{translator.scale}x upscaling")
     if translator.size is not None:
         extras.append(f"resized to {translator.size[1]}x{translator.size[0]}")
     if translator.tile is not None:
         extras.append(f"tiles {translator.tile} overlap {translator.tile_overlap}")
     if translator.channels_last:
         extras.append("channels_last")
+    if translator.fast:
+        extras.append("fast path (BatchNorm folded, channels_last)" if translator.mode == "eval"
+                      else "fast path (channels_last)")
     return extras
 
 

@@ -155,4 +155,16 @@ def parse_size(value: str | int | tuple[int, int] | None) -> tuple[int, int] | N
     return hw
 
 
-__all__ = ["InputImage", "collect_inputs", "parse_size", "read_input"]
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``(H, W, C)`` image-space array to ``(height, width)``: bicubic, antialiased, clipped to [0, 1]."""
+    import torch
+    import torch.nn.functional as F
+
+    if tuple(image.shape[:2]) == tuple(size):
+        return image
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    y = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+    return np.ascontiguousarray(y[0].clamp_(0.0, 1.0).numpy().transpose(1, 2, 0))
+
+
+__all__ = ["InputImage", "collect_inputs", "parse_size", "read_input", "resize_image"]

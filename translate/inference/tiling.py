@@ -9,6 +9,12 @@ separable cosine window that ramps up across the overlap with each neighbour (no
 border) and the weighted sum is normalised, so seams are blended smoothly and a pointwise network
 gives exactly the untiled result.
 
+Generators that change resolution (``scale``, a generator's ``scale_factor``): tiles are laid
+out on the input as above, and everything on the output side is ``scale`` times it: a tile at
+``(y, x)`` of ``th x tw`` input pixels gives an output block at ``(scale * y, scale * x)`` of
+``scale * th x scale * tw`` pixels, the blending windows ramp over ``scale`` times the input
+overlap, and the blended output is ``scale * H x scale * W``.
+
 A network whose receptive field is wider than the overlap (a U-Net's bottleneck sees its whole
 input) gives a different result per tile than on the whole image, as it sees less context: use
 the largest tile memory allows (or the training crop size, which reproduces the training
@@ -71,6 +77,7 @@ def translate_tiles(
     batch_size: int,
     out_channels: int,
     key: str = "",
+    scale: int = 1,
 ) -> np.ndarray:
     """Translate one ``(H, W, C)`` image in overlapping tiles and blend their outputs (see the module doc).
 
@@ -81,28 +88,34 @@ def translate_tiles(
         overlap: the least overlap between neighbouring tiles (``0 <= overlap < tile``).
         batch_size: tiles per forward pass.
         out_channels: channels of the network's output.
-        key: the image's dropout key; each batch gets ``key@tileY,X`` of its first tile.
+        key: the image's dropout key; each batch gets ``key@tileY,X`` of its first tile (input coordinates).
+        scale: the generator's scale factor: each crop's output is ``scale`` times its size.
 
     Returns:
-        ``(H, W, out_channels)`` float32, the normalised blend of the tiles' outputs.
+        ``(scale * H, scale * W, out_channels)`` float32, the normalised blend of the tiles' outputs.
     """
     height, width = image.shape[:2]
     th, tw = min(height, tile), min(width, tile)  # the tile's extent in the image
     ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
-    wy, wx = tile_windows(ys, th), tile_windows(xs, tw)
-    norm_y, norm_x = np.zeros(height, np.float32), np.zeros(width, np.float32)
-    for y, w in zip(ys, wy):
-        norm_y[y : y + th] += w
-    for x, w in zip(xs, wx):
-        norm_x[x : x + tw] += w
-    acc = np.zeros((height, width, out_channels), np.float32)
+    oy, ox = [y * scale for y in ys], [x * scale for x in xs]  # tile starts on the output side
+    oth, otw = th * scale, tw * scale  # a tile's extent in the output
+    wy, wx = tile_windows(oy, oth), tile_windows(ox, otw)
+    norm_y, norm_x = np.zeros(height * scale, np.float32), np.zeros(width * scale, np.float32)
+    for y, w in zip(oy, wy):
+        norm_y[y : y + oth] += w
+    for x, w in zip(ox, wx):
+        norm_x[x : x + otw] += w
+    acc = np.zeros((height * scale, width * scale, out_channels), np.float32)
     jobs = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         crops = [image[ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk]
         results = forward(crops, f"{key}@tile{ys[chunk[0][0]]},{xs[chunk[0][1]]}")
         for (i, j), res in zip(chunk, results):
-            acc[ys[i] : ys[i] + th, xs[j] : xs[j] + tw] += res * (wy[i][:, None] * wx[j][None, :])[:, :, None]
+            if res.shape[:2] != (oth, otw):
+                raise ValueError(f"a {th}x{tw} tile gave a {res.shape[0]}x{res.shape[1]} output; expected "
+                                 f"{oth}x{otw} (scale {scale})")
+            acc[oy[i] : oy[i] + oth, ox[j] : ox[j] + otw] += res * (wy[i][:, None] * wx[j][None, :])[:, :, None]
     acc /= (norm_y[:, None] * norm_x[None, :])[:, :, None]
     return acc
 

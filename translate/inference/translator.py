@@ -1,13 +1,17 @@
 """The :class:`Translator`: one generator run on image-space arrays (sizes, test-time mode, precision, batches).
 
-Sizes. By default an image whose size is not a multiple of the network's ``size_multiple`` is
-padded (reflect, or replicate when the image is smaller than the padding), translated and
-cropped back, so every output has its input's size and the network sees the pixels unscaled.
-With ``size=(H, W)`` (``--size N`` or ``--size WxH``) the image is instead resized (bicubic,
-antialiased; aspect ratio not kept, like the pix2pix test script's ``--load_size``) to that size
-for the network and the output is resized back to the original size: use it for a model that
-only works at its training resolution, at the price of resampling blur. Images are batched by
-the size they run at; images larger than ``tile`` run in tiles (:mod:`translate.inference.tiling`).
+Sizes. Every output is ``scale_factor`` times its input's height and width (the generator's
+recorded ``scale_factor``, :mod:`translate.scale`: 1 for image-to-image translation, 4 for a 4x
+super-resolution model). By default an image whose size is not a multiple of the network's
+``size_multiple`` is padded (reflect, or replicate when the image is smaller than the padding),
+translated and cropped back (on the output side: ``scale_factor`` times the input's size), so
+the network sees the pixels unscaled. With ``size=(H, W)`` (``--size N`` or ``--size WxH``) the
+image is instead resized (bicubic, antialiased; aspect ratio not kept, like the pix2pix test
+script's ``--load_size``) to that size for the network, which then outputs ``scale_factor`` times
+it, and the output is resized back to ``scale_factor`` times the original size: use it for a
+model that only works at its training resolution, at the price of resampling blur. ``size`` and
+``tile`` are always input-side sizes. Images are batched by the size they run at; images larger
+than ``tile`` run in tiles (:mod:`translate.inference.tiling`).
 
 Test-time mode: ``eval`` (the usual: dropout off, BatchNorm running statistics, images
 batched by size) or ``train`` (the pix2pix paper: dropout on, BatchNorm statistics of
@@ -23,10 +27,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from ..errors import TranslateError
+from ..errors import PluginError, TranslateError
 from ..evaluation.generate import dropout_seed
 from ..modelfile import GeneratorInfo
-from .inputs import parse_size
+from ..scale import scale_factor
+from .inputs import parse_size, resize_image
 from .tiling import translate_tiles
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,13 +72,17 @@ class Translator:
         seed: seeds dropout in train mode.
         batch_size: images (or tiles) per forward pass in eval mode (train mode always uses 1).
         size: ``(height, width)`` (or an int, or ``"N"`` / ``"WxH"``) to resize images to for the
-            network, the output being resized back; ``None``: pad to the size multiple instead.
+            network, the output being resized back (to ``scale_factor`` times the image's size);
+            ``None``: pad to the size multiple instead.
         tile: run images larger than ``tile x tile`` as overlapping tiles (a multiple of the
             generator's ``size_multiple``); ``None``: never tile.
         tile_overlap: minimum overlap between neighbouring tiles, in pixels (``0 <= M < tile``);
             ``None``: ``min(32, tile // 4)``.
         channels_last: run the module and its inputs in ``torch.channels_last`` memory format
             (converts ``module`` in place; much faster on CPUs with oneDNN, above all in bf16).
+        fast: run a fast copy of the module (:func:`translate.inference.fast.fast_generator`: BatchNorm
+            folded in eval mode, bf16 weights where the device computes bf16 natively, fp32 output layer,
+            channels_last); ``precision`` is then ignored (the copy has its own weight precision).
 
     Raises:
         TranslateError: an invalid option (the message names it and what is allowed).
@@ -93,6 +102,7 @@ class Translator:
         tile: int | None = None,
         tile_overlap: int | None = None,
         channels_last: bool = False,
+        fast: bool = False,
     ) -> None:
         import torch
 
@@ -110,6 +120,14 @@ class Translator:
                 "image inference supports 1 to 4 channels"
             )
         m = self.meta.size_multiple
+        try:
+            declared = scale_factor(module, f"generator {info.name!r}")
+        except PluginError as err:
+            raise TranslateError(str(err)) from None
+        if declared != self.meta.scale_factor:
+            raise TranslateError(f"generator {info.name!r}: the module declares scale_factor {declared}, but its "
+                                 f"metadata records {self.meta.scale_factor}")
+        self.scale = self.meta.scale_factor
         if tile is not None:
             tile_overlap = min(32, tile // 4) if tile_overlap is None else tile_overlap
             if tile < 1 or tile % m:
@@ -129,8 +147,16 @@ class Translator:
         self.tile = tile
         self.tile_overlap = tile_overlap if tile is not None else None
         self.channels_last = channels_last
-        self.module = module.to(self.device)
-        if channels_last:
+        self.fast = fast
+        if fast:
+            from .fast import fast_generator
+
+            self.module = fast_generator(module, self.device, eval_mode=self.mode == "eval")
+            self.precision = "bf16 weights" if self.module.dtype == torch.bfloat16 else "fp32"
+            self.channels_last = False  # the fast module formats its own inputs
+        else:
+            self.module = module.to(self.device)
+        if self.channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)
 
     @property
@@ -180,10 +206,12 @@ class Translator:
         return out  # type: ignore[return-value]
 
     def _to_network(self, image: np.ndarray) -> np.ndarray:
-        return image if self.size is None else _resize(image, self.size)
+        return image if self.size is None else resize_image(image, self.size)
 
     def _from_network(self, result: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        return result if self.size is None else _resize(result, (int(shape[0]), int(shape[1])))
+        """The output at ``scale`` times the input image's ``shape`` (resized back when ``size`` was set)."""
+        s = self.scale
+        return result if self.size is None else resize_image(result, (int(shape[0]) * s, int(shape[1]) * s))
 
     def _tiled(self, image: np.ndarray, key: str) -> np.ndarray:
         """Translate one image in overlapping tiles, each padded to the size multiple."""
@@ -191,11 +219,12 @@ class Translator:
         return translate_tiles(
             image, lambda crops, k: self._forward(crops, self.padded_size(*crops[0].shape[:2]), k),
             tile=self.tile, overlap=self.tile_overlap, batch_size=self.batch_size,
-            out_channels=self.meta.out_channels, key=key,
+            out_channels=self.meta.out_channels, key=key, scale=self.scale,
         )
 
     def _forward(self, images: list[np.ndarray], size: tuple[int, int], key: str) -> list[np.ndarray]:
-        """Pad images to ``size``, run them as one batch and crop the outputs back, in image space."""
+        """Pad images to ``size``, run them as one batch and crop the outputs back (``scale`` times each
+        image's size), in image space."""
         import torch
 
         norm = self.meta.normalization
@@ -207,8 +236,13 @@ class Translator:
         with self._seeded(key), self._autocast():
             y = self.module(batch)
         lo, hi = self.meta.value_range
+        s = self.scale
+        want = (len(images), self.meta.out_channels, size[0] * s, size[1] * s)
+        if tuple(y.shape) != want:
+            raise TranslateError(f"generator {self.info.name!r} returned shape {tuple(y.shape)} for an input of "
+                                 f"{tuple(batch.shape)}; expected {want} (scale_factor {s})")
         y = ((y.float() - lo) / (hi - lo)).clamp_(0.0, 1.0).cpu().numpy()
-        return [np.ascontiguousarray(y[i, :, : im.shape[0], : im.shape[1]].transpose(1, 2, 0))
+        return [np.ascontiguousarray(y[i, :, : im.shape[0] * s, : im.shape[1] * s].transpose(1, 2, 0))
                 for i, im in enumerate(images)]
 
     @staticmethod
@@ -251,22 +285,10 @@ class Translator:
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         import torch
 
-        if self.precision == "fp32":
+        if self.precision == "fp32" or self.fast:
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
-
-
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an ``(H, W, C)`` image-space array to ``(height, width)``: bicubic, antialiased, clipped to [0, 1]."""
-    import torch
-    import torch.nn.functional as F
-
-    if tuple(image.shape[:2]) == tuple(size):
-        return image
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-    y = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
-    return np.ascontiguousarray(y[0].clamp_(0.0, 1.0).numpy().transpose(1, 2, 0))
 
 
 __all__ = ["MODES", "PRECISIONS", "Translator", "resolve_device"]

@@ -21,7 +21,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelFileError, OptionsInvalid
+from ..errors import ModelFileError, OptionsInvalid, PluginError
+from ..scale import scale_factor
 from .header import (
     check_config,
     header_tensors,
@@ -134,6 +135,7 @@ def load_model(path: str | os.PathLike[str], registry: "Registry | None" = None)
     loaded = LoadedModel(p, meta, config_path=config_path)
     for name, gmeta in meta.generators.items():
         module = _build(p, registry, name, gmeta)
+        _check_declared(p, name, gmeta, module)
         prefix = name + "."
         _load_weights(p, name, module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         loaded.modules[name] = module
@@ -153,11 +155,25 @@ def _check_on_meta(path: Path, registry: "Registry", name: str, g: GeneratorMeta
     network = {k: (tuple(v.shape), _dtype_name(v.dtype)) for k, v in module.state_dict().items()}
     _compare(path, name, shapes, network, hint=f"the options recorded for {g.component!r} do not fit the weights "
                                                  "in the file (checked on the meta device, nothing was allocated)")
+    _check_declared(path, name, g, module)
+
+
+def _check_declared(path: Path, name: str, g: GeneratorMeta, module: "torch.nn.Module") -> None:
+    """The rebuilt network's ``size_multiple`` and ``scale_factor`` are the ones the file records."""
     declared = int(getattr(module, "size_multiple", 1) or 1)
     if declared != g.size_multiple:
         raise ModelFileError(
             f"{path}: generator {name!r} records size_multiple {g.size_multiple}, but the network rebuilt from "
             f"its options ({g.component!r}) declares {declared}; the metadata was edited or is damaged"
+        )
+    try:
+        scale = scale_factor(module, f"{path}: generator {name!r}")
+    except PluginError as err:
+        raise ModelFileError(str(err)) from None
+    if scale != g.scale_factor:
+        raise ModelFileError(
+            f"{path}: generator {name!r} records scale_factor {g.scale_factor}, but the network rebuilt from "
+            f"its options ({g.component!r}) declares {scale}; the metadata was edited or is damaged"
         )
 
 

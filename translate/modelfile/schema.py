@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..scale import MAX_SCALE_FACTOR
+
 FORMAT_VERSION = "1"
 """The metadata schema version this translate writes and reads."""
 
@@ -73,6 +75,8 @@ class GeneratorMeta(_Strict):
     test_mode: Literal["eval", "train"] = "eval"
     size_multiple: int = Field(1, ge=1, le=MAX_SIZE_MULTIPLE,
                                description="H and W must be multiples of this (what the network declares)")
+    scale_factor: int = Field(1, ge=1, le=MAX_SCALE_FACTOR,
+                              description="output H, W = scale_factor x input H, W (files without it: 1)")
 
     @field_validator("options")
     @classmethod
@@ -124,7 +128,8 @@ class Preprocessing(_Strict):
     size_multiple: int = Field(1, ge=1, le=MAX_SIZE_MULTIPLE,
                                description="height and width are padded to a multiple of this")
     recommended_size: int | None = Field(None, ge=1, le=65536,
-                                         description="the side of the training images, when the data set fixes it")
+                                         description="the side of the training inputs, when the data set fixes it "
+                                                     "(a super-resolution model's outputs are scale_factor times it)")
 
 
 class TrainingSummary(_Strict):
@@ -274,6 +279,7 @@ __all__ = [
     "ConvertedFile",
     "FORMAT_VERSION",
     "MAX_PROTOCOL_BYTES",
+    "MAX_SCALE_FACTOR",
     "MAX_SIZE_MULTIPLE",
     "MODEL_FILENAME",
     "README_FILENAME",

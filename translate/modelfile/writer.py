@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ..atomic import atomic_path
 from ..method import unwrap
+from ..scale import scale_factor
 from .schema import (
     FORMAT_VERSION,
     MAX_SIZE_MULTIPLE,
@@ -59,8 +60,9 @@ def save_model(
             must carry ``translate_record`` (set by :class:`translate.BuildContext`).
         recipe: the resolved recipe (dict or :class:`translate.recipe.Recipe`); a short summary of
             its skeleton (method, data set name, seed, length, batch size) is stored.
-        data: what the training data set says about itself (``data_info(dataset)``): its image
-            size is stored as the recommended input size, its folder in the recipe summary.
+        data: what the training data set says about itself (``data_info(dataset)``): its input
+            size (``DataInfo.input_size``: the image size over its scale) is stored as the
+            recommended input size, its folder in the recipe summary.
         limitations: the model's known limits for model cards (the method's ``limitations`` and
             the data set's ``DataInfo.limitations``).
 
@@ -107,6 +109,7 @@ def build_meta(
             output_domain=spec.output_domain,
             test_mode=spec.test_mode,  # type: ignore[arg-type]
             size_multiple=int(getattr(module, "size_multiple", 1) or 1),
+            scale_factor=scale_factor(module, f"export {spec.name!r}"),
         )
         tensors.update(state_tensors(spec.name, module))
     meta = ModelMeta(
@@ -173,7 +176,7 @@ def _preprocessing(generators: dict[str, GeneratorMeta], data: "DataInfo | None"
     multiple = 1
     for g in generators.values():
         multiple = math.lcm(multiple, g.size_multiple)
-    size = _int(data.image_size) if data is not None else None
+    size = _int(data.input_size) if data is not None else None  # the side the generators read
     return Preprocessing(size_multiple=min(multiple, MAX_SIZE_MULTIPLE),
                          recommended_size=size if size and 1 <= size <= _MAX_SIZE else None)
 

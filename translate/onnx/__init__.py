@@ -13,7 +13,9 @@ PyTorch with ONNX Runtime:
   ``(N, C_out, H, W)`` in the same range. The batch, height and width axes are dynamic
   (named ``batch``, ``height``, ``width``); H and W must be multiples of the generator's
   ``size_multiple`` (stored in the ONNX metadata as ``translate.size_multiple``), which the
-  ONNX graph does not check.
+  ONNX graph does not check. A generator that changes resolution (``scale_factor`` ``s``,
+  stored as ``translate.scale_factor``) outputs ``(N, C_out, s*H, s*W)``, its output axes named
+  ``s*height`` and ``s*width``; the check below expects exactly that shape from both runtimes.
 - **files.** ``model.onnx`` when the model has a single generator, ``<name>.onnx`` for each
   generator otherwise (CycleGAN: ``AtoB.onnx`` and ``BtoA.onnx``). Each is written to a
   temporary file, checked, and renamed into place only when every requested generator has

@@ -1,4 +1,8 @@
-"""Checking an exported ONNX model against PyTorch with ONNX Runtime (CPU, float32) at several sizes."""
+"""Checking an exported ONNX model against PyTorch with ONNX Runtime (CPU, float32) at several sizes.
+
+Both outputs must have the shape the metadata promises: ``(N, out_channels, s * H, s * W)`` for an
+input ``(N, in_channels, H, W)``, ``s`` being the generator's ``scale_factor`` (1 unless it changes
+resolution), so a graph whose dynamic shapes were frozen at the export size is caught."""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def check_parity(
     """Run random inputs in ``meta.value_range`` through ``module`` (eval mode) and the ONNX model at ``path``.
 
     Raises:
-        TranslateError: the two outputs differ in shape.
+        TranslateError: the two outputs differ in shape, or either is not ``scale_factor`` times the input's size.
     """
     import onnxruntime as ort
     import torch
@@ -51,6 +55,13 @@ def check_parity(
         x = torch.rand(shape, generator=gen) * (hi - lo) + lo
         expected = reference_output(module, x)
         (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
+        want = (n, meta.out_channels, shape[2] * meta.scale_factor, shape[3] * meta.scale_factor)
+        for who, out in (("PyTorch", expected), ("ONNX Runtime", got)):
+            if tuple(out.shape) != want:
+                raise TranslateError(
+                    f"ONNX model {path.name}: {who} gives output shape {tuple(out.shape)} for input {shape}, "
+                    f"expected {want} (scale_factor {meta.scale_factor})"
+                )
         if got.shape != expected.shape:
             raise TranslateError(
                 f"ONNX model {path.name}: output shape {tuple(got.shape)} for input {shape}, "

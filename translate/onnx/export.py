@@ -34,6 +34,7 @@ class GeneratorExport:
     size_multiple: int
     exporter: str
     checks: tuple[SizeCheck, ...] = ()
+    scale_factor: int = 1
 
     @property
     def max_abs_diff(self) -> float | None:
@@ -72,7 +73,8 @@ class OnnxReport:
         """A human-readable account, one line per generator."""
         out = []
         for g in self.generators:
-            line = f"wrote {g.path} ({g.name}, {g.direction}; opset {self.opset}, {g.exporter} exporter)"
+            scale = f", output {g.scale_factor}x the input's size" if g.scale_factor != 1 else ""
+            line = f"wrote {g.path} ({g.name}, {g.direction}{scale}; opset {self.opset}, {g.exporter} exporter)"
             if g.checks:
                 sizes = ", ".join("x".join(str(v) for v in c.shape) for c in g.checks)
                 line += (f"; onnxruntime vs PyTorch: max |difference| {g.max_abs_diff:.3g} "
@@ -169,7 +171,8 @@ def export_onnx(
                         f"{worst:.3g} exceeds the tolerance {tolerance:g} ({detail}); no ONNX file was written"
                     )
             report.generators.append(
-                GeneratorExport(name, target, meta.direction, meta.size_multiple, exporter, checks))
+                GeneratorExport(name, target, meta.direction, meta.size_multiple, exporter, checks,
+                                meta.scale_factor))
     if echo is not None:
         for line in report.lines():
             echo(line)

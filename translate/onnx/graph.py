@@ -1,5 +1,8 @@
 """A generator as an ONNX graph: exported in eval mode with dynamic batch, height and width, then
-annotated with what a runtime needs to feed it (channels, value range, size multiple)."""
+annotated with what a runtime needs to feed it (channels, value range, size multiple, scale factor).
+
+The output's spatial axes are named ``height`` and ``width`` like the input's for a generator that
+keeps the size, ``<s>*height`` and ``<s>*width`` for one of ``scale_factor`` ``s``."""
 
 from __future__ import annotations
 
@@ -23,6 +26,11 @@ MIN_OPSET = 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 _AXES = {0: "batch", 2: "height", 3: "width"}
+
+
+def output_axes(scale: int) -> dict[int, str]:
+    """The output's dynamic axis names: the input's, times ``scale`` on the spatial axes."""
+    return dict(_AXES) if scale == 1 else {0: "batch", 2: f"{scale}*height", 3: f"{scale}*width"}
 
 
 def _example(meta: "GeneratorMeta") -> "torch.Tensor":
@@ -63,7 +71,7 @@ def to_onnx(module: "torch.nn.Module", meta: "GeneratorMeta", opset: int, name: 
             torch.onnx.export(
                 module, (x,), buf, dynamo=False, opset_version=opset,
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: dict(_AXES), OUTPUT_NAME: dict(_AXES)},
+                dynamic_axes={INPUT_NAME: dict(_AXES), OUTPUT_NAME: output_axes(meta.scale_factor)},
             )
     except Exception as second:  # noqa: BLE001
         raise TranslateError(
@@ -77,12 +85,13 @@ def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str) -> None:
     """Name the dynamic axes of ``proto`` and record how to feed the model in its metadata."""
     from ..version import __version__
 
-    for value, channels in ((proto.graph.input[0], meta.in_channels), (proto.graph.output[0], meta.out_channels)):
+    for value, channels, axes in ((proto.graph.input[0], meta.in_channels, _AXES),
+                                  (proto.graph.output[0], meta.out_channels, output_axes(meta.scale_factor))):
         dims = value.type.tensor_type.shape.dim
         for i, dim in enumerate(dims):
-            if i in _AXES:
+            if i in axes:
                 dim.Clear()
-                dim.dim_param = _AXES[i]
+                dim.dim_param = axes[i]
             elif i == 1:
                 dim.Clear()
                 dim.dim_value = channels
@@ -97,6 +106,7 @@ def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str) -> None:
         "translate.in_channels": str(meta.in_channels),
         "translate.out_channels": str(meta.out_channels),
         "translate.size_multiple": str(meta.size_multiple),
+        "translate.scale_factor": str(meta.scale_factor),
         "translate.value_range": json.dumps(list(meta.value_range)),
         "translate.normalization": meta.normalization.model_dump_json(),
         "translate.test_mode": "eval",
@@ -105,11 +115,13 @@ def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str) -> None:
     for key, value in props.items():
         entry = existing.get(key) or proto.metadata_props.add()
         entry.key, entry.value = key, value
+    out = output_axes(meta.scale_factor)
     proto.doc_string = (
         f"translate generator {name!r} ({meta.component}, {meta.direction}): input {INPUT_NAME!r} float32 "
         f"(batch, {meta.in_channels}, height, width) in {list(meta.value_range)}, height and width multiples "
-        f"of {meta.size_multiple}; output {OUTPUT_NAME!r} (batch, {meta.out_channels}, height, width). Eval mode."
+        f"of {meta.size_multiple}; output {OUTPUT_NAME!r} (batch, {meta.out_channels}, {out[2]}, {out[3]}). "
+        "Eval mode."
     )
 
 
-__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "annotate", "to_onnx"]
+__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "annotate", "output_axes", "to_onnx"]

@@ -1,0 +1,157 @@
+"""The training speed switch: how plans resolve, and fast mode against the reference computation.
+
+Fast mode (bf16 autocast where the CPU computes bf16 natively, channels_last) must stay within a
+stated tolerance of the reference run after a few steps, resume to the same weights as an
+uninterrupted fast run, and torch.compile must give the eager outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tiny_recipes import PIX2PIX, write_recipe
+from translate.engine import speed
+from translate.engine.checkpoint import list_checkpoints
+from translate.engine.logs import read_metrics
+from translate.engine.trainer import train
+from translate.recipe import TrainSpec, load_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# After 6 steps of the tiny pix2pix run (lr 2e-4), fast-mode weights stay this close to the
+# reference run's, relative to how far the reference run moved them from step 1 to step 6.
+WEIGHT_TOLERANCE = 0.1  # measured: 0.011
+LOSS_TOLERANCE = 0.05  # relative difference of each logged loss
+
+
+def _reset_accelerate() -> None:
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(list_checkpoints(run_dir)[-1] / "networks.safetensors"))
+
+
+def test_reference_plan_is_the_plain_computation() -> None:
+    plan = speed.resolve_speed(TrainSpec(steps=1, speed="reference"), "cpu")
+    assert plan == speed.SpeedPlan(precision="no", channels_last=False, compile="off")
+    assert plan.describe() == "fp32, contiguous, eager"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_fast_plan_follows_the_device(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    monkeypatch.setattr(speed, "native_bf16", lambda device_type: native)
+    plan = speed.resolve_speed(TrainSpec(steps=1), "cpu")
+    assert plan.precision == ("bf16" if native else "no")  # emulated bf16 would be slower than fp32
+    assert plan.channels_last and plan.compile == "off"
+
+
+def test_explicit_keys_override_the_preset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed, "native_bf16", lambda device_type: True)
+    plan = speed.resolve_speed(TrainSpec(steps=1, mixed_precision="no", channels_last=False, compile="default"), "cpu")
+    assert plan == speed.SpeedPlan(precision="no", channels_last=False, compile="default")
+    plan = speed.resolve_speed(TrainSpec(steps=1, speed="reference", mixed_precision="bf16", channels_last=True), "cpu")
+    assert plan == speed.SpeedPlan(precision="bf16", channels_last=True, compile="off")
+
+
+@pytest.mark.parametrize("name", ["pix2pix_facades", "pix2pix_edges2shoes", "pix2pix_cityscapes",
+                                  "cyclegan_horse2zebra", "cyclegan_monet2photo", "ablations/facades_l1_only"])
+def test_papers_recipes_keep_the_reference_computation(name: str) -> None:
+    recipe, _ = load_recipe(ROOT / "recipes" / f"{name}.toml")
+    assert speed.resolve_speed(recipe.train, "cpu") == speed.SpeedPlan("no", False, "off")
+
+
+def test_bad_speed_value_names_the_key(tmp_path: Path) -> None:
+    from translate.errors import RecipeError
+
+    recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "data", run=tmp_path / "run")
+    with pytest.raises(RecipeError, match="train.speed"):
+        load_recipe(recipe, ['train.speed="turbo"'])
+
+
+def test_fast_run_stays_close_to_the_reference_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed, "native_bf16", lambda device_type: True)  # bf16 on every CPU, for the test
+    recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "data", run=tmp_path / "run")
+    common = ["train.steps=6", "train.decay=0"]
+    ref = train(recipe, overrides=[*common, 'train.speed="reference"'], output_dir=str(tmp_path / "ref"))
+    _reset_accelerate()
+    fast = train(recipe, overrides=common, output_dir=str(tmp_path / "fast"))
+    for a, b in zip(read_metrics(ref.run_dir), read_metrics(fast.run_dir), strict=True):
+        for key in ("D", "G_gan", "G_l1"):
+            assert b[key] == pytest.approx(a[key], rel=LOSS_TOLERANCE), (a["step"], key)
+    _reset_accelerate()
+    start = train(recipe, overrides=["train.steps=1", "train.decay=0", 'train.speed="reference"'],
+                  output_dir=str(tmp_path / "init"))  # the weights after the first step
+    w_ref, w_fast, w_start = _weights(ref.run_dir), _weights(fast.run_dir), _weights(start.run_dir)
+    moved = torch.cat([(w_ref[k] - w_start[k]).flatten() for k in w_ref]).norm()
+    apart = torch.cat([(w_fast[k] - w_ref[k]).flatten() for k in w_ref]).norm()
+    print(f"fast vs reference after 6 steps: {float(apart / moved):.4f} of the distance moved since step 1")
+    assert 0 < apart < WEIGHT_TOLERANCE * moved, (float(apart), float(moved))
+
+
+def test_optimizer_state_follows_the_parameter_layout() -> None:
+    """After a resume, Adam's moments come back contiguous; fused Adam needs the parameter's layout."""
+    from translate.method import Method
+
+    def two_steps(channels_last: bool, reload: bool) -> torch.Tensor:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        torch.manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(4, 3, 2, 2).contiguous(memory_format=fmt))
+        opt = torch.optim.Adam([p], lr=0.1, fused=channels_last)
+        p.grad = torch.randn(4, 3, 2, 2).contiguous(memory_format=fmt)
+        opt.step()
+        if reload:
+            state = opt.state_dict()
+            state["state"][0] = {k: v.contiguous() if v.dim() == 4 else v for k, v in state["state"][0].items()}
+            opt.load_state_dict(state)  # what loading a checkpoint does
+            method = Method()
+            method.optimizers["G"] = opt
+            assert speed.match_optimizer_layouts(method) == 2  # exp_avg and exp_avg_sq
+            assert all(v.stride() == p.stride() for v in opt.state[p].values() if v.dim() == 4)
+        p.grad = torch.randn(4, 3, 2, 2).contiguous(memory_format=fmt)
+        opt.step()
+        return p.detach().clone()
+
+    assert torch.allclose(two_steps(True, reload=True), two_steps(False, reload=False), atol=1e-6)
+
+
+def test_fast_resume_matches_uninterrupted_fast_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed, "native_bf16", lambda device_type: True)
+    recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "data", run=tmp_path / "run")
+    full = train(recipe, output_dir=str(tmp_path / "full"))
+    _reset_accelerate()
+    train(recipe, output_dir=str(tmp_path / "part"), max_steps=3)
+    _reset_accelerate()
+    resumed = train(recipe, output_dir=str(tmp_path / "part"), resume=True)
+    a, b = _weights(full.run_dir), _weights(resumed.run_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_compiled_networks_give_the_eager_outputs() -> None:
+    from translate.method import Method
+    from translate.plugins import get_registry
+
+    torch.manual_seed(0)
+    net = get_registry().get("generator", "unet").build({"num_downs": 5, "ngf": 4}, in_channels=3, out_channels=3)
+    eager = Method()
+    eager.networks["G"] = net
+    compiled = Method()
+    compiled.networks["G"] = __import__("copy").deepcopy(net)
+    speed.after_prepare(compiled, speed.SpeedPlan("no", False, "default"))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    for m in (eager, compiled):
+        m.networks["G"].eval()
+    with torch.no_grad():
+        a, b = eager.networks["G"](x), compiled.networks["G"](x)
+    assert torch.allclose(a, b, atol=1e-5)
+    # the compiled module is the same object with the same parameter names (checkpoints, export)
+    assert list(compiled.networks["G"].state_dict()) == list(net.state_dict())

@@ -1,0 +1,112 @@
+"""The speed plan of a run: which measured levers (bf16 autocast, channels_last, torch.compile) are on.
+
+``train.speed = "reference"`` is the plain computation: fp32, contiguous tensors, eager, the same
+operations in the same order as the authors' code. ``"fast"`` (the default) turns on what
+``benchmarks/bench_speed.py`` measured to help on the device at hand; each lever can also be set
+alone (``train.mixed_precision``, ``train.channels_last``, ``train.compile``), and an explicit
+value always wins over the preset. docs/performance.md has the figures behind each choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..method import Method
+    from ..recipe import TrainSpec
+
+
+@dataclass(frozen=True)
+class SpeedPlan:
+    """What a run does for speed, resolved for one device type."""
+
+    precision: str  # Accelerate's mixed_precision: "no", "bf16" or "fp16"
+    channels_last: bool  # networks and 4-D batch tensors in NHWC memory format
+    compile: str  # "off" or a torch.compile mode ("default", "max-autotune-no-cudagraphs", ...)
+
+    def describe(self) -> str:
+        """One line for the run log, e.g. ``bf16 autocast, channels_last, eager``."""
+        parts = ["fp32" if self.precision == "no" else f"{self.precision} autocast",
+                 "channels_last" if self.channels_last else "contiguous",
+                 "eager" if self.compile == "off" else f"torch.compile({self.compile})"]
+        return ", ".join(parts)
+
+
+def native_bf16(device_type: str) -> bool:
+    """Whether ``device_type`` computes bf16 natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX).
+
+    Without it bf16 autocast is emulated and slower than fp32, so the fast preset keeps fp32.
+    """
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device_type == "cpu":
+        cpu = torch.cpu
+        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                    or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+    return False
+
+
+def resolve_speed(train: "TrainSpec", device_type: str) -> SpeedPlan:
+    """The plan for ``train`` on ``device_type`` ("cpu" or "cuda"): explicit keys first, then the preset."""
+    fast = train.speed == "fast"
+    precision = train.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if fast and native_bf16(device_type) else "no"
+    channels_last = fast if train.channels_last is None else train.channels_last
+    compile_mode = train.compile if train.compile is not None else "off"
+    return SpeedPlan(precision=precision, channels_last=channels_last, compile=compile_mode)
+
+
+def device_type_for(cpu: bool) -> str:
+    """The device type a run will use: CUDA when present and not refused with ``train.cpu``."""
+    return "cuda" if torch.cuda.is_available() and not cpu else "cpu"
+
+
+def before_prepare(method: "Method", plan: SpeedPlan) -> None:
+    """Convert the networks to the plan's memory format (in place: the modules stay the same objects)."""
+    if plan.channels_last:
+        for net in method.networks.values():
+            net.to(memory_format=torch.channels_last)
+
+
+def after_prepare(method: "Method", plan: SpeedPlan) -> None:
+    """Compile the prepared networks in place (``nn.Module.compile``): parameter names, checkpoints and
+    exported files stay those of the eager modules."""
+    if plan.compile == "off":
+        return
+    for net in method.networks.values():
+        net.compile(mode=None if plan.compile == "default" else plan.compile)
+
+
+def format_batch(batch: Any, plan: SpeedPlan) -> Any:
+    """The batch with its 4-D tensors in the plan's memory format (a no-op for the reference plan)."""
+    if not plan.channels_last:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch
+    if isinstance(batch, dict):
+        return {k: format_batch(v, plan) for k, v in batch.items()}
+    return batch
+
+
+def match_optimizer_layouts(method: "Method") -> int:
+    """Give every optimizer state tensor its parameter's memory format; returns how many were changed.
+
+    A checkpoint stores tensors contiguous, so after a resume the Adam moments of a channels_last
+    parameter would be contiguous while the parameter and its gradient are not; the fused Adam kernel
+    walks all of them in memory order, so the layouts must agree (resume equivalence depends on it).
+    """
+    changed = 0
+    for opt in method.optimizers.values():
+        for group in opt.param_groups:
+            for p in group["params"]:
+                state = opt.state.get(p, {})
+                for key, value in state.items():
+                    if (isinstance(value, torch.Tensor) and value.shape == p.shape and value.dim() == 4
+                            and value.stride() != p.stride()):
+                        state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+                        changed += 1
+    return changed
