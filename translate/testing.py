@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import PluginError
 from .plugins import ENTRY_POINT_GROUP, Plugins, load_plugins
 from .registry import Component, OptionsInvalid, Registry
-from .testing_losses import check_loss
+from .testing_losses import check_loss, component_of
 from .testing_methods import check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,13 +114,7 @@ def load_registry_with(*plugins: object, installed: bool = False) -> Registry:
 
 def get_component(source: Registry | Component, kind: str, name: str | None = None) -> Component:
     """``source`` itself when it is a component (of ``kind``), else ``source.get(kind, name)``."""
-    if isinstance(source, Component):
-        if source.kind != kind:
-            raise AssertionError(f"{source.kind} {source.name!r} is not a {kind}")
-        return source
-    if name is None:
-        raise TypeError(f"pass the {kind} name along with the registry")
-    return source.get(kind, name)
+    return component_of(source, kind, name)
 
 
 def check_options_strict(component: Component) -> None:
