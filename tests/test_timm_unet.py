@@ -128,3 +128,19 @@ def test_pix2pix_with_timm_unet_trains_exports_and_loads_without_the_backbone_we
 
     report = export_onnx(folder, tmp_path / "onnx", sizes=[(1, 32, 32), (2, 32, 64)], echo=None)  # dynamic H, W
     assert report.checked and all(c.max_abs_diff < 1e-3 for c in report.generators[0].checks)
+
+
+def test_a_meta_device_build_never_asks_the_hub(monkeypatch: pytest.MonkeyPatch):
+    """`translate convert` builds every generator with default options on the meta device to ask it about a
+    checkpoint: the default weights="pretrained" must not try to download (offline, that retried for 47 s)."""
+    real = timm.create_model
+
+    def no_downloads(*args, **kwargs):
+        assert not kwargs.get("pretrained"), "a meta-device build asked timm for pretrained weights"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", no_downloads)
+    comp = translate.get_registry().get("generator", "timm_unet")
+    with torch.device("meta"):
+        net = comp.factory(comp.parse_options({}, "generator.options"), in_channels=3, out_channels=3)
+    assert next(net.parameters()).device.type == "meta"

@@ -136,6 +136,8 @@ def create_features(name: str, *, out_indices: list[int] | None, in_chans: int, 
         kwargs["out_indices"] = tuple(out_indices)
     if weights != "pretrained":
         return Features(_create(name, what, pretrained=False, **kwargs), weights)
+    if torch.get_default_device().type == "meta":  # a shape-only build holds no values: nothing to load
+        return Features(_create(name, what, pretrained=False, **kwargs), "pretrained (not loaded on the meta device)")
     path = _local_file(name, weights_file, what, option)
     if path is None:
         return Features(_from_hub(name, kwargs, what, option), f"timm pretrained ({_hub_id(name) or name})")
