@@ -363,18 +363,38 @@ def test_readme_is_optional(fake_hub, hub_env, repo_files):
     assert download("alice/no-readme") == folder
 
 
-def test_network_error_is_clear(hub_env, monkeypatch):
+def _dead_endpoint() -> str:
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    hub_env(f"http://127.0.0.1:{port}")
-    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda _s: None)  # no retry back-off
+    return f"http://127.0.0.1:{port}"
+
+
+def test_unreachable_hub_is_a_clear_error_at_once(hub_env, monkeypatch):
+    """No network: one refused connection, not huggingface_hub's five retries with back-off per file."""
+    endpoint = _dead_endpoint()
+    hub_env(endpoint)
+    sleeps: list[float] = []
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", sleeps.append)
     with pytest.raises(ModelFileError) as info:
         download(REPO, "v2")
     message = str(info.value)
-    assert f"hf://{REPO}@v2" in message and "cannot download" in message and "not in the cache" in message
+    assert f"hf://{REPO}@v2" in message and "not in the Hugging Face cache" in message
+    assert f"the Hugging Face Hub ({endpoint}) is not reachable" in message
+    assert sleeps == []  # no retry was attempted
+
+
+def test_unreachable_hub_answers_from_a_warm_cache(fake_hub, hub_env, repo_files, monkeypatch):
+    hub_env(fake_hub.url)
+    online = download(REPO)
+    hub_env(_dead_endpoint())
+    sleeps: list[float] = []
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", sleeps.append)
+    assert download(REPO) == online  # the cached branch, without the HEAD request that would retry
+    assert_snapshot(online, repo_files[COMMIT_1])
+    assert sleeps == []
 
 
 def test_environment_variables_alone_in_subprocesses(fake_hub, tmp_path, repo_files):

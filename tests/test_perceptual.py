@@ -205,6 +205,47 @@ def test_without_weights_offline_the_error_says_what_to_do(offline: Path):
     assert found.weights_source == str((offline / "test_resnet.safetensors").resolve())
 
 
+@pytest.fixture
+def no_network(offline: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """As ``offline`` but with offline mode off and the Hub's endpoint a port nobody listens on."""
+    import socket
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", _no_retries)
+    return offline.parent / "hf"
+
+
+def _no_retries(seconds: float) -> None:
+    raise AssertionError(f"huggingface_hub retried (back-off {seconds} s): the Hub should not have been asked")
+
+
+def test_without_network_the_hub_cache_is_read_at_once(no_network: Path):
+    with pytest.raises(WeightsMissing) as info:
+        REG.get("loss", "perceptual").build({"model": "test_resnet", "layers": [1]})
+    message = str(info.value)
+    assert "is not reachable" in message and "none in the Hugging Face cache" in message
+    assert "losses.perceptual.options.weights_file" in message
+    # timm's file in the Hugging Face cache layout, as a download on a connected machine leaves it
+    snapshot = no_network / "models--timm--test_resnet.r160_in1k" / "snapshots" / ("c" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("c" * 40)
+    torch.manual_seed(3)
+    state = timm.create_model("test_resnet").state_dict()
+    save_file(state, str(snapshot / "model.safetensors"))
+    loss = REG.get("loss", "perceptual").build({"model": "test_resnet", "layers": [1]})
+    assert loss.weights_source == str(snapshot / "model.safetensors")
+    loaded = dict(loss.named_parameters())
+    conv = next(k for k in loaded if k.endswith("conv1.0.weight"))
+    torch.testing.assert_close(loaded[conv], state["conv1.0.weight"])
+
+
 def test_bad_layers_models_and_weights_are_clear_errors():
     with pytest.raises(TranslateError, match=r"'relu9_9' is not a feature layer.*1: relu2_2 = features.8"):
         _loss("perceptual", model="vgg16", layers=["relu9_9"])

@@ -168,6 +168,25 @@ def test_hub_offline_cold_cache_is_weights_missing(hub, folders):
     assert ORIGIN in message and "eval.options.test.weights" in message
 
 
+def test_unreachable_hub_reads_the_cache_at_once(hub, folders, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: no network
+        sock.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    cache = hub(endpoint=endpoint)
+    sleeps: list[float] = []
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", sleeps.append)
+    _cache_file(cache, "alice/weights", COMMIT, f"nets/{FILE}", b"one")
+    assert _resolve(f"hf://alice/weights/nets/{FILE}").read_bytes() == b"one"  # the cached branch
+    with pytest.raises(WeightsMissing) as info:
+        _resolve(f"hf://alice/weights/{FILE}@v1")
+    message = str(info.value)
+    assert f"the Hugging Face Hub ({endpoint}) is not reachable" in message and "'v1'" in message
+    assert "eval.options.test.weights" in message
+    assert sleeps == []  # huggingface_hub's retries were never started
+
+
 @pytest.mark.parametrize("spec", ["hf://alice", "hf:///x", "hf://alice/weights@"])
 def test_bad_hub_ids(spec, hub, folders):
     hub(offline=True)

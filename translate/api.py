@@ -24,7 +24,8 @@ the same relies on nothing that may change without notice.
 - **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.metric`).
 - **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
   never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
-  (:mod:`translate.weights`).
+  (:mod:`translate.weights`); :func:`hub_unreachable` (one quick connection instead of
+  huggingface_hub's minute of retries; :mod:`translate.reachability`).
 
 Names that need torch, NumPy or Pillow load on first use, so importing this module (and
 ``translate --help``) stays fast.
@@ -55,6 +56,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "generated": ("ensure_generated",),
     "shapes": ("SHAPE_KINDS", "Shape", "paint_shape", "place_shapes", "shape_mask"),
     "weights": ("WeightsMissing", "resolve_weights", "load_weights", "file_sha256"),
+    "reachability": ("hub_unreachable",),
 }
 
 __all__ = [
@@ -85,6 +87,8 @@ def __getattr__(name: str) -> Any:
         from . import shapes as module
     elif name in _LAZY["weights"]:
         from . import weights as module
+    elif name in _LAZY["reachability"]:
+        from . import reachability as module
     else:
         raise AttributeError(f"module 'translate.api' has no attribute {name!r}")
     return getattr(module, name)

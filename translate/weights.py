@@ -13,7 +13,8 @@ downloaded behind the user's back and nothing is initialised randomly instead.
 - a path: that file (or, for a folder, the file's usual name inside it);
 - ``hf://owner/repo/path/in/repo[@revision]`` (or ``hf://owner/repo@revision/path``; without a path
   the usual name): :func:`huggingface_hub.hf_hub_download`, which answers from the Hugging Face cache
-  and honours ``HF_HUB_OFFLINE=1``.
+  and honours ``HF_HUB_OFFLINE=1``; when the Hub cannot be reached
+  (:func:`~translate.reachability.hub_unreachable`) only the cache is read.
 
 When the file is not there, :class:`WeightsMissing` says what the file is for, its name, where it
 was looked for, where it comes from and which option to set. :func:`load_weights` reads a state
@@ -130,18 +131,23 @@ def _from_hub(spec: str, *, filename: str, what: str, origin: str, option: str) 
     repo_id, path_in_repo, revision = split_hub_spec(spec, filename)
     from huggingface_hub import constants, hf_hub_download
 
+    from .reachability import hub_unreachable
     from .version import __version__
 
+    unreachable = hub_unreachable()  # then only the cache is read: no minute of retries
     try:
         return Path(hf_hub_download(repo_id, path_in_repo, revision=revision, library_name="translate",
-                                    library_version=__version__))
+                                    library_version=__version__, local_files_only=unreachable is not None))
     except Exception as err:  # noqa: BLE001 - every failure means the file is not available
-        cause = _first_line(err).rstrip(".")
+        if unreachable is not None:
+            failed = f"and {unreachable}"
+        else:
+            failed = f"and downloading it failed: {type(err).__name__}: {_first_line(err).rstrip('.')}"
         offline = " and offline mode is on (HF_HUB_OFFLINE=1)" if constants.is_offline_mode() else ""
         raise WeightsMissing(
             f"{what}: cannot get {path_in_repo} from repository {repo_id} at revision {revision or 'main'!r} "
             f"({option} = {spec!r}): it is not in the Hugging Face cache ({constants.HF_HUB_CACHE}){offline}, "
-            f"and downloading it failed: {type(err).__name__}: {cause}. {_how_to_get(filename, origin, option)}"
+            f"{failed}. {_how_to_get(filename, origin, option)}"
         ) from None
 
 

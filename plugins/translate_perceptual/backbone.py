@@ -5,7 +5,8 @@ and fills it, for ``weights="pretrained"``, from (in this order) the file the us
 (``weights_file``, resolved by :func:`translate.api.resolve_weights`: a path, a folder or an
 ``hf://`` id), a file under its usual name in the usual folders (``<model>.safetensors``, and for
 VGG-16/19 torchvision's ``vgg16-397923af.pth`` / ``vgg19-dcbb9e9d.pth``), or timm's own download
-from the Hugging Face Hub (its cache; ``HF_HUB_OFFLINE=1`` is honoured). When none has them the
+from the Hugging Face Hub (its cache; ``HF_HUB_OFFLINE=1`` is honoured; when the Hub cannot be
+reached, :func:`translate.api.hub_unreachable`, the cache is read directly). When none has them the
 error names the model, the option and what to do. A file's keys are mapped to the feature model's
 (timm flattens ``features.3`` to ``features_3``); missing keys and shape mismatches are errors that
 name the keys, keys the feature model does not use (a classifier head, layers after the deepest
@@ -24,7 +25,14 @@ import timm
 import torch
 from torch import nn
 
-from translate.api import ModelFileError, TranslateError, WeightsMissing, load_weights, resolve_weights
+from translate.api import (
+    ModelFileError,
+    TranslateError,
+    WeightsMissing,
+    hub_unreachable,
+    load_weights,
+    resolve_weights,
+)
 
 #: timm model -> torchvision's file name of the same ImageNet weights (download.pytorch.org/models/).
 TORCHVISION_FILES = {"vgg16": "vgg16-397923af.pth", "vgg19": "vgg19-dcbb9e9d.pth"}
@@ -140,7 +148,10 @@ def create_features(name: str, *, out_indices: list[int] | None, in_chans: int, 
         return Features(_create(name, what, pretrained=False, **kwargs), "pretrained (not loaded on the meta device)")
     path = _local_file(name, weights_file, what, option)
     if path is None:
-        return Features(_from_hub(name, kwargs, what, option), f"timm pretrained ({_hub_id(name) or name})")
+        unreachable = hub_unreachable()
+        if unreachable is None or _hub_id(name) is None:
+            return Features(_from_hub(name, kwargs, what, option), f"timm pretrained ({_hub_id(name) or name})")
+        path = _hub_cached(name, unreachable, what, option)  # timm would retry for a minute, then read it
     net = _create(name, what, pretrained=False, **kwargs)
     ignored = load_into(net, load_weights(path), path=path, model=name, in_chans=in_chans)
     return Features(net, str(path), ignored)
@@ -176,10 +187,35 @@ def _origin(name: str) -> str:
     return hub or f"the author of timm model {name!r}"
 
 
-def _from_hub(name: str, kwargs: dict[str, Any], what: str, option: str) -> nn.Module:
+def _todo(name: str, option: str) -> str:
     folders = "$TRANSLATE_WEIGHTS_DIR, ~/.cache/translate/weights/ or torch's hub cache checkpoints/"
-    todo = (f"download {_origin(name)} once and set {option} to its path, or put it in one of the searched folders "
-            f"({folders}) as {usual_names(name)[0]}; or set weights = \"random\" for an untrained network (tests only)")
+    return (f"download {_origin(name)} once and set {option} to its path, or put it in one of the searched folders "
+            f"({folders}) as {usual_names(name)[0]}; or set weights = \"random\" for an untrained network (tests "
+            "only)")
+
+
+#: The files timm fetches from a model's Hub repository, in the order it tries them.
+HUB_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _hub_cached(name: str, unreachable: str, what: str, option: str) -> Path:
+    """timm's weights for ``name`` from the Hugging Face cache, read without asking the Hub."""
+    from huggingface_hub import try_to_load_from_cache
+
+    hub = _hub_id(name)
+    if hub and "://" not in hub:
+        repo, _, revision = hub.partition("@")
+        for filename in HUB_FILES:
+            found = try_to_load_from_cache(repo, filename, revision=revision or None)
+            if isinstance(found, str):
+                return Path(found)
+    raise WeightsMissing(f"{what}: no pretrained weights for timm model {name!r}: {option} is not set, no "
+                         f"{' or '.join(usual_names(name))} in the usual folders, none in the Hugging Face cache, "
+                         f"and {unreachable}. To provide them offline: {_todo(name, option)}")
+
+
+def _from_hub(name: str, kwargs: dict[str, Any], what: str, option: str) -> nn.Module:
+    todo = _todo(name, option)
     if _hub_id(name) is None:
         raise WeightsMissing(f"{what}: timm knows no pretrained weights for {name!r} and {option} is not set; {todo}")
     try:

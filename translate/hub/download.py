@@ -50,8 +50,10 @@ def download(
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
+    from ..reachability import hub_unreachable
     from ..version import __version__
 
+    unreachable = hub_unreachable()  # then only the cache is read: no minute of retries per file
     snapshot: Path | None = None
     pinned = revision  # after the first file: the commit hash it came from
     for filename in MODEL_FOLDER_FILES:
@@ -61,12 +63,12 @@ def download(
         try:
             path = Path(hf_hub_download(
                 repo_id, filename, repo_type="model", revision=pinned, cache_dir=cache_dir, token=token,
-                library_name="translate", library_version=__version__,
+                library_name="translate", library_version=__version__, local_files_only=unreachable is not None,
             ))
         except Exception as err:  # noqa: BLE001 - translated below, or re-raised untouched
             if optional and isinstance(err, EntryNotFoundError):  # not on the Hub, or not cached while offline
                 continue
-            mapped = _download_error(err, repo_id, revision, filename, cache_dir)
+            mapped = _download_error(err, repo_id, revision, filename, cache_dir, unreachable)
             if mapped is err:
                 raise
             raise mapped from None
@@ -99,7 +101,8 @@ def _known_missing(repo_id: str, filename: str, commit: str, cache_dir: Any) -> 
 
 
 def _download_error(
-    err: BaseException, repo_id: str, revision: str | None, filename: str, cache_dir: Any
+    err: BaseException, repo_id: str, revision: str | None, filename: str, cache_dir: Any,
+    unreachable: str | None = None,
 ) -> BaseException:
     """A ModelFileError naming the repository and revision for ``err``; other errors unchanged."""
     from huggingface_hub import constants
@@ -141,6 +144,11 @@ def _download_error(
             f"{label}: the model is not in the Hugging Face cache ({facts['cache']}; " + what.format(**facts)
             + " is missing) and offline mode is on (HF_HUB_OFFLINE=1), so it cannot be downloaded; run once "
             "with network access and offline mode off to cache it"
+        )
+    if unreachable is not None and isinstance(err, LocalEntryNotFoundError):
+        return ModelFileError(
+            f"{label}: the model is not in the Hugging Face cache ({facts['cache']}; " + what.format(**facts)
+            + f" is missing) and {unreachable}; connect, or copy the model folder here and give its path"
         )
     for kinds, text in messages:
         if isinstance(err, kinds):
