@@ -13,13 +13,13 @@ Samples and exports are the RGB images (the colorizer's forward).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 
-from translate.api import ExportSpec, Method, RecipeError, StepContext, set_requires_grad, unwrap
+from translate.api import ExportSpec, Method, RecipeError, StepContext
 
+from .cgan import Term, discriminator_step, generator_step, sample_outputs
 from .colorization_lab import L_SCALE, lightness, to_lab
 from .colorization_options import ColorizationOptions
 
@@ -75,59 +75,25 @@ class Colorization(Method):
         with ctx.autocast():
             ab_fake = self.predict_ab(G, x)
         if D is not None:
+            assert self.gan is not None  # fake first, as pix2pix's default d_order (BatchNorm statistics)
+            losses["D"] = discriminator_step(D, self.gan, self.optimizers["D"], self._d_input(l_norm, ab_real),
+                                             self._d_input(l_norm, ab_fake.detach()), "fake_first", ctx)
+        terms: list[Term] = []
+        if D is not None:
             assert self.gan is not None
-            set_requires_grad(D, True)
-            opt_d = self.optimizers["D"]
-            opt_d.zero_grad(set_to_none=True)
-            with ctx.autocast():
-                fake_d, real = self._d_input(l_norm, ab_fake.detach()), self._d_input(l_norm, ab_real)
-                d_fake = D(fake_d)  # fake first, as pix2pix's default d_order (BatchNorm statistics)
-                loss_d = self.gan.discriminator_loss(_Evaluated(D, {id(fake_d): d_fake}), real, fake_d)
-            ctx.backward(loss_d)
-            opt_d.step()
-            set_requires_grad(D, False)
-            losses["D"] = loss_d.detach()
-        opt_g = self.optimizers["G"]
-        opt_g.zero_grad(set_to_none=True)
-        with ctx.autocast():
-            loss_g = ab_fake.new_zeros((), dtype=torch.float32)
-            if D is not None:
-                assert self.gan is not None
-                g_gan = self.gan.generator_loss(D, self._d_input(l_norm, ab_fake))
-                loss_g = loss_g + self.opt.lambda_gan * g_gan
-                losses["G_gan"] = g_gan.detach()
-            if self.reconstruction is not None:
-                rec = self.reconstruction(ab_fake.float(), ab_real)
-                loss_g = loss_g + self.opt.lambda_l1 * rec
-                losses["G_l1"] = rec.detach()
-        ctx.backward(loss_g)
-        opt_g.step()
-        losses["G"] = loss_g.detach()
+            gan = self.gan
+            terms.append(("G_gan", self.opt.lambda_gan, lambda: gan.generator_loss(D, self._d_input(l_norm, ab_fake))))
+        if self.reconstruction is not None:
+            rec = self.reconstruction
+            terms.append(("G_l1", self.opt.lambda_l1, lambda: rec(ab_fake.float(), ab_real)))
+        losses.update(generator_step(self.optimizers["G"], ab_fake, terms, ctx))
         return losses
 
     def sample(self, batch: dict[str, Any]) -> list[list[tuple[str, torch.Tensor]]]:
-        G = copy.deepcopy(unwrap(self.networks["G"]))
         x, y = batch["input"], batch["target"]
-        dtype = next(G.parameters()).dtype
-        if self.opt.test_mode == "train":
-            G.train()  # the paper: dropout on, statistics of each test image
-            fake = torch.cat([G(x[i : i + 1].to(dtype)) for i in range(x.shape[0])])
-        else:
-            G.eval()
-            fake = G(x.to(dtype))
-        return [[("input", x), ("output", fake.float()), ("target", y)]]
+        return [[("input", x), ("output", sample_outputs(self.networks["G"], x, self.opt.test_mode)), ("target", y)]]
 
     def exports(self) -> list[ExportSpec]:
         return [ExportSpec(name="G", network="G", direction=self.direction, input_domain="grey",
                            output_domain="colour", test_mode=self.opt.test_mode)]
 
-
-class _Evaluated:
-    """D with some outputs computed up front (by input tensor id); any other input goes to D itself."""
-
-    def __init__(self, D: torch.nn.Module, outputs: dict[int, torch.Tensor]) -> None:
-        self.D, self.outputs = D, outputs
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.outputs.pop(id(x), None)
-        return self.D(x) if out is None else out
