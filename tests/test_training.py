@@ -32,7 +32,8 @@ def test_short_run_writes_run_folder(tiny_recipe: Path) -> None:
     assert [p.name for p in list_checkpoints(run)] == ["step-00000003", "step-00000006", "step-00000008"]
     records = read_metrics(run)
     assert [r["step"] for r in records] == [2, 4, 6, 8]
-    assert {"D", "G", "G_gan", "G_l1", "lr_G", "lr_D", "images_per_s"} <= set(records[0])
+    assert {"D", "G", "G_gan", "G_l1", "lr_G", "lr_D", "images_per_s", "data_wait"} <= set(records[0])
+    assert all(0.0 <= r["data_wait"] <= 1.0 for r in records)
     # constant for steps 0..3, then linear decay over the last 4 steps (reference rule)
     assert records[0]["lr_G"] == pytest.approx(2e-4)
     assert records[-1]["lr_G"] == pytest.approx(2e-4 * (1 - 4 / 5))

@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
 _METRIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
-_NOT_LOSSES = {"step", "time", "epoch", "images_per_s"}
+_NOT_LOSSES = {"step", "time", "epoch", "images_per_s", "data_wait"}
 _MAX_LOSSES = 64  # TrainingSummary's limit
 
 

@@ -2,10 +2,12 @@
 
 Each high-resolution image holds two to four shapes (:func:`translate.api.place_shapes`), each
 filled with a two-colour texture with hard edges (stripes at any angle, a rotated checkerboard or
-concentric rings, periods of 6 to 16 pixels), on a background of wide low-contrast stripes; drawn
+concentric rings, periods of 12 to 24 pixels), on a background of wide low-contrast stripes; drawn
 with 2x supersampling, so edges are sharp but not jagged. Bicubic 4x downsampling turns those
-edges into soft gradients (a period of 8 pixels is 2 low-resolution pixels): what a
-super-resolution network has to restore.
+edges into soft gradients while keeping the pattern itself (a period of 12 pixels is 3
+low-resolution pixels, above the 2 below which a pattern is lost to aliasing): restoring the hard
+edges of patterns the input still shows is what a super-resolution network can learn, and
+bicubic upsampling cannot do.
 
 Files: ``root/train``, ``root/val``, ``root/test`` (high-resolution PNGs, served through
 :class:`~translate_srgan.data.SRDataset`), ``root/test_inputs`` (the test images bicubically
@@ -28,8 +30,10 @@ from .data import SRDataset, bicubic_downsample, to_uint8_image
 from .options import SRShapesOptions
 
 DATASET_NAME = "sr_shapes"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: texture periods 12-24 (were 6-16, mostly below the 4x input's Nyquist limit)
 SUPERSAMPLE = 2
+#: Texture periods in high-resolution pixels (uniform in the range): at least 3 input pixels at 4x.
+SHAPE_PERIOD, BACKGROUND_PERIOD = (12.0, 24.0), (20.0, 32.0)
 SPLITS = {"train": 1, "val": 2, "test": 3}
 PARAMETERS = ("seed", "count", "val_count", "test_count", "image_size", "scale")
 LIMITATION = (f"It was trained on synthetic textured shapes (`{DATASET_NAME}`): a demonstration and test model, "
@@ -62,13 +66,13 @@ def render(rng: np.random.Generator, size: int) -> np.ndarray:
     s = size * SUPERSAMPLE
     yy, xx = (np.mgrid[0:s, 0:s].astype(np.float32) + 0.5) / SUPERSAMPLE
     c1, c2 = _colours(rng, 0.25)
-    t = _texture(rng, xx - size / 2, yy - size / 2, (12.0, 20.0))
+    t = _texture(rng, xx - size / 2, yy - size / 2, BACKGROUND_PERIOD)
     img = c1 * (1 - t[..., None]) + c2 * t[..., None]
     for shape in place_shapes(rng, size, radius=(0.14, 0.26), gap=2):
         dx, dy = (xx - shape.cx) / shape.r, (yy - shape.cy) / shape.r
         mask = shape_mask(SHAPE_KINDS[shape.kind], dx, dy, shape.theta)
         c1, c2 = _colours(rng, 0.7)
-        t = _texture(rng, xx - shape.cx, yy - shape.cy, (6.0, 16.0))
+        t = _texture(rng, xx - shape.cx, yy - shape.cy, SHAPE_PERIOD)
         img[mask] = (c1 * (1 - t[..., None]) + c2 * t[..., None])[mask]
     return img.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
 

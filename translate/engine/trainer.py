@@ -35,6 +35,7 @@ from ..method import StepContext
 from ..recipe import Recipe, load_recipe, to_toml
 from ..registry import Registry
 from . import speed, steps
+from .data_wait import DataClock
 from .checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
 from .environment import write_environment
 from .evaluate import TrainingEvaluation
@@ -181,6 +182,7 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
     last: dict[str, float] = {}
     images_per_step = recipe.data.batch_size * accum * accelerator.num_processes
     tick, tick_step = time.perf_counter(), progress.step
+    data_clock = DataClock()  # data_wait in the log: the loop blocked on the loader, as a fraction of wall time
     last_saved = progress.step if resume else -1
     stopped = False
     try:
@@ -188,7 +190,7 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
             try:
                 while progress.step < stop_at and not stopped:
                     sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
-                    for batch in loader:
+                    for batch in data_clock.iterate(loader):
                         steps.set_lrs(method, recipe, progress, unit_total, per_epoch)
                         batch = augment(steps.to_device(batch, accelerator.device), progress.epoch,
                                         progress.batch_in_epoch)  # data.options.device_augment (kornia)
@@ -211,7 +213,8 @@ def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resol
                                 lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in method.optimizers.items()}
                                 assert log is not None
                                 log.log(progress.step, {"epoch": progress.epoch, **last, **lrs,
-                                                        "images_per_s": round(rate, 3)})
+                                                        "images_per_s": round(rate, 3),
+                                                        "data_wait": round(data_clock.fraction_since_mark(now - tick), 4)})
                                 tick, tick_step = now, progress.step
                             if progress.step % recipe.output.sample_every == 0 or progress.step == stop_at:
                                 steps.write_samples(method, fixed_batch, accelerator, run_dir, progress.step, recipe.seed)

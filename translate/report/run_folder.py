@@ -16,7 +16,7 @@ from ..errors import TranslateError
 SAMPLE_NAME = re.compile(r"^step-(\d+)\.png$")
 """Sample grids the trainer writes: ``RUN/samples/step-00000004.png``."""
 
-NOT_LOSSES = {"step", "time", "epoch", "images_per_s"}
+NOT_LOSSES = {"step", "time", "epoch", "images_per_s", "data_wait"}
 """Numeric keys of metrics.jsonl that are bookkeeping, not losses (``lr_*`` and ``eval/*`` neither)."""
 
 
