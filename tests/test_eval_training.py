@@ -88,6 +88,7 @@ def test_eval_every_n_steps_keeps_the_best(tmp_path: Path, shapes_root: Path, re
     assert (run / "environment.json").is_file()
     out = capsys.readouterr().out
     assert "evaluation at step 8" in out and "tiny_mae" in out and "tiny_mean_real" in out
+    assert f"best tiny_mae 0.2 at step 4: {run / 'model-best.safetensors'}" in out
 
 
 def test_resume_keeps_the_best(tmp_path: Path, shapes_root: Path, registry, scripted) -> None:

@@ -217,6 +217,9 @@ class TrainingEvaluation:
         path = write_evaluation(self.run_dir / EVALUATION_FILENAME, result, model=model, data=data)
         self.accelerator.print(f"evaluation at step {self.last_step} on the {self.spec.split!r} split:\n"
                                f"{format_table(result)}")
+        if self.best is not None and self.best["step"] != self.last_step:
+            self.accelerator.print(f"best {self.best['key']} {self.best['value']:.4g} at step {self.best['step']}: "
+                                   f"{self.run_dir / BEST_MODEL_FILENAME}")
         return path
 
 
