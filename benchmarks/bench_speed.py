@@ -65,6 +65,7 @@ class Worker:
         ctx = BuildContext(recipe=recipe, registry=registry, channels={"input": 3, "target": 3, "A": 3, "B": 3})
         self.method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
         self.what, self.batch, self.size = what, batch, size
+        self.label = self.plan.describe()
         if what == "infer":
             self._setup_inference(recipe)
             return
@@ -83,6 +84,10 @@ class Worker:
         G = self.method.networks[self.method.exports()[0].network].to(self.device).eval()
         reference = recipe.train.speed == "reference"
         self.G = G if reference else fast_generator(G, self.device)
+        bf16 = any(p.dtype == torch.bfloat16 for p in self.G.parameters())
+        self.label = ("fp32, eval mode" if reference else
+                      f"translate infer --fast: BatchNorm folded, {'bf16 weights (fp32 last layer)' if bf16 else 'fp32'}, "
+                      "channels_last")
         self.autocast = torch.autocast(self.device.type, enabled=False)
         g = torch.Generator().manual_seed(1)
         self.x = (torch.rand(self.batch, 3, self.size, self.size, generator=g) * 2 - 1).to(self.device)
@@ -130,7 +135,7 @@ def serve(spec: str) -> None:
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever the engine prints must not mix with the answers
     worker = Worker(what, batch, overrides, size)
-    out.write(json.dumps({"ready": True, "plan": worker.plan.describe()}) + "\n")
+    out.write(json.dumps({"ready": True, "plan": worker.label}) + "\n")
     out.flush()
     for line in sys.stdin:
         cmd = line.strip()

@@ -31,3 +31,21 @@ def test_inference_benchmark_runs() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "max|diff|" in out.stdout
+
+
+@pytest.mark.slow
+def test_speed_benchmark_runs(tmp_path: Path) -> None:
+    import json
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_speed.py"), "--only", "pix2pix:1", "infer:256",
+         "--rounds", "1", "--warmup", "1", "--json", str(tmp_path / "speed.json")],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "fast / reference" in out.stdout and "matmul peak fp32" in out.stdout
+    results = json.loads((tmp_path / "speed.json").read_text())["results"]
+    assert [r["config"] for r in results] == ["pix2pix:1", "infer:256"]
+    for r in results:
+        assert r["flops_per_step"] > 0 and r["ratio"] > 0
+        assert r["reference"]["plan"].startswith("fp32") and r["fast"]["plan"] != r["reference"]["plan"]
