@@ -35,8 +35,8 @@ from ..method import StepContext
 from ..recipe import Recipe, load_recipe, to_toml
 from ..registry import Registry
 from . import speed, steps
-from .data_wait import DataClock
 from .checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
+from .data_wait import DataClock
 from .environment import write_environment
 from .evaluate import TrainingEvaluation
 from .init_from import init_from_model
