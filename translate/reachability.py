@@ -10,6 +10,7 @@ error, at once.
 from __future__ import annotations
 
 import socket
+import urllib.request
 from urllib.parse import urlsplit
 
 #: Seconds to wait for the TCP connection to the Hub's endpoint.
@@ -32,6 +33,10 @@ def hub_unreachable(timeout: float = CONNECT_TIMEOUT) -> str | None:
     if not host:
         return f"the Hub endpoint {endpoint!r} names no host"
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    via = ""
+    proxy = _proxy_for(parts.scheme, host)
+    if proxy is not None:  # behind a proxy the Hub is reached through it: ask whether the proxy answers
+        host, port, via = proxy[0], proxy[1], f" through the proxy {proxy[0]}:{proxy[1]}"
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
@@ -40,4 +45,16 @@ def hub_unreachable(timeout: float = CONNECT_TIMEOUT) -> str | None:
             reason = f"no answer in {timeout:g} s"
         else:
             reason = err.strerror or type(err).__name__
-        return f"the Hugging Face Hub ({endpoint}) is not reachable from this machine ({reason})"
+        return f"the Hugging Face Hub ({endpoint}) is not reachable from this machine{via} ({reason})"
+
+
+def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
+    """The proxy (host, port) that requests to ``host`` go through (``HTTPS_PROXY`` etc., ``NO_PROXY``), or None."""
+    proxies = urllib.request.getproxies()
+    url = proxies.get(scheme) or proxies.get("all")
+    if not url or urllib.request.proxy_bypass(host):
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        return None
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
