@@ -77,7 +77,7 @@ class TrainSpec(BaseModel):
     speed: Literal["reference", "fast"] = Field(
         "fast",
         description="`fast` turns on the levers measured to help on the device (bf16 autocast where the device "
-        "computes bf16 natively, channels_last; see docs/performance.md); `reference` is the plain fp32 eager "
+        "computes bf16 natively, channels_last on GPUs; see docs/performance.md); `reference` is the plain fp32 eager "
         "computation, operation for operation the authors' code (the papers' recipes use it). "
         "`mixed_precision`, `channels_last` and `compile` override the preset one by one.",
     )
@@ -87,7 +87,8 @@ class TrainSpec(BaseModel):
         "natively, else no); fp16 needs a CUDA device.",
     )
     channels_last: bool | None = Field(
-        None, description="Networks and batches in channels_last (NHWC) memory format; unset: on when `speed` is fast."
+        None, description="Networks and batches in channels_last (NHWC) memory format; unset: on when `speed` is fast and the device is a CUDA GPU (on the CPU it measured no faster, and slower for "
+        "CycleGAN; docs/performance.md)."
     )
     compile: Literal["off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None = Field(
         None,
