@@ -36,6 +36,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from ports import free_port
 from translate.errors import ModelFileError, TranslateError
 from translate.hub import add_push_arguments, download, parse_hub_id, push, push_cli
 
@@ -364,12 +365,7 @@ def test_readme_is_optional(fake_hub, hub_env, repo_files):
 
 
 def _dead_endpoint() -> str:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"  # a port nobody listens on
 
 
 def test_unreachable_hub_is_a_clear_error_at_once(hub_env, monkeypatch):

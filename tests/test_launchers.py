@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file
+from ports import free_port
 from tiny_recipes import CYCLEGAN, write_recipe
 
 from translate.engine.checkpoint import list_checkpoints
@@ -25,12 +25,6 @@ from translate.plugins import get_registry
 from translate.recipe import load_recipe
 
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _generate_data(recipe_path: Path) -> Path:
@@ -71,7 +65,7 @@ def test_torchrun_two_cpu_processes_join_one_group(launch_recipe: Path) -> None:
 def test_accelerate_launch_multi_gpu_form_runs_two_cpu_processes(launch_recipe: Path) -> None:
     # The README's command: on a machine without GPUs the two processes join a gloo group.
     done = _launch([str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-                    "--main_process_port", str(_free_port()), "-m", "translate.cli", "run",
+                    "--main_process_port", str(free_port()), "-m", "translate.cli", "run",
                     str(launch_recipe), "--max-steps", "2"], launch_recipe.parent)
     _assert_two_process_run(done, launch_recipe.parent / "run")
 
@@ -158,7 +152,7 @@ def test_cyclegan_pools_resume_per_process(tmp_path: Path) -> None:
     script.write_text(_POOL_RUNS)
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run([sys.executable, str(script), str(recipe), str(tmp_path),
-                           *(str(_free_port()) for _ in range(3))],
+                           *(str(free_port()) for _ in range(3))],
                           env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     full, part = (list_checkpoints(tmp_path / name)[-1] for name in ("full", "part"))

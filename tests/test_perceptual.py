@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from ports import free_port
 import translate_perceptual
 from tiny_recipes import PIX2PIX, write_recipe
 from translate.build import BuildContext
@@ -208,15 +209,10 @@ def test_without_weights_offline_the_error_says_what_to_do(offline: Path):
 @pytest.fixture
 def no_network(offline: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """As ``offline`` but with offline mode off and the Hub's endpoint a port nobody listens on."""
-    import socket
-
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", _no_retries)
     return offline.parent / "hf"
 

@@ -6,16 +6,12 @@ import socket
 
 import pytest
 
+from ports import free_port
+
 from translate.reachability import hub_unreachable
 
 pytest.importorskip("huggingface_hub")
 from huggingface_hub import constants  # noqa: E402
-
-
-def _dead_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -41,20 +37,20 @@ def test_a_listening_endpoint_is_reachable(monkeypatch: pytest.MonkeyPatch, list
 
 
 def test_a_dead_endpoint_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint = f"http://127.0.0.1:{_dead_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setattr(constants, "ENDPOINT", endpoint)
     reason = hub_unreachable()
     assert reason is not None and f"the Hugging Face Hub ({endpoint}) is not reachable" in reason
 
 
 def test_offline_mode_leaves_it_to_huggingface_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{_dead_port()}")
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert hub_unreachable() is None
 
 
 def test_behind_a_proxy_the_proxy_is_asked(monkeypatch: pytest.MonkeyPatch, listening: int) -> None:
-    dead = _dead_port()
+    dead = free_port()
     monkeypatch.setattr(constants, "ENDPOINT", "https://hub.invalid")  # no DNS: only reachable through the proxy
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{listening}")
     assert hub_unreachable() is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +13,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from ports import free_port
+
 from translate.engine.checkpoint import list_checkpoints
 from translate.engine.setup import build_dataset
 from translate.plugins import get_registry
 from translate.recipe import load_recipe
 
 ACCELERATE = Path(sys.executable).parent / "accelerate"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -38,7 +33,7 @@ def _env(home: Path) -> dict[str, str]:
 
 def _two_machines(recipe: Path, run: Path, *extra: str) -> None:
     """Start machine 0 and machine 1 (one process each) and wait for both."""
-    port = _free_port()
+    port = free_port()
     procs = []
     for rank in (0, 1):
         cmd = [str(ACCELERATE), "launch", "--multi_gpu", "--num_machines", "2", "--machine_rank", str(rank),

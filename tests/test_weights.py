@@ -22,6 +22,7 @@ from huggingface_hub import constants
 from safetensors.torch import save_file
 
 import translate
+from ports import free_port
 from translate.errors import ModelFileError, TranslateError
 from translate.weights import WeightsMissing, file_sha256, load_weights, resolve_weights, search_folders
 
@@ -169,11 +170,7 @@ def test_hub_offline_cold_cache_is_weights_missing(hub, folders):
 
 
 def test_unreachable_hub_reads_the_cache_at_once(hub, folders, monkeypatch):
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on: no network
-        sock.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    endpoint = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on: no network
     cache = hub(endpoint=endpoint)
     sleeps: list[float] = []
     monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", sleeps.append)
