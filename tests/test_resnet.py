@@ -55,6 +55,11 @@ def blocks(module: nn.Module) -> list[ResnetBlock]:
 
 # --- the list the plugin registers ----------------------------------------------------------------
 
+def _kind(module: nn.Module) -> type:
+    """The torch layer type a module is (the generator's dtype-keeping reflection pad counts as nn.ReflectionPad2d)."""
+    return nn.ReflectionPad2d if isinstance(module, nn.ReflectionPad2d) else type(module)
+
+
 def test_generators_list() -> None:
     assert [g[0] for g in GENERATORS] == ["resnet_9blocks", "resnet_6blocks", "resnet"]
     for name, factory, model, smoke, desc in GENERATORS:
@@ -134,7 +139,7 @@ def test_size_multiple_error() -> None:
 def test_layer_sequence_follows_the_reference() -> None:
     g = gen("resnet_6blocks")
     seq = list(g.model)
-    types = [type(m) for m in seq]
+    types = [_kind(m) for m in seq]
     # c7s1-64
     assert types[:4] == [nn.ReflectionPad2d, nn.Conv2d, nn.InstanceNorm2d, nn.ReLU]
     assert seq[0].padding == (3, 3, 3, 3)
@@ -241,7 +246,7 @@ def test_dropout_option_inserts_dropout_in_blocks() -> None:
     g = gen("resnet_9blocks", {"dropout": 0.5})
     assert count(g, nn.Dropout) == 9
     for block in blocks(g):
-        types = [type(m) for m in block.conv_block]
+        types = [_kind(m) for m in block.conv_block]
         assert types == [nn.ReflectionPad2d, nn.Conv2d, nn.InstanceNorm2d, nn.ReLU, nn.Dropout,
                          nn.ReflectionPad2d, nn.Conv2d, nn.InstanceNorm2d]
         assert block.conv_block[4].p == 0.5
@@ -350,3 +355,28 @@ def test_built_through_the_registry() -> None:
     small = REG.get("generator", "resnet").build(REG.get("generator", "resnet").smoke_options,
                                                  in_channels=3, out_channels=3)
     assert small(torch.zeros(1, 3, 16, 24)).shape == (1, 3, 16, 24)
+
+
+def test_reflection_padding_stays_bf16_under_autocast_with_the_same_values() -> None:
+    """CPU autocast runs nn.ReflectionPad2d in fp32 (two casts per pad); the generator's pad gives the same numbers in bf16."""
+    from translate_cyclegan.padding import ReflectionPad2d
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 9, 7).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plain, ours = nn.ReflectionPad2d(3)(x), ReflectionPad2d(3)(x)
+    assert plain.dtype == torch.float32 and ours.dtype == torch.bfloat16  # what the module is for
+    assert torch.equal(ours.float(), plain)
+    assert torch.equal(ReflectionPad2d(2)(x.float()), nn.ReflectionPad2d(2)(x.float()))  # no autocast: unchanged
+    torch.manual_seed(1)
+    net = ResnetGenerator(3, 3, ngf=8, n_blocks=2)
+    reference = ResnetGenerator(3, 3, ngf=8, n_blocks=2)
+    for module in reference.modules():  # the same network with torch's padding modules
+        for name, child in module.named_children():
+            if isinstance(child, ReflectionPad2d):
+                setattr(module, name, nn.ReflectionPad2d(child.padding))
+    reference.load_state_dict(net.state_dict())
+    img = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = net(img), reference(img)
+    assert torch.equal(a, b)

@@ -23,6 +23,7 @@ from torch import nn
 from translate.api import conv_bias, init_weights, norm_layer
 from .authors import AuthorsCheckpoint
 from .network_options import ResnetOptions
+from .padding import ReflectionPad2d
 
 
 def _seq(*layers: nn.Module | None) -> nn.Sequential:
@@ -32,7 +33,7 @@ def _seq(*layers: nn.Module | None) -> nn.Sequential:
 def _pad(padding: str, amount: int) -> tuple[nn.Module | None, int]:
     """The padding layer for ``padding`` and the padding the conv itself then takes."""
     if padding == "reflect":
-        return nn.ReflectionPad2d(amount), 0
+        return ReflectionPad2d(amount), 0
     if padding == "replicate":
         return nn.ReplicationPad2d(amount), 0
     if padding == "zero":
@@ -108,7 +109,7 @@ class ResnetGenerator(AuthorsCheckpoint, nn.Module):
         bias = conv_bias(norm)
 
         layers: list[nn.Module | None] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, padding=0, bias=bias),
             norm_layer(norm, ngf),
             nn.ReLU(),
@@ -129,7 +130,7 @@ class ResnetGenerator(AuthorsCheckpoint, nn.Module):
                 norm_layer(norm, cin // 2),
                 nn.ReLU(),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7, padding=0), nn.Tanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7, padding=0), nn.Tanh()]
         self.model = _seq(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
