@@ -381,8 +381,12 @@ def test_serve_command_end_to_end(pix2pix_model: Path, tmp_path: Path) -> None:
         conn.request("POST", "/translate", body=good, headers={"Content-Type": "image/png"})
         resp = conn.getresponse()
         assert resp.status == 200
-        np.testing.assert_array_equal(as_array(resp.read()),
-                                      np.asarray(translate.load(pix2pix_model, device="cpu")(tmp_path / "ok.png")))
+        served = as_array(resp.read()).astype(int)
+        here = np.asarray(translate.load(pix2pix_model, device="cpu")(tmp_path / "ok.png")).astype(int)
+        # Another process: oneDNN may sum in another order (threads), and a last-bit difference can flip the
+        # rounding to 8 bits (seen once: one value of 3072 off by one). In-process, the tests above are exact.
+        assert served.shape == here.shape and np.abs(served - here).max() <= 1
+        assert (served != here).mean() < 0.01
         conn.request("GET", "/model")
         assert json.loads(conn.getresponse().read())["batching"]["max_batch"] == 2
         conn.close()
