@@ -32,7 +32,7 @@ _LAYER_OF_PREFIX: list[tuple[str, int]] = [
     ("translate.markdown", 0), ("translate.data", 0), ("translate.method", 0), ("translate.losses", 0),
     ("translate.nn", 0), ("translate.hookspecs", 0), ("translate.preprocess", 0), ("translate.data_source", 0),
     ("translate.shapes", 0), ("translate.factories", 0), ("translate.disk", 0), ("translate.metric", 0), ("translate.scale", 0),
-    ("translate.reachability", 0),
+    ("translate.reachability", 0), ("translate.gemm_conv", 0),
     # 1: the plugin core, recipes, data helpers, model files, and the public API that gathers them
     ("translate.registry", 1), ("translate.plugins", 1), ("translate.recipe", 1), ("translate.build", 1),
     ("translate.imageio", 1), ("translate.augment", 1), ("translate.data_options", 1), ("translate.generated", 1),

@@ -73,6 +73,24 @@ def test_fast_generator_within_tolerance(precision: str) -> None:
     assert next(G.parameters()).dtype == torch.float32
 
 
+def test_fast_generator_routes_small_convolutions_through_gemm() -> None:
+    """On the CPU the fast copy computes its small convolutions as GEMMs (translate/gemm_conv.py), within
+    the same tolerance; the plain route stays available (gemm_convs=False)."""
+    from translate.gemm_conv import GemmConv2d, GemmConvTranspose2d
+
+    G = _unet()
+    x = _images(1, 64, seed=4)
+    with torch.no_grad():
+        want = G(x)
+        for gemm in (None, False):
+            fast = fast_generator(G, "cpu", precision="bf16", gemm_convs=gemm)
+            routed = sum(isinstance(m, GemmConv2d | GemmConvTranspose2d) for m in fast.modules())
+            convs = sum(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in G.modules())
+            assert routed == (convs if gemm is None else 0)
+            assert (fast(x) - want).abs().max().item() <= FAST_TOLERANCE["bf16"]
+    assert not any(isinstance(m, GemmConv2d | GemmConvTranspose2d) for m in G.modules())  # the original untouched
+
+
 def test_fast_generator_in_train_mode_keeps_batch_statistics() -> None:
     # no dropout: bf16 tensors draw their dropout masks differently from fp32 ones (a different sample)
     G = _unet(dropout=0.0)

@@ -1,6 +1,7 @@
 """The training speed switch: how plans resolve, and fast mode against the reference computation.
 
-Fast mode (bf16 autocast where the CPU computes bf16 natively; channels_last on GPUs) must stay within a
+Fast mode (bf16 autocast where the CPU computes bf16 natively, small convolutions as GEMMs on the CPU;
+channels_last on GPUs) must stay within a
 stated tolerance of the reference run after a few steps, resume to the same weights as an
 uninterrupted fast run, and torch.compile must give the eager outputs.
 """
@@ -14,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from tiny_recipes import PIX2PIX, write_recipe
+from translate import gemm_conv
 from translate.engine import speed
 from translate.engine.checkpoint import list_checkpoints
 from translate.engine.logs import read_metrics
@@ -51,16 +53,21 @@ def test_fast_plan_follows_the_device(monkeypatch: pytest.MonkeyPatch, native: b
     plan = speed.resolve_speed(TrainSpec(steps=1), "cpu")
     assert plan.precision == ("bf16" if native else "no")  # emulated bf16 would be slower than fp32
     assert not plan.channels_last and plan.compile == "off"  # on the CPU: measured no faster (CycleGAN: slower)
+    assert plan.gemm_convs  # small convolutions as GEMMs: measured faster on the CPU
+    assert plan.describe() == ("bf16 autocast" if native else "fp32") + ", contiguous, small convs as GEMM, eager"
     on_gpu = speed.resolve_speed(TrainSpec(steps=1), "cuda")
     assert on_gpu.channels_last and on_gpu.precision == ("bf16" if native else "no")
+    assert not on_gpu.gemm_convs  # not measured on a GPU
 
 
 def test_explicit_keys_override_the_preset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(speed, "native_bf16", lambda device_type: True)
     plan = speed.resolve_speed(TrainSpec(steps=1, mixed_precision="no", channels_last=False, compile="default"), "cpu")
-    assert plan == speed.SpeedPlan(precision="no", channels_last=False, compile="default")
+    assert plan == speed.SpeedPlan(precision="no", channels_last=False, compile="default", gemm_convs=True)
     plan = speed.resolve_speed(TrainSpec(steps=1, speed="reference", mixed_precision="bf16", channels_last=True), "cpu")
     assert plan == speed.SpeedPlan(precision="bf16", channels_last=True, compile="off")
+    assert not speed.resolve_speed(TrainSpec(steps=1, gemm_convs=False), "cpu").gemm_convs
+    assert speed.resolve_speed(TrainSpec(steps=1, speed="reference", gemm_convs=True), "cuda").gemm_convs
 
 
 @pytest.mark.parametrize("name", ["pix2pix_facades", "pix2pix_edges2shoes", "pix2pix_cityscapes",
@@ -82,9 +89,15 @@ def test_fast_run_stays_close_to_the_reference_run(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(speed, "native_bf16", lambda device_type: True)  # bf16 on every CPU, for the test
     recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "data", run=tmp_path / "run")
     common = ["train.steps=6", "train.decay=0"]
+    routed: list[str] = []  # the fast plan's GEMM route for small convolutions must be the one exercised
+    for name in ("conv2d_gemm", "conv_transpose2d_gemm"):
+        real = getattr(gemm_conv, name)
+        monkeypatch.setattr(gemm_conv, name, lambda *a, _real=real, _name=name: routed.append(_name) or _real(*a))
     ref = train(recipe, overrides=[*common, 'train.speed="reference"'], output_dir=str(tmp_path / "ref"))
+    assert not routed
     _reset_accelerate()
     fast = train(recipe, overrides=common, output_dir=str(tmp_path / "fast"))
+    assert {"conv2d_gemm", "conv_transpose2d_gemm"} <= set(routed)
     for a, b in zip(read_metrics(ref.run_dir), read_metrics(fast.run_dir), strict=True):
         for key in ("D", "G_gan", "G_l1"):
             assert b[key] == pytest.approx(a[key], rel=LOSS_TOLERANCE), (a["step"], key)

@@ -77,9 +77,9 @@ class TrainSpec(BaseModel):
     speed: Literal["reference", "fast"] = Field(
         "fast",
         description="`fast` turns on the levers measured to help on the device (bf16 autocast where the device "
-        "computes bf16 natively, channels_last on GPUs; see docs/performance.md); `reference` is the plain fp32 eager "
+        "computes bf16 natively, channels_last on GPUs, small convolutions as GEMMs on the CPU; see docs/performance.md); `reference` is the plain fp32 eager "
         "computation, operation for operation the authors' code (the papers' recipes use it). "
-        "`mixed_precision`, `channels_last` and `compile` override the preset one by one.",
+        "`mixed_precision`, `channels_last`, `gemm_convs` and `compile` override the preset one by one.",
     )
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
         "auto",
@@ -89,6 +89,11 @@ class TrainSpec(BaseModel):
     channels_last: bool | None = Field(
         None, description="Networks and batches in channels_last (NHWC) memory format; unset: on when `speed` is fast and the device is a CUDA GPU (on the CPU it measured no faster, and slower for "
         "CycleGAN; docs/performance.md)."
+    )
+    gemm_convs: bool | None = Field(
+        None, description="Convolutions whose output has few positions (a U-Net's innermost layers) computed as one "
+        "matrix product instead of by the convolution library; unset: on when `speed` is fast and the device is the "
+        "CPU (measured there; docs/performance.md)."
     )
     compile: Literal["off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None = Field(
         None,

@@ -1,9 +1,10 @@
-"""The speed plan of a run: which measured levers (bf16 autocast, channels_last, torch.compile) are on.
+"""The speed plan of a run: which measured levers (bf16 autocast, channels_last, GEMM convolutions on
+small feature maps, torch.compile) are on.
 
 ``train.speed = "reference"`` is the plain computation: fp32, contiguous tensors, eager, the same
 operations in the same order as the authors' code. ``"fast"`` (the default) turns on what
 ``benchmarks/bench_speed.py`` measured to help on the device at hand; each lever can also be set
-alone (``train.mixed_precision``, ``train.channels_last``, ``train.compile``), and an explicit
+alone (``train.mixed_precision``, ``train.channels_last``, ``train.gemm_convs``, ``train.compile``), and an explicit
 value always wins over the preset. docs/performance.md has the figures behind each choice.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from ..gemm_conv import use_gemm_convolutions
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..method import Method
@@ -26,12 +29,15 @@ class SpeedPlan:
     precision: str  # Accelerate's mixed_precision: "no", "bf16" or "fp16"
     channels_last: bool  # networks and 4-D batch tensors in NHWC memory format
     compile: str  # "off" or a torch.compile mode ("default", "max-autotune-no-cudagraphs", ...)
+    gemm_convs: bool = False  # convolutions on small feature maps as one GEMM (translate/gemm_conv.py)
 
     def describe(self) -> str:
-        """One line for the run log, e.g. ``bf16 autocast, channels_last, eager``."""
+        """One line for the run log, e.g. ``bf16 autocast, contiguous, small convs as GEMM, eager``."""
         parts = ["fp32" if self.precision == "no" else f"{self.precision} autocast",
-                 "channels_last" if self.channels_last else "contiguous",
-                 "eager" if self.compile == "off" else f"torch.compile({self.compile})"]
+                 "channels_last" if self.channels_last else "contiguous"]
+        if self.gemm_convs:
+            parts.append("small convs as GEMM")
+        parts.append("eager" if self.compile == "off" else f"torch.compile({self.compile})")
         return ", ".join(parts)
 
 
@@ -58,8 +64,11 @@ def resolve_speed(train: "TrainSpec", device_type: str) -> SpeedPlan:
     # channels_last: on for GPUs (cuDNN's NHWC kernels); on this project's CPUs it measured no faster for pix2pix
     # and 1.17x slower for CycleGAN (reflection padding returns contiguous tensors: layout copies), so off there
     channels_last = (fast and device_type == "cuda") if train.channels_last is None else train.channels_last
+    # small convolutions as GEMMs: measured on the CPU (the convolution library's per-call weight preparation
+    # dominates layers with few output positions); not measured on a GPU yet, so off there
+    gemm_convs = (fast and device_type == "cpu") if train.gemm_convs is None else train.gemm_convs
     compile_mode = train.compile if train.compile is not None else "off"
-    return SpeedPlan(precision=precision, channels_last=channels_last, compile=compile_mode)
+    return SpeedPlan(precision=precision, channels_last=channels_last, compile=compile_mode, gemm_convs=gemm_convs)
 
 
 def device_type_for(cpu: bool) -> str:
@@ -68,10 +77,13 @@ def device_type_for(cpu: bool) -> str:
 
 
 def before_prepare(method: "Method", plan: SpeedPlan) -> None:
-    """Convert the networks to the plan's memory format (in place: the modules stay the same objects)."""
-    if plan.channels_last:
-        for net in method.networks.values():
+    """Convert the networks to the plan's memory format and convolution route (in place: the modules stay
+    the same objects, with the same parameters)."""
+    for net in method.networks.values():
+        if plan.channels_last:
             net.to(memory_format=torch.channels_last)
+        if plan.gemm_convs:
+            use_gemm_convolutions(net)
 
 
 def after_prepare(method: "Method", plan: SpeedPlan) -> None:

@@ -9,7 +9,9 @@
   cast of every weight on every call, which at batch 1 is a large part of a U-Net's forward;
 - keeps its output layer (the last convolution in module order, and what follows it) in fp32: the
   output's precision is then not limited by bf16's 8-bit significand (2^-8 of the value range);
-- runs in channels_last memory format.
+- runs in channels_last memory format;
+- on the CPU, computes its convolutions on small feature maps as one GEMM each
+  (:mod:`translate.gemm_conv`).
 
 It takes and returns fp32 tensors like the original. docs/performance.md gives the figures and the
 tolerance (``FAST_TOLERANCE``); tests/test_fast_inference.py checks both against the plain module.
@@ -21,6 +23,8 @@ import copy
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from ..gemm_conv import use_gemm_convolutions
 
 FAST_TOLERANCE = {"bf16": 0.05, "fp32": 1e-4}
 """Largest absolute difference from the fp32 module's output on the [-1, 1] scale that the fast path
@@ -91,11 +95,13 @@ def _last_conv(module: nn.Module) -> tuple[nn.Module, str] | None:
 
 
 def fast_generator(module: nn.Module, device: torch.device | str, *, precision: str = "auto",
-                   eval_mode: bool = True, channels_last: bool = True) -> nn.Module:
+                   eval_mode: bool = True, channels_last: bool = True,
+                   gemm_convs: bool | None = None) -> nn.Module:
     """A fast copy of ``module`` for inference on ``device`` (see the module docstring).
 
     ``precision``: "bf16", "fp32", or "auto" (bf16 where the device computes it natively). With
     ``eval_mode=False`` (test mode "train") BatchNorm is not folded and the copy stays in train mode.
+    ``gemm_convs``: small convolutions as GEMMs; None: on the CPU.
     """
     from ..engine.speed import native_bf16
 
@@ -120,5 +126,7 @@ def fast_generator(module: nn.Module, device: torch.device | str, *, precision: 
             parent._modules[name] = _Float32(parent._modules[name])
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
+    if device.type == "cpu" if gemm_convs is None else gemm_convs:
+        use_gemm_convolutions(net)
     fast = FastGenerator(net, dtype, channels_last)
     return fast.train(not eval_mode)
