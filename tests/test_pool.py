@@ -59,3 +59,16 @@ def test_size_zero_passes_images_through() -> None:
     pool = ImagePool(0)
     x = torch.randn(3, 3, 4, 4)
     assert pool.query(x) is x
+
+
+def test_the_batch_layout_is_kept() -> None:
+    """A channels_last batch (the CPU fast plan's) comes back channels_last, a contiguous one contiguous."""
+    for n in (1, 3):
+        torch.manual_seed(n)
+        pool, twin = ImagePool(2, seed=4), ImagePool(2, seed=4)
+        for _ in range(6):
+            x = torch.randn(n, 3, 4, 5)
+            out = pool.query(x.contiguous(memory_format=torch.channels_last))
+            ref = twin.query(x)
+            assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+            assert ref.is_contiguous() and torch.equal(out, ref)

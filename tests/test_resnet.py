@@ -56,8 +56,12 @@ def blocks(module: nn.Module) -> list[ResnetBlock]:
 # --- the list the plugin registers ----------------------------------------------------------------
 
 def _kind(module: nn.Module) -> type:
-    """The torch layer type a module is (the generator's dtype-keeping reflection pad counts as nn.ReflectionPad2d)."""
-    return nn.ReflectionPad2d if isinstance(module, nn.ReflectionPad2d) else type(module)
+    """The torch layer type a module is (the dtype-keeping reflection pad and the layout-keeping
+    InstanceNorm count as their torch base classes)."""
+    for base in (nn.ReflectionPad2d, nn.InstanceNorm2d):
+        if isinstance(module, base):
+            return base
+    return type(module)
 
 
 def test_generators_list() -> None:

@@ -40,7 +40,9 @@ class ImagePool:
                 out.append(older.to(image.device, image.dtype))
             else:
                 out.append(image)
-        return torch.cat(out, dim=0)
+        # torch.cat of (1, C, H, W) pieces returns a contiguous batch; a channels_last batch stays channels_last
+        layout = torch.channels_last if _channels_last(images) else torch.contiguous_format
+        return torch.cat(out, dim=0).contiguous(memory_format=layout)
 
     def state_dict(self) -> dict[str, Any]:
         stacked = torch.cat(self.images).cpu() if self.images else torch.zeros(0)
@@ -52,6 +54,10 @@ class ImagePool:
         images = state["images"]
         self.images = [img.unsqueeze(0).to(device) for img in images] if images.numel() else []
         self.generator.set_state(state["generator"])
+
+
+def _channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def process_rank() -> tuple[int, int]:
