@@ -73,6 +73,28 @@ def test_fast_generator_within_tolerance(precision: str) -> None:
     assert next(G.parameters()).dtype == torch.float32
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fast_resnet_generator_keeps_channels_last_through_instancenorm(precision: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """CycleGAN's generator (reflection padding, InstanceNorm): within tolerance, NHWC from end to end."""
+    import translate.nn as tnn
+
+    torch.manual_seed(3)
+    G = get_registry().get("generator", "resnet").build({"ngf": 8, "n_blocks": 2}, in_channels=3, out_channels=3).eval()
+    x = _images(2, 32, seed=4)
+    layouts: list[bool] = []
+    real = tnn.instance_norm_per_sample
+    monkeypatch.setattr(tnn, "instance_norm_per_sample",
+                        lambda t, *a: layouts.append(t.is_contiguous(memory_format=torch.channels_last)) or real(t, *a))
+    with torch.no_grad():
+        want = G(x)
+        assert not layouts  # the plain fp32 module: torch's InstanceNorm
+        got = fast_generator(G, "cpu", precision=precision)(x)
+    assert layouts and all(layouts)
+    diff = (got - want).abs().max().item()
+    assert diff <= FAST_TOLERANCE[precision], diff
+
+
 def test_fast_generator_routes_small_convolutions_through_gemm() -> None:
     """On the CPU the fast copy computes its small convolutions as GEMMs (translate/gemm_conv.py), within
     the same tolerance; the plain route stays available (gemm_convs=False)."""

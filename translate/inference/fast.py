@@ -86,12 +86,14 @@ class FastGenerator(nn.Module):
 
 def _last_conv(module: nn.Module) -> tuple[nn.Module, str] | None:
     """The parent and attribute name of the last convolution in module order (the output layer)."""
-    found = None
-    for parent in module.modules():
-        for name, child in parent.named_children():
-            if isinstance(child, _CONVS):
-                found = (parent, name)
-    return found
+    last = None
+    for name, child in module.named_modules():  # pre-order: registration order, depth first
+        if isinstance(child, _CONVS) and name:
+            last = name
+    if last is None:
+        return None
+    parent_name, _, attr = last.rpartition(".")
+    return module.get_submodule(parent_name), attr
 
 
 def fast_generator(module: nn.Module, device: torch.device | str, *, precision: str = "auto",
