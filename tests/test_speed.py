@@ -220,7 +220,10 @@ def test_compiled_networks_give_the_eager_outputs() -> None:
     eager.networks["G"] = net
     compiled = Method()
     compiled.networks["G"] = __import__("copy").deepcopy(net)
-    speed.after_prepare(compiled, speed.SpeedPlan("no", False, "default"))
+    plan = speed.SpeedPlan("no", False, "default", gemm_convs=True)  # the CPU plan's GEMM route, compiled
+    speed.before_prepare(compiled, plan)
+    assert any(isinstance(m, gemm_conv.GemmConv2d) for m in compiled.networks["G"].modules())
+    speed.after_prepare(compiled, plan)
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     for m in (eager, compiled):
         m.networks["G"].eval()
