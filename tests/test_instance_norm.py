@@ -99,3 +99,13 @@ def test_norm_layer_builds_it_with_the_papers_settings() -> None:
     assert not layer.affine and not layer.track_running_stats and layer.state_dict() == {}
     x = torch.randn(1, 7, 3, 3)
     assert torch.equal(layer(x), nn.InstanceNorm2d(7)(x))
+
+
+def test_is_channels_last_only_where_the_layouts_differ() -> None:
+    from translate.api import is_channels_last
+
+    assert is_channels_last(torch.zeros(2, 3, 4, 5).contiguous(memory_format=CL))
+    assert not is_channels_last(torch.zeros(2, 3, 4, 5))
+    assert not is_channels_last(torch.zeros(2, 3, 1, 1).contiguous(memory_format=CL))  # both layouts at once
+    assert not is_channels_last(torch.zeros(2, 1, 4, 5).contiguous(memory_format=CL))
+    assert not is_channels_last(torch.zeros(3, 4, 5))

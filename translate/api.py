@@ -20,7 +20,7 @@ the same relies on nothing that may change without notice.
   generated sets (:func:`ensure_generated`, :data:`SHAPE_KINDS`, :class:`Shape`,
   :func:`shape_mask`, :func:`place_shapes`, :func:`paint_shape`).
 - **Data sources**: :class:`DataSource`, :func:`register_archives`.
-- **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`.
+- **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`, :func:`is_channels_last`.
 - **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.metric`).
 - **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
   never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
@@ -49,7 +49,7 @@ from .preprocess import PreprocessMode
 
 _LAZY: dict[str, tuple[str, ...]] = {
     "losses": ("AdversarialLoss", "Discriminator"),
-    "nn": ("init_weights", "norm_layer", "conv_bias"),
+    "nn": ("init_weights", "norm_layer", "conv_bias", "is_channels_last"),
     "augment": ("PairedAugment",),
     "imageio": ("IMAGE_EXTENSIONS", "convert_channels", "list_images", "read_image", "split_pair", "to_tensor",
                 "to_uint8"),

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nn import is_channels_last
+
 MAX_GEMM_COLUMNS = 256
 """Largest GEMM column count routed through the matrix product: the crossover measured on the
 development CPU for 4x4 stride-2 layers in bf16 and fp32 (at 256 columns the GEMM was 1.2-2x
@@ -42,11 +44,6 @@ def _autocast_inputs(x: torch.Tensor, *tensors: torch.Tensor | None) -> tuple[to
     return tuple(t if t is None or not t.is_floating_point() else t.to(dtype) for t in (x, *tensors))
 
 
-def _nhwc(t: torch.Tensor) -> bool:
-    """Whether ``t`` is stored channels_last (and not also plain contiguous, as 1x1 maps are)."""
-    return not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
-
-
 def _as_input_layout(y: torch.Tensor, nhwc: bool) -> torch.Tensor:
     return y.contiguous(memory_format=torch.channels_last) if nhwc else y
 
@@ -58,7 +55,7 @@ def conv2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     as ``weight @ unfold(x)``. The output has the input's memory format."""
     x, weight, bias = _autocast_inputs(x, weight, bias)
     with torch.autocast(x.device.type, enabled=False):
-        nhwc = _nhwc(x)
+        nhwc = is_channels_last(x)
         x = x.contiguous()  # unfold is slow on channels_last tensors; small maps copy cheaply
         n, cin, h, w = x.shape
         cout, _, kh, kw = weight.shape
@@ -66,7 +63,7 @@ def conv2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
         ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
         cols = F.unfold(x, (kh, kw), dilation=(dh, dw), padding=(ph, pw), stride=(sh, sw))  # (n, cin*kh*kw, L)
-        if _nhwc(weight):  # read the weight in its stored (cout, kh, kw, cin) order; reorder the small columns
+        if is_channels_last(weight):  # read the weight in its stored (cout, kh, kw, cin) order; reorder the small columns
             matrix = weight.permute(0, 2, 3, 1).reshape(cout, -1)
             cols = cols.view(n, cin, kh * kw, -1).transpose(1, 2).reshape(n, kh * kw * cin, -1)
         else:
@@ -84,7 +81,7 @@ def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     input) as ``fold(x^T @ weight)``. The output has the input's memory format."""
     x, weight, bias = _autocast_inputs(x, weight, bias)
     with torch.autocast(x.device.type, enabled=False):
-        nhwc = _nhwc(x)
+        nhwc = is_channels_last(x)
         n, cin, h, w = x.shape
         _, cout, kh, kw = weight.shape
         (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
@@ -94,7 +91,7 @@ def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
         # one row per input position (free for a channels_last input), times the weight as stored: the
         # product's larger operand is then read in its own order (measured 2-4x faster than weight^T @ x)
         rows = x.permute(0, 2, 3, 1).reshape(n * h * w, cin)
-        if _nhwc(weight):  # stored (cin, kh, kw, cout): bring the columns back to (cout, kh, kw) order
+        if is_channels_last(weight):  # stored (cin, kh, kw, cout): bring the columns back to (cout, kh, kw) order
             out = torch.matmul(rows, weight.permute(0, 2, 3, 1).reshape(cin, -1))
             cols = out.view(n, h * w, kh * kw, cout).permute(0, 3, 2, 1).reshape(n, cout * kh * kw, h * w)
         else:

@@ -72,13 +72,15 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.running_mean is None and x.dim() == 4 and (x.dtype != torch.float32 or _channels_last(x)):
+        if self.running_mean is None and x.dim() == 4 and (x.dtype != torch.float32 or is_channels_last(x)):
             return instance_norm_per_sample(x, self.weight, self.bias, self.eps)
         return super().forward(x)
 
 
-def _channels_last(x: torch.Tensor) -> bool:
-    return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether a 4-D ``x`` is stored channels_last (NHWC) and not also plain contiguous (as 1x1 maps
+    or single channels are, where the two layouts coincide)."""
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def instance_norm_per_sample(x: torch.Tensor, weight: torch.Tensor | None = None,

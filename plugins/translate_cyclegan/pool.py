@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from translate.api import is_channels_last
+
 
 class ImagePool:
     """Keeps up to ``size`` generated images. Each query returns, per image, with probability
@@ -41,7 +43,7 @@ class ImagePool:
             else:
                 out.append(image)
         # torch.cat of (1, C, H, W) pieces returns a contiguous batch; a channels_last batch stays channels_last
-        layout = torch.channels_last if _channels_last(images) else torch.contiguous_format
+        layout = torch.channels_last if is_channels_last(images) else torch.contiguous_format
         return torch.cat(out, dim=0).contiguous(memory_format=layout)
 
     def state_dict(self) -> dict[str, Any]:
@@ -54,10 +56,6 @@ class ImagePool:
         images = state["images"]
         self.images = [img.unsqueeze(0).to(device) for img in images] if images.numel() else []
         self.generator.set_state(state["generator"])
-
-
-def _channels_last(x: torch.Tensor) -> bool:
-    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def process_rank() -> tuple[int, int]:

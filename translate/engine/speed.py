@@ -33,7 +33,7 @@ class SpeedPlan:
     channels_last_params: bool = False  # the networks' parameters in NHWC too (with channels_last, on GPUs)
 
     def describe(self) -> str:
-        """One line for the run log, e.g. ``bf16 autocast, contiguous, small convs as GEMM, eager``."""
+        """One line for the run log, e.g. ``bf16 autocast, channels_last activations, small convs as GEMM, eager``."""
         layout = "contiguous"
         if self.channels_last:
             layout = "channels_last" if self.channels_last_params else "channels_last activations"
