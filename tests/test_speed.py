@@ -1,8 +1,9 @@
 """The training speed switch: how plans resolve, and fast mode against the reference computation.
 
 Fast mode (bf16 autocast where the CPU computes bf16 natively, small convolutions as GEMMs and
-channels_last activations on the CPU; channels_last networks on GPUs) must stay within a stated tolerance of the reference run after a few steps, resume to the same weights as an
-uninterrupted fast run, and torch.compile must give the eager outputs.
+channels_last activations on the CPU; channels_last networks on GPUs) must stay within a stated
+tolerance of the reference run after a few steps, resume to the same weights as an uninterrupted
+fast run, and torch.compile must give the eager outputs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # After 6 steps of the tiny pix2pix run (lr 2e-4), fast-mode weights stay this close to the
 # reference run's, relative to how far the reference run moved them from step 1 to step 6.
-WEIGHT_TOLERANCE = 0.1  # measured: 0.011
+WEIGHT_TOLERANCE = 0.1  # measured: 0.0025 (pix2pix, the current CPU plan), 0.010 (CycleGAN fp32 NHWC)
 LOSS_TOLERANCE = 0.05  # relative difference of each logged loss
 
 
@@ -39,6 +40,15 @@ def _reset_accelerate() -> None:
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(str(list_checkpoints(run_dir)[-1] / "networks.safetensors"))
+
+
+def _distances(ref: Path, other: Path, start: Path, keep=lambda name: True) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far ``other``'s final weights are from ``ref``'s, and how far ``ref`` moved from ``start``'s."""
+    w_ref, w_other, w_start = _weights(ref), _weights(other), _weights(start)
+    keys = [k for k in w_ref if keep(k)]
+    apart = torch.cat([(w_other[k] - w_ref[k]).flatten() for k in keys]).norm()
+    moved = torch.cat([(w_ref[k] - w_start[k]).flatten() for k in keys]).norm()
+    return apart, moved
 
 
 def test_reference_plan_is_the_plain_computation() -> None:
@@ -111,9 +121,7 @@ def test_fast_run_stays_close_to_the_reference_run(tmp_path: Path, monkeypatch: 
     _reset_accelerate()
     start = train(recipe, overrides=["train.steps=1", "train.decay=0", 'train.speed="reference"'],
                   output_dir=str(tmp_path / "init"))  # the weights after the first step
-    w_ref, w_fast, w_start = _weights(ref.run_dir), _weights(fast.run_dir), _weights(start.run_dir)
-    moved = torch.cat([(w_ref[k] - w_start[k]).flatten() for k in w_ref]).norm()
-    apart = torch.cat([(w_fast[k] - w_ref[k]).flatten() for k in w_ref]).norm()
+    apart, moved = _distances(ref.run_dir, fast.run_dir, start.run_dir)
     print(f"fast vs reference after 6 steps: {float(apart / moved):.4f} of the distance moved since step 1")
     assert 0 < apart < WEIGHT_TOLERANCE * moved, (float(apart), float(moved))
 
@@ -155,10 +163,7 @@ def test_fast_cyclegan_run_keeps_channels_last_and_stays_close(tmp_path: Path,
     _reset_accelerate()
     start = train(recipe, overrides=["train.steps=1", "train.decay=0", 'train.speed="reference"'],
                   output_dir=str(tmp_path / "init"))
-    w_ref, w_nhwc, w_start = _weights(ref.run_dir), _weights(nhwc.run_dir), _weights(start.run_dir)
-    keys = [k for k in w_ref if not k.endswith(".bias")]
-    moved = torch.cat([(w_ref[k] - w_start[k]).flatten() for k in keys]).norm()
-    apart = torch.cat([(w_nhwc[k] - w_ref[k]).flatten() for k in keys]).norm()
+    apart, moved = _distances(ref.run_dir, nhwc.run_dir, start.run_dir, keep=lambda name: not name.endswith(".bias"))
     print(f"CycleGAN fp32 NHWC vs reference after 4 steps: {float(apart / moved):.4f} of the distance moved")
     assert 0 < apart < WEIGHT_TOLERANCE * moved, (float(apart), float(moved))
 
