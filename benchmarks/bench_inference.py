@@ -48,7 +48,7 @@ def smooth_images(n: int, size: int, seed: int) -> "torch.Tensor":
 def build(ngf: int, calibrate: bool) -> "torch.nn.Module":
     import torch
 
-    from translate.plugins import get_registry
+    from translate.plugin.loading import get_registry
 
     torch.manual_seed(0)
     G = get_registry().get("generator", "unet_256").build({"ngf": ngf}, in_channels=3, out_channels=3)

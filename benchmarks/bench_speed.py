@@ -47,10 +47,10 @@ class Worker:
     def __init__(self, what: str, batch: int, overrides: list[str], size: int) -> None:
         import torch
 
-        from translate.build import BuildContext
+        from translate.components.build import BuildContext
         from translate.engine import speed
         from translate.engine.setup import make_accelerator, prepare
-        from translate.plugins import get_registry
+        from translate.plugin.loading import get_registry
         from translate.recipe import load_recipe
 
         self.torch = torch
@@ -98,7 +98,7 @@ class Worker:
 
     def step(self) -> float:
         """One train step (or one generator forward), timed."""
-        from translate.method import StepContext
+        from translate.components.method import StepContext
 
         self._sync()
         t0 = time.perf_counter()

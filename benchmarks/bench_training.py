@@ -40,10 +40,10 @@ def run_one(method_name: str, batch: int, precision: str, steps: int, warmup: in
     """Time train steps and inference for one configuration (in this process)."""
     import torch
 
-    from translate.build import BuildContext
+    from translate.components.build import BuildContext
     from translate.engine.setup import make_accelerator, prepare
-    from translate.method import StepContext
-    from translate.plugins import get_registry
+    from translate.components.method import StepContext
+    from translate.plugin.loading import get_registry
     from translate.recipe import load_recipe
 
     registry = get_registry()

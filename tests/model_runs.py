@@ -34,7 +34,7 @@ def exported(kind: str, factory: pytest.TempPathFactory) -> Path:
     """The run of ``kind`` exported once to a model folder named ``<kind>-model``. Do not modify it."""
     key = f"{kind}:export"
     if key not in _CACHE:
-        from translate.export import export_run
+        from translate.models.export import export_run
 
         _CACHE[key] = export_run(trained_run(kind, factory), factory.mktemp("exports") / f"{kind}-model")
     return _CACHE[key]

@@ -1,11 +1,11 @@
-"""translate.augment.PairedAugment: same geometry for input and target, seeded, checked sizes."""
+"""translate.data.augment.PairedAugment: same geometry for input and target, seeded, checked sizes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from translate.augment import PairedAugment
+from translate.data.augment import PairedAugment
 from translate.errors import DataError
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -51,7 +51,7 @@ def test_reproducible_per_seed_and_varies_across_seeds():
         np.testing.assert_array_equal(p, q)
     outputs = {aug(x, y, s)[0].tobytes() for s in range(8)}
     assert len(outputs) > 4
-    big = aug(x, y, 2**63 - 1)[0]  # 63-bit item seeds (translate.data.item_seed) are fine
+    big = aug(x, y, 2**63 - 1)[0]  # 63-bit item seeds (translate.data.contract.item_seed) are fine
     assert big.shape == (32, 32, 3)
 
 

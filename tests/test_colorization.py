@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.cli import main
+from translate.commands.main import main
 from translate.errors import DataError, RecipeError
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 from translate.recipe import load_recipe
 from translate.testing import check_generator
 from translate_pix2pix.colorization_lab import AB_SCALE, grey_of, lightness, to_lab, to_rgb
@@ -140,8 +140,8 @@ def test_generator_keeps_the_inputs_lightness(registry) -> None:
 
 def test_method_refuses_a_colour_input_target_mismatch(registry, tmp_path: Path) -> None:
     recipe, _ = load_recipe(RECIPES / "quickstart_colorization.toml", TINY, registry)
-    from translate.build import BuildContext
-    from translate.data import DataInfo
+    from translate.components.build import BuildContext
+    from translate.data.contract import DataInfo
 
     comp = registry.get("method", "colorization")
     ctx = BuildContext(recipe=recipe, registry=registry, channels={"input": 1, "target": 1}, data=DataInfo(),
@@ -204,8 +204,8 @@ def test_infer_turns_grey_into_colour(tiny_run: Path, capsys) -> None:
 def test_onnx_round_trip(tiny_run: Path, registry) -> None:
     import onnxruntime as ort
 
-    from translate.modelfile import load_model
-    from translate.onnx import export_onnx
+    from translate.models import load_model
+    from translate.models.onnx import export_onnx
 
     folder = tiny_run / "run"
     report = export_onnx(folder / "model.safetensors", tiny_run / "onnx", sizes=((2, 32, 64), (1, 64, 32)),
@@ -221,7 +221,7 @@ def test_onnx_round_trip(tiny_run: Path, registry) -> None:
 
 
 def test_check_method_grey_to_colour(registry) -> None:
-    from translate.data import DataInfo
+    from translate.data.contract import DataInfo
     from translate.testing import check_method
 
     method = check_method(registry, "colorization", channels={"input": 1, "target": 3},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from translate.plugins import builtin_entry_points, load_plugins
+from translate.plugin.loading import builtin_entry_points, load_plugins
 from translate.testing import check_discriminator, check_generator, check_options_strict
 
 REG = load_plugins(strict=True, entry_points=builtin_entry_points()).registry

@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 import translate
-from translate.convert import convert, read_checkpoint
-from translate.convert.cli import add_convert_arguments, convert_cli, parse_overrides
+from translate.models.convert import convert, read_checkpoint
+from translate.commands.convert import add_convert_arguments, convert_cli, parse_overrides
 from translate.errors import ModelFileError, TranslateError
-from translate.modelfile import load_model, read_config
+from translate.models import load_model, read_config
 
 # --------------------------------------------------------------------------- the authors' layout, from facts
 
@@ -381,9 +381,9 @@ def test_cli_converts_and_pushes_with_the_hub_push(tmp_path, monkeypatch, capsys
         pushed.append((Path(folder), repo_id, kwargs.get("private", False)))
         return "https://huggingface.co/someone/facades/commit/" + "a" * 40
 
-    import translate.hub
+    import translate.models.hub
 
-    monkeypatch.setattr(translate.hub, "push", fake_push)
+    monkeypatch.setattr(translate.models.hub, "push", fake_push)
     out = tmp_path / "facades"
     args = _cli([str(src), "--out", str(out), "--direction", "BtoA", "--input-domain", "label", "--output-domain",
                  "photo", "--source", "http://example.org/facades_label2photo.pth", "--push", "someone/facades"])
@@ -402,8 +402,8 @@ def test_cli_converts_and_pushes_with_the_hub_push(tmp_path, monkeypatch, capsys
 
 @pytest.mark.parametrize("legacy", [False, True])
 def test_loading_a_pth_names_translate_convert(tmp_path, legacy, capsys) -> None:
-    from translate.export import export_run
-    from translate.inference.cli import infer_cli
+    from translate.models.export import export_run
+    from translate.commands.infer import infer_cli
 
     net = authors_net("resnet_6blocks", norm="instance")
     src = _save(net.state_dict(), tmp_path / "latest_net_G.pth", legacy=legacy)
@@ -420,7 +420,7 @@ def test_loading_a_pth_names_translate_convert(tmp_path, legacy, capsys) -> None
 
 
 def test_a_converted_folder_exports_again(tmp_path) -> None:
-    from translate.export import export_run
+    from translate.models.export import export_run
 
     net = authors_net("resnet_6blocks", norm="instance")
     result = convert([_save(net.state_dict(), tmp_path / "x_net_G_B.pth")], tmp_path / "model")
@@ -433,7 +433,7 @@ def test_a_converted_folder_exports_again(tmp_path) -> None:
 
 def test_a_converted_model_exports_to_onnx(tmp_path) -> None:
     """Like any model folder: ONNX with dynamic sizes, checked against PyTorch with onnxruntime."""
-    from translate.onnx import export_onnx
+    from translate.models.onnx import export_onnx
 
     net = authors_net("resnet_6blocks", norm="instance")
     result = convert([_save(net.state_dict(), tmp_path / "latest_net_G.pth")], tmp_path / "model")

@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.cli import main
-from translate.engine.checkpoint import list_checkpoints
+from translate.commands.main import main
+from translate.run.checkpoint import list_checkpoints
 from translate.engine.trainer import train
 from translate.errors import RecipeError
-from translate.modelfile import load_model
+from translate.models import load_model
 
 from tiny_recipes import CYCLEGAN, write_recipe
 

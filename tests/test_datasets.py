@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from translate.errors import DataError
-from translate.plugins import get_registry
-from translate.registry import OptionsInvalid
+from translate.plugin.loading import get_registry
+from translate.plugin.registry import OptionsInvalid
 
 EXACT = {"preprocess": "none", "flip": False}  # items equal the files
 

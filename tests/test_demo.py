@@ -18,7 +18,7 @@ import pytest
 import translate
 from model_runs import copy_folder, write_image
 from translate.errors import TranslateError
-from translate.serve import Limits, ModelService, RequestError
+from translate.apps.serve import Limits, ModelService, RequestError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def cyc_service(cyclegan_model: Path):
 
 
 def test_the_base_install_does_not_import_gradio() -> None:
-    code = ("import sys, translate.cli, translate.demo, translate.serve, translate.hub; translate.cli._parser(); "
+    code = ("import sys, translate.commands.main, translate.apps.demo, translate.apps.serve, translate.models.hub; translate.commands.main._parser(); "
             "assert 'gradio' not in sys.modules, 'gradio imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
@@ -39,8 +39,8 @@ def test_the_base_install_does_not_import_gradio() -> None:
 
 def test_missing_gradio_says_how_to_install(monkeypatch: pytest.MonkeyPatch, cyclegan_model: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from translate.cli import main
-    from translate.demo import import_gradio
+    from translate.commands.main import main
+    from translate.apps.demo import import_gradio
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
     with pytest.raises(TranslateError, match=r"pip install 'translate-i2i\[demo\]'"):
@@ -50,8 +50,8 @@ def test_missing_gradio_says_how_to_install(monkeypatch: pytest.MonkeyPatch, cyc
 
 
 def test_content_summary_limitations_examples_and_directions(cyclegan_model: Path, tmp_path: Path) -> None:
-    from translate.demo import demo_content
-    from translate.demo.content import PALETTE, summary_of
+    from translate.apps.demo import demo_content
+    from translate.apps.demo.content import PALETTE, summary_of
 
     model = copy_folder(cyclegan_model, tmp_path / "model")
     write_image(model / "examples" / "b.png", 32, 32, seed=1)
@@ -88,7 +88,7 @@ def test_content_summary_limitations_examples_and_directions(cyclegan_model: Pat
 
 
 def test_sketch_translation_equals_translate_load(cyc_service: ModelService, cyclegan_model: Path) -> None:
-    from translate.demo import editor_image, translate_value
+    from translate.apps.demo import editor_image, translate_value
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
@@ -108,7 +108,7 @@ def test_sketch_translation_equals_translate_load(cyc_service: ModelService, cyc
 
 def test_build_demo_has_a_tab_per_direction(cyc_service: ModelService) -> None:
     pytest.importorskip("gradio")
-    from translate.demo import build_demo
+    from translate.apps.demo import build_demo
 
     blocks = build_demo(cyc_service)
     ids = {getattr(b, "elem_id", None) for b in blocks.blocks.values()}
@@ -162,8 +162,8 @@ def test_drawing_in_headless_chromium_updates_the_translation(cyc_service: Model
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    from translate.demo import build_demo, launch
-    from translate.demo.content import demo_content
+    from translate.apps.demo import build_demo, launch
+    from translate.apps.demo.content import demo_content
 
     examples = tmp_path / "examples"
     write_image(examples / "ex.png", 32, 32, seed=9)

@@ -1,4 +1,4 @@
-"""Batch augmentation on the device (translate.device_augment, kornia): the same parameters for the
+"""Batch augmentation on the device (translate.data.device_augment, kornia): the same parameters for the
 images of one item, different ones across items, determinism under the run seed, a training run."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import torch
 from pydantic import ValidationError
 
 from tiny_recipes import PIX2PIX, write_recipe
-from translate.data_options import DeviceAugmentOptions, FixedSizeOptions
-from translate.device_augment import DeviceAugment, device_augmentation
+from translate.data.options import DeviceAugmentOptions, FixedSizeOptions
+from translate.data.device_augment import DeviceAugment, device_augmentation
 from translate.errors import RecipeError
 
 GAIN = torch.tensor([0.5, -0.8, 0.25]).view(1, 3, 1, 1)
@@ -122,7 +122,7 @@ def test_training_run_applies_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_jitter_on_a_grey_to_colour_recipe_is_a_recipe_error() -> None:
-    from translate.plugins import load_plugins
+    from translate.plugin.loading import load_plugins
     from translate.recipe import load_recipe
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "quickstart_colorization.toml"

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.engine.checkpoint import list_checkpoints
+from translate.run.checkpoint import list_checkpoints
 from translate.engine.sampler import EpochSampler
 
 _LAUNCH = """

@@ -11,9 +11,10 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from translate import docs, hookspecs
-from translate.cli import main
-from translate.plugins import get_registry
+from translate.apps import docs
+from translate.plugin import hookspecs
+from translate.commands.main import main
+from translate.plugin.loading import get_registry
 from translate.recipe import Recipe, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for translate.download against a local HTTP server (127.0.0.1 only, no internet)."""
+"""Tests for translate.data.download against a local HTTP server (127.0.0.1 only, no internet)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from typing import Iterator
 import pytest
 
 import translate
-import translate.plugins
-from translate.cli import main
-from translate.download import DataSource, download, extract, fetch
+import translate.plugin.loading
+from translate.commands.main import main
+from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError, PluginError
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 
 NAME = "testpairs"
 FILES = {
@@ -373,7 +373,7 @@ class _SourcePlugin:
 def use_plugin(monkeypatch: pytest.MonkeyPatch):
     def install(obj: object) -> None:
         plugins = load_plugins(extra=[("testsrc", obj)], entry_points=[], strict=True)
-        monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+        monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
 
     return install
 
@@ -432,10 +432,10 @@ def test_factory_returning_wrong_type(use_plugin) -> None:
             register("broken", lambda: {"url": "x"})
 
     use_plugin(Broken())
-    from translate.download import source_of
+    from translate.commands.download import source_of
 
     with pytest.raises(PluginError, match="not a DataSource"):
-        source_of(translate.plugins.get_registry().get("data_source", "broken"))
+        source_of(translate.plugin.loading.get_registry().get("data_source", "broken"))
 
 
 def test_pix2pix_sources_register() -> None:

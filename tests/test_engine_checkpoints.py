@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from translate.cli import main
-from translate.engine.checkpoint import list_checkpoints
-from translate.engine.nospace import DiskFull
-from translate.engine.resume import checkpoint_problem
+from translate.commands.main import main
+from translate.run.checkpoint import list_checkpoints
+from translate.run.nospace import DiskFull
+from translate.run.resume import checkpoint_problem
 from translate.engine.trainer import train
 from tiny_recipes import PIX2PIX, write_recipe
 
@@ -112,7 +112,7 @@ def test_disk_full_during_the_first_checkpoint(tiny_recipe: Path, monkeypatch: p
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("translate.engine.checkpoint.save_file", full)
+    monkeypatch.setattr("translate.run.checkpoint.save_file", full)
     with pytest.raises(DiskFull) as info:
         train(tiny_recipe)
     run = tiny_recipe.parent / "run"
@@ -127,7 +127,7 @@ def test_disk_full_during_the_first_checkpoint(tiny_recipe: Path, monkeypatch: p
 
 def test_disk_full_later_keeps_the_last_good_checkpoint(tiny_recipe: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    import translate.engine.state as state
+    import translate.run.state as state
 
     original, calls = state.save_file, []
 
@@ -169,7 +169,7 @@ def test_other_write_errors_are_not_called_disk_full(tiny_recipe: Path, monkeypa
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("translate.engine.checkpoint.save_file", denied)
+    monkeypatch.setattr("translate.run.checkpoint.save_file", denied)
     with pytest.raises(PermissionError):
         train(tiny_recipe)
     _no_tmp(tiny_recipe.parent / "run")

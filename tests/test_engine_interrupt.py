@@ -16,9 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.engine.checkpoint import list_checkpoints
+from translate.run.checkpoint import list_checkpoints
 from translate.engine.interrupt import RunInterrupted, StopSignals
-from translate.engine.logs import read_metrics
+from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from tiny_recipes import PIX2PIX, write_recipe
 
@@ -94,7 +94,7 @@ def test_signal_saves_a_checkpoint_and_resumes_to_the_same_weights(
            "PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")])}
     # SIGINT as a terminal's Ctrl-C sends it: to the whole process group, data-loader worker included
     workers = ["data.num_workers=1"] if sig == signal.SIGINT else []
-    cmd = [sys.executable, "-m", "translate.cli", "run", str(tiny_recipe), "--output-dir", str(part)]
+    cmd = [sys.executable, "-m", "translate", "run", str(tiny_recipe), "--output-dir", str(part)]
     proc = subprocess.Popen(cmd + [a for w in workers for a in ("--set", w)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from translate.cli import main
-from translate.engine.lock import LOCK_NAME, RunFolderBusy, RunLock
-from translate.engine.logs import read_metrics
+from translate.commands.main import main
+from translate.run.lock import LOCK_NAME, RunFolderBusy, RunLock
+from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 
 _HOLD = textwrap.dedent("""
     import sys, time
-    from translate.engine.lock import RunLock
+    from translate.run.lock import RunLock
     with RunLock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.readline()  # hold it until the test closes our stdin

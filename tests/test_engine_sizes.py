@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from translate.cli import main
-from translate.data import DataInfo
+from translate.commands.main import main
+from translate.data.contract import DataInfo
 from translate.engine.setup import MAX_BATCH_PIXELS, size_problems
 from translate.engine.trainer import train
 from translate.errors import RecipeError
@@ -57,10 +57,10 @@ def test_a_bad_file_stops_the_run_after_saving_its_progress(tmp_path: Path, caps
     """data.on_bad_file = "stop": the error names the file and the checkpoint that keeps the steps done."""
     from tiny_recipes import PIX2PIX, write_recipe
 
-    from translate.engine.checkpoint import list_checkpoints
+    from translate.run.checkpoint import list_checkpoints
     from translate.engine.sampler import EpochSampler
     from translate.engine.setup import build_dataset
-    from translate.plugins import get_registry
+    from translate.plugin.loading import get_registry
     from translate.recipe import load_recipe
 
     recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "shapes", run=tmp_path / "run")

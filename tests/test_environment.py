@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import translate
-import translate.plugins
+import translate.plugin.loading
 from tiny_plugin import TinyPlugin
 from translate.engine.environment import LIBRARIES, environment, write_environment
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 
 
 class MisspeltHook:
@@ -63,7 +63,7 @@ def test_plugins_that_failed_to_load_are_listed(monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     plugins = load_plugins(strict=False, entry_points=[], extra=[("tiny", TinyPlugin()), ("broken", MisspeltHook())])
     capsys.readouterr()
-    monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
     listed = environment()["plugins"]
     assert [p["name"] for p in listed] == ["tiny", "broken"]
     assert "register_generator" in listed[1]["error"]

@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-import translate.plugins
-from translate.cli import _parser, main
+import translate.plugin.loading
+from translate.commands.main import _parser, main
 from translate.errors import DataError, TranslateError
-from translate.evaluation.cli import eval_cli
-from translate.modelfile import load_model
-from translate.plugins import load_plugins
+from translate.commands.eval import eval_cli
+from translate.models import load_model
+from translate.plugin.loading import load_plugins
 
 from model_runs import copy_folder
 from tiny_plugin import TinyMetricsPlugin
@@ -152,7 +152,7 @@ def test_unknown_metric_suggests_close_matches(plugins, run):
 
 
 def test_the_command_line_runs_eval(plugins, run, monkeypatch, capsys):
-    monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
     assert main(["eval", str(run), "--split", "val", "--metrics", "tiny_mean", "--batch-size", "3"]) == 0
     assert json.loads((run / "evaluation.json").read_text())["protocol"]["batch_size"] == 3
     assert main(["eval", str(run), "--split", "val", "--metrics", "nope"]) == 2
@@ -220,9 +220,9 @@ def test_a_bare_model_needs_data(plugins, pix2pix_model, tmp_path):
 
 
 def test_a_hub_model_needs_out(plugins, monkeypatch, pix2pix_model):
-    import translate.model_source
+    import translate.models.source
 
-    monkeypatch.setattr(translate.model_source, "download", lambda repo, revision: pix2pix_model)
+    monkeypatch.setattr(translate.models.source, "download", lambda repo, revision: pix2pix_model)
     with pytest.raises(TranslateError, match="Hub model.*pass --out FILE"):
         evaluate(plugins, "hf://someone/model", *METRICS)
 
@@ -251,18 +251,18 @@ def test_cyclegan_both_directions_and_one(plugins, cyclegan_run, tmp_path):
 
 def test_translate_run_writes_the_report_and_survives_its_failure(tmp_path, monkeypatch, capsys):
     import translate.engine.trainer
-    import translate.report
+    import translate.apps.report
 
     calls = []
     monkeypatch.setattr(translate.engine.trainer, "train", lambda recipe, **kw: type("R", (), {"run_dir": tmp_path}))
-    monkeypatch.setattr(translate.report, "write_report", lambda run: calls.append(run) or run / "report.html")
+    monkeypatch.setattr(translate.apps.report, "write_report", lambda run: calls.append(run) or run / "report.html")
     assert main(["run", "recipe.toml"]) == 0
     assert calls == [tmp_path] and f"run report: {tmp_path / 'report.html'}" in capsys.readouterr().out
 
     def broken(run):
         raise RuntimeError("no matplotlib backend\nsecond line")
 
-    monkeypatch.setattr(translate.report, "write_report", broken)
+    monkeypatch.setattr(translate.apps.report, "write_report", broken)
     assert main(["run", "recipe.toml"]) == 0  # the run succeeded; the report is a by-product
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"warning: the run report was not written (RuntimeError: no matplotlib backend); write it "
@@ -270,10 +270,10 @@ def test_translate_run_writes_the_report_and_survives_its_failure(tmp_path, monk
 
 
 def test_report_and_export_best_are_wired(tmp_path, monkeypatch, pix2pix_run):
-    import translate.report.cli
+    import translate.commands.report
 
     seen = []
-    monkeypatch.setattr(translate.report.cli, "report_cli", lambda args: seen.append(args.run) or 0)
+    monkeypatch.setattr(translate.commands.report, "report_cli", lambda args: seen.append(args.run) or 0)
     assert main(["report", str(tmp_path)]) == 0 and seen == [str(tmp_path)]
     assert main(["export", str(pix2pix_run), "--best", "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()

@@ -12,7 +12,7 @@ import torch
 
 from tiny_plugin import TinyGenerator, TinyMetricsPlugin, TinyOptions, TinyPlugin
 from tiny_recipes import PIX2PIX, write_recipe
-from translate.data import DataInfo
+from translate.data.contract import DataInfo
 from translate.errors import RecipeError
 from translate.evaluation import (
     EvaluationError,
@@ -24,8 +24,8 @@ from translate.evaluation import (
     read_evaluation,
     write_evaluation,
 )
-from translate.evaluation.generate import dropout_seed
-from translate.plugins import builtin_entry_points, load_plugins
+from translate.nn.test_mode import dropout_seed
+from translate.plugin.loading import builtin_entry_points, load_plugins
 from translate.recipe import load_recipe
 
 BUILTINS = ("pix2pix", "losses", "datasets", "cyclegan")

@@ -17,8 +17,8 @@ from safetensors.torch import save_file
 
 import translate
 from translate.errors import ModelFileError, TranslateError
-from translate.export import export_cli, export_run, model_card, save_folder
-from translate.modelfile import FORMAT_VERSION, load_model, read_config
+from translate.models.export import export_cli, export_run, model_card, save_folder
+from translate.models import FORMAT_VERSION, load_model, read_config
 
 from model_runs import copy_folder, exported, forbid_unpickling
 
@@ -171,10 +171,10 @@ def test_export_of_a_model_folder_keeps_its_metadata(pix2pix_model, tmp_path):
 
 def test_export_cli_function_and_onnx_hook(pix2pix_run, tmp_path, monkeypatch, capsys):
     calls = []
-    fake = types.ModuleType("translate.onnx")
+    fake = types.ModuleType("translate.models.onnx")
     fake.export_onnx = lambda folder, *a, **k: calls.append(Path(folder))
     fake.require_onnx = lambda **k: calls.append("checked")
-    monkeypatch.setitem(sys.modules, "translate.onnx", fake)
+    monkeypatch.setitem(sys.modules, "translate.models.onnx", fake)
     out = tmp_path / "cli"
     assert export_cli(argparse.Namespace(run=str(pix2pix_run), out=str(out))) == 0
     assert calls == [] and {p.name for p in out.iterdir()} == FILES
@@ -184,7 +184,7 @@ def test_export_cli_function_and_onnx_hook(pix2pix_run, tmp_path, monkeypatch, c
 
 
 def test_export_onnx_without_the_extras_writes_nothing(pix2pix_run, tmp_path, monkeypatch, capsys):
-    from translate.cli import main
+    from translate.commands.main import main
 
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed: importing it fails
     out = tmp_path / "folder"
@@ -196,7 +196,7 @@ def test_export_onnx_without_the_extras_writes_nothing(pix2pix_run, tmp_path, mo
 
 
 def test_cli_export_subcommand(pix2pix_run, tmp_path, capsys):
-    from translate.cli import main
+    from translate.commands.main import main
 
     out = tmp_path / "shared"
     assert main(["export", str(pix2pix_run), "--out", str(out)]) == 0
@@ -389,7 +389,7 @@ def test_config_field_problems_are_named(folder):
 
 
 def test_oversized_config_is_refused_unread(folder, monkeypatch):
-    import translate.modelfile.header as header
+    import translate.models.header as header
 
     monkeypatch.setattr(header, "MAX_CONFIG_BYTES", 100)
     assert "refusing to read it" in load_error(folder)
@@ -419,7 +419,7 @@ def test_save_folder_writes_atomically(folder, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("translate.export.model_card", broken)
+    monkeypatch.setattr("translate.models.export.model_card", broken)
     with pytest.raises(OSError, match="disk full"):
         save_folder(tmp_path / "new", loaded.meta, loaded.tensors())
     assert not (tmp_path / "new").exists()

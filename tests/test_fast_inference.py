@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 import translate
-from translate.cli import main
+from translate.commands.main import main
 from translate.inference.fast import FAST_TOLERANCE, fast_generator, fold_batchnorm
-from translate.plugins import get_registry
+from translate.plugin.loading import get_registry
 
 
 def _unet(seed: int = 0, dropout: float = 0.5) -> torch.nn.Module:
@@ -77,7 +77,7 @@ def test_fast_generator_within_tolerance(precision: str) -> None:
 def test_fast_resnet_generator_keeps_channels_last_through_instancenorm(precision: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """CycleGAN's generator (reflection padding, InstanceNorm): within tolerance, NHWC from end to end."""
-    import translate.nn as tnn
+    import translate.nn.layers as tnn
 
     torch.manual_seed(3)
     G = get_registry().get("generator", "resnet").build({"ngf": 8, "n_blocks": 2}, in_channels=3, out_channels=3).eval()
@@ -96,9 +96,9 @@ def test_fast_resnet_generator_keeps_channels_last_through_instancenorm(precisio
 
 
 def test_fast_generator_routes_small_convolutions_through_gemm() -> None:
-    """On the CPU the fast copy computes its small convolutions as GEMMs (translate/gemm_conv.py), within
+    """On the CPU the fast copy computes its small convolutions as GEMMs (translate/nn/gemm_conv.py), within
     the same tolerance; the plain route stays available (gemm_convs=False)."""
-    from translate.gemm_conv import GemmConv2d, GemmConvTranspose2d
+    from translate.nn.gemm_conv import GemmConv2d, GemmConvTranspose2d
 
     G = _unet()
     x = _images(1, 64, seed=4)

@@ -1,4 +1,4 @@
-"""Convolutions on small maps as one GEMM (translate/gemm_conv.py): the same values and gradients as
+"""Convolutions on small maps as one GEMM (translate/nn/gemm_conv.py): the same values and gradients as
 torch's convolutions, in both memory formats, under autocast, and routed by size."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from translate import gemm_conv
-from translate.gemm_conv import (GemmConv2d, GemmConvTranspose2d, conv2d_gemm, conv_transpose2d_gemm,
+from translate.nn import gemm_conv
+from translate.nn.gemm_conv import (GemmConv2d, GemmConvTranspose2d, conv2d_gemm, conv_transpose2d_gemm,
                                  use_gemm_convolutions)
 
 CONV_CASES = [  # (cin, cout, kernel, stride, padding, dilation, size)

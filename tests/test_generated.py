@@ -1,4 +1,4 @@
-"""Core building blocks for data set plugins: translate.generated, translate.data_options, resolve_key."""
+"""Core building blocks for data set plugins: translate.data.generated, translate.data.options, resolve_key."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from pydantic import Field, ValidationError
 
-from translate.data import resolve_key
-from translate.data_options import AugmentOptions, FixedSizeOptions, GeneratedOptions
+from translate.data.contract import resolve_key
+from translate.data.options import AugmentOptions, FixedSizeOptions, GeneratedOptions
 from translate.errors import DataError
-from translate.generated import ensure_generated, is_complete, read_manifest
-from translate.shapes import SHAPE_KINDS, shape_mask
+from translate.data.generated import ensure_generated, is_complete, read_manifest
+from translate.data.shapes import SHAPE_KINDS, shape_mask
 
 PARAMS = {"generator_version": 1, "seed": 0, "count": 2}
 EXPECTED = {"train": 2, "val": 1}
@@ -161,7 +161,7 @@ def test_size_rules(model, options, message):
 
 def test_data_options_and_generated_do_not_import_heavy_modules():
     code = (
-        "import sys, translate.data_options, translate.generated, translate.data; "
+        "import sys, translate.data.options, translate.data.generated, translate.data.contract; "
         "heavy = [m for m in ('torch', 'albumentations', 'cv2') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

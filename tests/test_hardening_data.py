@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.augment import PairedAugment
-from translate.data import BadDataFile, BadFileGuard, guard_bad_files
+from translate.data.augment import PairedAugment
+from translate.data.contract import BadDataFile, BadFileGuard, guard_bad_files
 from translate.errors import DataError
-from translate.plugins import get_registry
+from translate.plugin.loading import get_registry
 
 from translate_datasets import shapes as shapes_module
 
@@ -158,7 +158,7 @@ def test_bad_data_file_unwraps_a_worker_message() -> None:
     worker_text = (
         "Caught BadDataFile in DataLoader worker process 1.\nOriginal Traceback (most recent call last):\n"
         '  File "x.py", line 3, in f\n    raise BadDataFile(msg)\n'
-        "translate.data.BadDataFile: cannot read image a.png: broken\n"
+        "translate.data.contract.BadDataFile: cannot read image a.png: broken\n"
     )
     assert str(BadDataFile(worker_text)) == "cannot read image a.png: broken"
     assert str(BadDataFile("Caught nothing")) == "Caught nothing"

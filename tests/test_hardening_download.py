@@ -19,12 +19,12 @@ from typing import Iterator
 import pytest
 from test_download import _tar_gz as tar_gz  # the same archive builder
 
-from translate.download import DataSource, download, extract, fetch
+from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError
 
 # the package re-exports the functions under the modules' names, so reach the modules themselves
-extract_mod = importlib.import_module("translate.download.extract")
-fetch_mod = importlib.import_module("translate.download.fetch")
+extract_mod = importlib.import_module("translate.data.download.extract")
+fetch_mod = importlib.import_module("translate.data.download.fetch")
 
 NAME = "bombset"
 BODY = os.urandom(20_000)

@@ -14,11 +14,11 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from translate.build import BuildContext
+from translate.components.build import BuildContext
 from translate.errors import ModelFileError
-from translate.method import ExportSpec
-from translate.modelfile import config_json, load_model, read_config, read_metadata, save_model
-from translate.plugins import get_registry
+from translate.components.method import ExportSpec
+from translate.models import config_json, load_model, read_config, read_metadata, save_model
+from translate.plugin.loading import get_registry
 from translate.recipe import Recipe
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
@@ -199,7 +199,7 @@ def test_a_folder_in_place_of_the_config_is_refused(folder, registry):
 @needs_fifo
 def test_infer_and_load_refuse_a_fifo_model(tmp_path, folder, capsys):
     import translate
-    from translate.cli import main
+    from translate.commands.main import main
 
     fifo = folder / "model.safetensors"
     fifo.unlink()

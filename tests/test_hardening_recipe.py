@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from translate.errors import RecipeError
-from translate.options import add_key_hints
+from translate.plugin.options import add_key_hints
 from translate.recipe import MAX_SEED, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,7 +38,7 @@ from safetensors.torch import save_file
 
 from ports import free_port
 from translate.errors import ModelFileError, TranslateError
-from translate.hub import add_push_arguments, download, parse_hub_id, push, push_cli
+from translate.models.hub import add_push_arguments, download, parse_hub_id, push, push_cli
 
 hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import HfApi, constants  # noqa: E402
@@ -395,7 +395,7 @@ def test_unreachable_hub_answers_from_a_warm_cache(fake_hub, hub_env, repo_files
 
 def test_environment_variables_alone_in_subprocesses(fake_hub, tmp_path, repo_files):
     """No patching: HF_ENDPOINT, HF_HOME and HF_HUB_OFFLINE set before huggingface_hub is imported."""
-    code = "import sys; from translate.hub import download; print(download(*sys.argv[1:]))"
+    code = "import sys; from translate.models.hub import download; print(download(*sys.argv[1:]))"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
     base.pop("TRANSFORMERS_OFFLINE", None)
     base.update(HF_ENDPOINT=fake_hub.url, HF_HOME=str(tmp_path / "home"), HF_HUB_DISABLE_TELEMETRY="1")
@@ -421,7 +421,7 @@ def test_environment_variables_alone_in_subprocesses(fake_hub, tmp_path, repo_fi
 
 
 def test_importing_translate_hub_does_not_import_huggingface_hub():
-    code = "import sys, translate.hub; print('huggingface_hub' in sys.modules)"
+    code = "import sys, translate.models.hub; print('huggingface_hub' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -489,10 +489,10 @@ def model_folder(tmp_path) -> Path:
     """A valid model folder (tiny generator) plus a file that must not be uploaded."""
     from tiny_plugin import TinyPlugin
 
-    from translate.build import BuildContext
-    from translate.method import ExportSpec
-    from translate.modelfile import config_json, read_metadata, save_model
-    from translate.plugins import load_plugins
+    from translate.components.build import BuildContext
+    from translate.components.method import ExportSpec
+    from translate.models import config_json, read_metadata, save_model
+    from translate.plugin.loading import load_plugins
     from translate.recipe import Recipe
 
     registry = load_plugins(extra=[("tinyplug", TinyPlugin())], entry_points=[]).registry

@@ -1,4 +1,4 @@
-"""translate.imageio: bit depths, channel counts, EXIF orientation, errors, atomic PNG writes."""
+"""translate.data.imageio: bit depths, channel counts, EXIF orientation, errors, atomic PNG writes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from PIL import Image, ImageOps
 
 from translate.errors import DataError
-from translate.imageio import (
+from translate.data.imageio import (
     convert_channels,
     list_images,
     pil_to_array,

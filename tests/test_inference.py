@@ -14,14 +14,15 @@ import torch
 from PIL import Image
 
 import translate
-import translate.plugins
-from translate.cli import main
+import translate.plugin.loading
+from translate.commands.main import main
 from translate.errors import DataError, TranslateError
-from translate.inference import (Translator, collect_inputs, infer_cli, parse_size, tile_starts, tile_windows,
+from translate.commands.infer import infer_cli
+from translate.inference import (Translator, collect_inputs, parse_size, tile_starts, tile_windows,
                                  translate_files)
-from translate.method import ComponentRecord, ExportSpec
-from translate.modelfile import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
-from translate.plugins import load_plugins
+from translate.components.method import ComponentRecord, ExportSpec
+from translate.models import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
+from translate.plugin.loading import load_plugins
 
 
 from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
@@ -63,8 +64,8 @@ def translator(tmp_path, plugins, **kwargs) -> Translator:
 
 @pytest.fixture
 def use_plugins(plugins, monkeypatch):
-    """The CLI path loads its registry through translate.plugins.get_plugins(): inject ours."""
-    monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+    """The CLI path loads its registry through translate.plugin.loading.get_plugins(): inject ours."""
+    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
 
 
 # --------------------------------------------------------------------------- files and folders

@@ -1,4 +1,4 @@
-"""The layout-keeping InstanceNorm of translate.nn against torch's nn.InstanceNorm2d.
+"""The layout-keeping InstanceNorm of translate.nn.layers against torch's nn.InstanceNorm2d.
 
 Instance normalisation without running statistics is batch normalisation of each sample alone; the
 layer takes that route for channels_last or reduced-precision inputs (so channels_last networks stay
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from translate.api import norm_layer
-from translate.nn import InstanceNorm2d, instance_norm_per_sample
+from translate.nn.layers import InstanceNorm2d, instance_norm_per_sample
 
 CL = torch.channels_last
 
@@ -79,7 +79,7 @@ def test_bf16_channels_last_under_autocast_stays_close() -> None:
 
 def test_the_reference_computation_goes_through_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     """Contiguous fp32 (the reference plan) and layers with running statistics keep nn.InstanceNorm2d's path."""
-    import translate.nn as tnn
+    import translate.nn.layers as tnn
 
     calls: list[int] = []
     real = tnn.instance_norm_per_sample

@@ -16,12 +16,12 @@ from safetensors.torch import load_file
 from ports import free_port
 from tiny_recipes import CYCLEGAN, write_recipe
 
-from translate.engine.checkpoint import list_checkpoints
+from translate.run.checkpoint import list_checkpoints
 from translate.engine.distributed import check_joined, check_not_alone, requested_processes, wants_cpu
 from translate.engine.setup import build_dataset
-from translate.engine.state import load_state
+from translate.run.state import load_state
 from translate.errors import TranslateError
-from translate.plugins import get_registry
+from translate.plugin.loading import get_registry
 from translate.recipe import load_recipe
 
 BIN = Path(sys.executable).parent
@@ -57,7 +57,7 @@ def _assert_two_process_run(done: subprocess.CompletedProcess[str], run: Path) -
 
 
 def test_torchrun_two_cpu_processes_join_one_group(launch_recipe: Path) -> None:
-    done = _launch([str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "translate.cli", "run",
+    done = _launch([str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "translate", "run",
                     str(launch_recipe), "--max-steps", "2"], launch_recipe.parent)
     _assert_two_process_run(done, launch_recipe.parent / "run")
 
@@ -65,19 +65,19 @@ def test_torchrun_two_cpu_processes_join_one_group(launch_recipe: Path) -> None:
 def test_accelerate_launch_multi_gpu_form_runs_two_cpu_processes(launch_recipe: Path) -> None:
     # The README's command: on a machine without GPUs the two processes join a gloo group.
     done = _launch([str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-                    "--main_process_port", str(free_port()), "-m", "translate.cli", "run",
+                    "--main_process_port", str(free_port()), "-m", "translate", "run",
                     str(launch_recipe), "--max-steps", "2"], launch_recipe.parent)
     _assert_two_process_run(done, launch_recipe.parent / "run")
 
 
 def test_accelerate_launch_that_starts_one_of_two_is_refused(launch_recipe: Path) -> None:
-    done = _launch([str(BIN / "accelerate"), "launch", "--num_processes", "2", "-m", "translate.cli", "run",
+    done = _launch([str(BIN / "accelerate"), "launch", "--num_processes", "2", "-m", "translate", "run",
                     str(launch_recipe), "--max-steps", "2"], launch_recipe.parent)
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, done.stderr[-3000:]
     assert "asked for 2 processes but started only this one" in errors[0]
-    assert "torchrun --nproc_per_node 2 -m translate.cli run" in errors[0]
+    assert "torchrun --nproc_per_node 2 -m translate run" in errors[0]
     assert "accelerate launch --multi_gpu --num_processes 2" in errors[0]
     assert not (launch_recipe.parent / "run").exists()  # refused before anything was written
 
@@ -86,12 +86,12 @@ CHILD = {"ACCELERATE_USE_CPU": "False", "ACCELERATE_MIXED_PRECISION": "no"}
 
 
 @pytest.mark.parametrize(("cmdline", "wanted"), [
-    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--num_processes", "3", "-m", "translate.cli", "run",
+    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--num_processes", "3", "-m", "translate", "run",
       "r.toml"], 3),
     (["python", "-m", "accelerate.commands.launch", "--num-processes=2", "--cpu", "train.py"], 2),
     # a --num_processes after the script belongs to the script, not to the launcher
-    (["/venv/bin/accelerate", "launch", "-m", "translate.cli", "run", "--num_processes", "4"], None),
-    (["bash", "-c", "python -m translate.cli run r.toml"], None),
+    (["/venv/bin/accelerate", "launch", "-m", "translate", "run", "--num_processes", "4"], None),
+    (["bash", "-c", "python -m translate run r.toml"], None),
 ])
 def test_requested_processes_reads_the_launchers_command_line(cmdline: list[str], wanted: int | None,
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch

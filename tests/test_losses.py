@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from translate.losses import AdversarialLoss
-from translate.plugins import load_plugins
-from translate.registry import OptionsInvalid
+from translate.components.losses import AdversarialLoss
+from translate.plugin.loading import load_plugins
+from translate.plugin.registry import OptionsInvalid
 
 REG = load_plugins().registry
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from translate.markdown import md_cell, md_table, md_text
+from translate.utils.markdown import md_cell, md_table, md_text
 
 
 def test_md_text_escapes_outside_code_spans_only() -> None:

@@ -12,11 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from translate.errors import TranslateError
-from translate.evaluation.cli import eval_cli
-from translate.export import export_cli, export_run, model_card
-from translate.modelfile import load_model, read_config, read_tensors, write_model_file
-from translate.modelfile.schema import EvaluationMeta
-from translate.plugins import load_plugins
+from translate.commands.eval import eval_cli
+from translate.models.export import export_cli, export_run, model_card
+from translate.models import load_model, read_config, read_tensors, write_model_file
+from translate.models.schema import EvaluationMeta
+from translate.plugin.loading import load_plugins
 
 from model_runs import copy_folder
 from tiny_plugin import TinyMetricsPlugin
@@ -33,7 +33,7 @@ def run(tmp_path, pix2pix_run) -> Path:
 
 
 def evaluate(plugins, *argv: object) -> dict:
-    from translate.cli import _parser
+    from translate.commands.main import _parser
 
     args = _parser().parse_args(["eval", *map(str, argv)])
     assert eval_cli(args, registry=plugins.registry) == 0

@@ -14,11 +14,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 import translate
-from translate.build import BuildContext
-from translate.data import DataInfo
+from translate.components.build import BuildContext
+from translate.data.contract import DataInfo
 from translate.errors import ModelFileError
-from translate.method import ExportSpec
-from translate.modelfile import (
+from translate.components.method import ExportSpec
+from translate.models import (
     FORMAT_VERSION,
     Preprocessing,
     RecipeSummary,
@@ -27,7 +27,7 @@ from translate.modelfile import (
     read_metadata,
     save_model,
 )
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from translate.plugins import load_plugins
-from translate.registry import OptionsInvalid
+from translate.plugin.loading import load_plugins
+from translate.plugin.registry import OptionsInvalid
 from translate_pix2pix.patchgan import receptive_field
 
 REG = load_plugins().registry

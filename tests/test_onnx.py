@@ -11,12 +11,12 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from translate.build import BuildContext
+from translate.components.build import BuildContext
 from translate.errors import TranslateError
-from translate.method import ExportSpec
-from translate.modelfile import save_model
-from translate.onnx import DEFAULT_OPSET, export_onnx
-from translate.plugins import load_plugins
+from translate.components.method import ExportSpec
+from translate.models import save_model
+from translate.models.onnx import DEFAULT_OPSET, export_onnx
+from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe
 
 
@@ -68,7 +68,7 @@ def cyclegan_model(registry, tmp_path_factory) -> Path:
 
 def onnx_vs_torch(onnx_path: Path, model_dir: Path, name: str, registry, shape) -> float:
     """Independent of export_onnx's own check: run both on a fresh input."""
-    from translate.modelfile import load_model
+    from translate.models import load_model
 
     module, _ = load_model(model_dir, registry).generator(name)
     x = torch.rand(*shape) * 2 - 1
@@ -127,7 +127,7 @@ def test_cyclegan_one_file_per_generator(cyclegan_model, registry):
 
 
 def test_difference_above_tolerance_fails_and_writes_nothing(cyclegan_model, registry, tmp_path, monkeypatch):
-    import translate.onnx.check as mod
+    import translate.models.onnx.check as mod
 
     real = mod.reference_output
     monkeypatch.setattr(mod, "reference_output", lambda module, x: real(module, x) + 0.01)

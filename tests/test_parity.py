@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from translate.build import BuildContext
+from translate.components.build import BuildContext
 from translate.errors import ModelFileError
-from translate.method import ExportSpec, StepContext
-from translate.modelfile import load_model, save_model
-from translate.plugins import load_plugins
+from translate.components.method import ExportSpec, StepContext
+from translate.models import load_model, save_model
+from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe
 
 REG = load_plugins().registry

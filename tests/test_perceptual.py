@@ -15,15 +15,15 @@ from safetensors.torch import save_file
 from ports import free_port
 import translate_perceptual
 from tiny_recipes import PIX2PIX, write_recipe
-from translate.build import BuildContext
-from translate.engine.logs import read_metrics
+from translate.components.build import BuildContext
+from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from translate.errors import ModelFileError, RecipeError, TranslateError
-from translate.method import StepContext
-from translate.plugins import builtin_entry_points, load_plugins
+from translate.components.method import StepContext
+from translate.plugin.loading import builtin_entry_points, load_plugins
 from translate.recipe import Recipe
 from translate.testing import check_loss, check_options_strict, load_registry_with
-from translate.weights import WeightsMissing
+from translate.models.weights import WeightsMissing
 
 REG = load_registry_with(translate_perceptual)
 TINY = {"model": "test_resnet", "weights": "random"}

@@ -11,15 +11,15 @@ import torch
 from PIL import Image
 
 import translate
-import translate.hub
-from translate import model_source
-from translate.cli import main
+import translate.models.hub
+from translate.models import source as model_source
+from translate.commands.main import main
 from translate.errors import ModelFileError, TranslateError
-from translate.export import save_folder
-from translate.method import ComponentRecord, ExportSpec
-from translate.modelfile import build_meta
-from translate.pipeline import Pipeline, load
-from translate.plugins import load_plugins
+from translate.models.export import save_folder
+from translate.components.method import ComponentRecord, ExportSpec
+from translate.models import build_meta
+from translate.inference.pipeline import Pipeline, load
+from translate.plugin.loading import load_plugins
 
 from model_runs import trained_run, write_image
 from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin
@@ -289,7 +289,7 @@ def test_hub_ids_are_downloaded_by_translate_hub(pix2pix_model, monkeypatch):
         calls.append((repo_id, revision))
         return pix2pix_model
 
-    assert model_source.download is translate.hub.download  # what is replaced below
+    assert model_source.download is translate.models.hub.download  # what is replaced below
     monkeypatch.setattr(model_source, "download", download)
     pipe = translate.load("hf://someone/facades-pix2pix@v1.0")
     assert calls == [("someone/facades-pix2pix", "v1.0")] and pipe.source == "hf://someone/facades-pix2pix@v1.0"

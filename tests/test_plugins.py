@@ -23,13 +23,13 @@ import pytest
 from pydantic import BaseModel
 
 import translate
-from translate import plugins as plugins_mod
-from translate.build import BuildContext
-from translate.cli import main
+from translate.plugin import loading as plugins_mod
+from translate.components.build import BuildContext
+from translate.commands.main import main
 from translate.errors import PluginError, RecipeError
-from translate.plugins import DISTRIBUTION, ENTRY_POINT_GROUP, load_plugins
+from translate.plugin.loading import DISTRIBUTION, ENTRY_POINT_GROUP, load_plugins
 from translate.recipe import validate
-from translate.registry import UnknownComponent
+from translate.plugin.registry import UnknownComponent
 from translate.testing import (
     check_discriminator,
     check_generator,
@@ -112,13 +112,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def run_subprocess(*argv: str, pythonpath: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m translate.cli ARGV`` in a fresh interpreter."""
+    """Run ``python -m translate ARGV`` in a fresh interpreter."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TRANSLATE_")}
     if pythonpath is not None:
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), environ.get("PYTHONPATH")]))
     environ.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "translate.cli", *argv],
+        [sys.executable, "-m", "translate", *argv],
         capture_output=True, text=True, env=environ, cwd=REPO, timeout=300,
     )
 
@@ -272,7 +272,7 @@ def test_builtins_listed_as_json(capsys: pytest.CaptureFixture[str]) -> None:
         assert item["version"] == metadata.version(DISTRIBUTION)
         assert item["builtin"] is True
         assert item["errors"] == []
-        assert set(item["components"]) <= set(translate.hookspecs.KINDS)
+        assert set(item["components"]) <= set(translate.plugin.hookspecs.KINDS)
 
 
 # ---------------------------------------------------------------- the example plugin
@@ -702,7 +702,7 @@ def _as_discriminator(registry):  # noqa: ANN001, ANN202
 
 
 def test_check_options_strict_rejects_loose_models() -> None:
-    from translate.registry import Component, PluginInfo
+    from translate.plugin.registry import Component, PluginInfo
 
     loose = Component("generator", "loose", noop_factory, LooseOptions, "", PluginInfo("p", "d", "0"))
     with pytest.raises(AssertionError, match="must forbid unknown keys"):
@@ -710,7 +710,7 @@ def test_check_options_strict_rejects_loose_models() -> None:
 
 
 def test_check_options_strict_catches_tuple_options() -> None:
-    from translate.registry import Component, PluginInfo
+    from translate.plugin.registry import Component, PluginInfo
 
     class TupleOptions(translate.Options):
         betas: tuple[float, float] = (0.5, 0.999)

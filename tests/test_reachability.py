@@ -1,4 +1,4 @@
-"""translate.reachability.hub_unreachable: one quick connection to the Hub's endpoint (or its proxy)."""
+"""translate.models.reachability.hub_unreachable: one quick connection to the Hub's endpoint (or its proxy)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from ports import free_port
 
-from translate.reachability import hub_unreachable
+from translate.models.reachability import hub_unreachable
 
 pytest.importorskip("huggingface_hub")
 from huggingface_hub import constants  # noqa: E402

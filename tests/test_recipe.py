@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from translate.build import BuildContext
-from translate.cli import main
+from translate.components.build import BuildContext
+from translate.commands.main import main
 from translate.errors import RecipeError
-from translate.plugins import get_registry
+from translate.plugin.loading import get_registry
 from translate.recipe import (
     apply_overrides,
     load_recipe,

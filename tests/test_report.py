@@ -18,9 +18,10 @@ from PIL import Image
 
 from translate.engine.environment import write_environment
 from translate.errors import TranslateError
-from translate.report import NotARunFolder, add_report_arguments, report_cli, write_report
-from translate.report.plots import loss_groups
-from translate.report.sections import MAX_SAMPLES, evenly_spaced
+from translate.apps.report import NotARunFolder, write_report
+from translate.commands.report import add_report_arguments, report_cli
+from translate.apps.report.plots import loss_groups
+from translate.apps.report.sections import MAX_SAMPLES, evenly_spaced
 
 HOSTILE = '<script>alert("x")</script>&'
 PLOT_FILES = {"losses.png", "metrics.png", "learning_rates.png", "images_per_s.png"}
@@ -135,8 +136,8 @@ def test_page_is_self_contained_with_plots_grids_and_tables(run: Path) -> None:
 
 
 def test_inf_and_nan_metric_values_are_plotted_and_named(run: Path) -> None:
-    from translate.report.plots import metric_plot
-    from translate.report.run_folder import read_run_folder
+    from translate.apps.report.plots import metric_plot
+    from translate.run.folder import read_run_folder
 
     folder = read_run_folder(run)
     assert folder.series("eval/psnr")[1][0] == float("inf")

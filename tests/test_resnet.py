@@ -11,7 +11,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,19 +21,19 @@ from scale_plugin import ScalePlugin
 from tiny_plugin import TinyMetricsPlugin
 
 import translate
-from translate.build import BuildContext
-from translate.data import DataInfo
+from translate.components.build import BuildContext
+from translate.data.contract import DataInfo
 from translate.engine.samples import make_grid
 from translate.engine.setup import size_problems
 from translate.engine.trainer import train
 from translate.errors import ModelFileError, PluginError, RecipeError, TranslateError
 from translate.evaluation.runner import EvaluationError, GeneratorUnderTest, MetricSpec, evaluate_generators
 from translate.inference import Translator, translate_tiles
-from translate.method import ExportSpec
-from translate.model_card import model_card
-from translate.modelfile import load_model, read_metadata, save_model
+from translate.components.method import ExportSpec
+from translate.models.card import model_card
+from translate.models import load_model, read_metadata, save_model
 from translate.recipe import Recipe
-from translate.scale import MAX_SCALE_FACTOR, scale_factor
+from translate.nn.scale import MAX_SCALE_FACTOR, scale_factor
 from translate.testing import check_generator, load_plugins_with
 
 RECIPE = """seed = 1
@@ -249,10 +249,10 @@ def _png(path: Path, height: int, width: int, seed: int) -> Path:
 
 
 def test_translate_infer_returns_the_upscaled_size(plugins, run: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    import translate.plugins
-    from translate.cli import main
+    import translate.plugin.loading
+    from translate.commands.main import main
 
-    monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
     inputs = tmp_path / "in"
     inputs.mkdir()
     _png(inputs / "a.png", 16, 16, 0)
@@ -354,8 +354,8 @@ def test_onnx_export_and_check_at_scale_2(registry, run: Path, tmp_path: Path) -
     import onnx
     import onnxruntime as ort
 
-    from translate.onnx import export_onnx
-    from translate.onnx.check import check_parity
+    from translate.models.onnx import export_onnx
+    from translate.models.onnx.check import check_parity
 
     report = export_onnx(run, tmp_path / "onnx", registry=registry, sizes=((1, 16, 16), (2, 24, 40)), echo=None)
     (g,) = report.generators
@@ -398,10 +398,10 @@ def test_evaluation_compares_outputs_with_targets_at_the_target_size(registry, r
 
 
 def test_translate_eval_on_an_sr_run(plugins, run: Path, tmp_path: Path, monkeypatch) -> None:
-    import translate.plugins
-    from translate.cli import main
+    import translate.plugin.loading
+    from translate.commands.main import main
 
-    monkeypatch.setattr(translate.plugins, "_CACHE", plugins)
+    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
     out = tmp_path / "evaluation.json"
     assert main(["eval", str(run), "--split", "val", "--metrics", "tiny_mae", "--device", "cpu",
                  "--out", str(out)]) == 0

@@ -14,8 +14,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from translate.api import DataError, EvalBatch, MetricContext, ModelFileError, PluginError, WeightsMissing
-from translate.plugins import load_plugins
-from translate.registry import OptionsInvalid
+from translate.plugin.loading import load_plugins
+from translate.plugin.registry import OptionsInvalid
 from translate.testing import check_options_strict
 from translate_segmentation.cityscapes import CLASS_NAMES, LABELS
 from translate_segmentation.convert_caffe import convert, main as convert_main

@@ -26,7 +26,7 @@ from PIL import Image
 
 import translate
 from model_runs import write_image
-from translate.serve import Batcher, Limits, ModelService, RequestError, decode_image, make_server, read_upload
+from translate.apps.serve import Batcher, Limits, ModelService, RequestError, decode_image, make_server, read_upload
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,7 +147,7 @@ def test_outputs_equal_translate_load(p2p, pix2pix_model: Path, tmp_path: Path) 
 
 
 def test_exif_orientation_is_applied_as_for_files(tmp_path: Path) -> None:
-    from translate.imageio import read_image
+    from translate.data.imageio import read_image
 
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 12, 3), dtype=np.uint8))
     exif = img.getexif()
@@ -369,7 +369,7 @@ def test_limits_are_checked() -> None:
 
 def test_serve_command_end_to_end(pix2pix_model: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "translate.cli", "serve", str(pix2pix_model), "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "translate", "serve", str(pix2pix_model), "--port", "0",
                              "--device", "cpu", "--max-batch", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
@@ -398,7 +398,7 @@ def test_serve_command_end_to_end(pix2pix_model: Path, tmp_path: Path) -> None:
 
 
 def test_serve_command_reports_a_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from translate.cli import main
+    from translate.commands.main import main
 
     assert main(["serve", str(tmp_path / "nope"), "--port", "0"]) == 2
     assert "nope" in capsys.readouterr().err

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from translate.errors import ModelFileError, TranslateError
-from translate.hub.space import GRADIO_VERSION
-from translate.hub import SPACE_FILES, add_push_arguments, push_cli, push_space, space_files
-from translate.modelfile import read_metadata
+from translate.models.hub.space import GRADIO_VERSION
+from translate.models.hub import SPACE_FILES, add_push_arguments, push_cli, push_space, space_files
+from translate.models import read_metadata
 from translate.version import __version__
 
 hf = pytest.importorskip("huggingface_hub")
@@ -82,7 +82,7 @@ def test_space_requirements_name_third_party_plugins(cyclegan_model: Path) -> No
 def test_the_space_app_builds_the_demo(cyclegan_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The generated app.py, run with the model id mapped to the local folder, builds the demo page."""
     pytest.importorskip("gradio")
-    import translate.serve.service as service_module
+    import translate.apps.serve.service as service_module
 
     meta = read_metadata(cyclegan_model / "model.safetensors")
     app = space_files(meta, "hf://alice/night")["app.py"]

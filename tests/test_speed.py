@@ -16,10 +16,10 @@ import torch
 from safetensors.torch import load_file
 
 from tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
-from translate import gemm_conv
+from translate.nn import gemm_conv
 from translate.engine import speed
-from translate.engine.checkpoint import list_checkpoints
-from translate.engine.logs import read_metrics
+from translate.run.checkpoint import list_checkpoints
+from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from translate.recipe import TrainSpec, load_recipe
 
@@ -138,7 +138,7 @@ def test_fast_cyclegan_run_keeps_channels_last_and_stays_close(tmp_path: Path,
     are left out of that distance: before InstanceNorm their true gradient is zero, and Adam turns the
     rounding noise left in it into steps of lr.
     """
-    import translate.nn as tnn
+    import translate.nn.layers as tnn
 
     monkeypatch.setattr(speed, "native_bf16", lambda device_type: True)
     recipe = write_recipe(CYCLEGAN, tmp_path / "r.toml", data=tmp_path / "data", run=tmp_path / "run")
@@ -170,7 +170,7 @@ def test_fast_cyclegan_run_keeps_channels_last_and_stays_close(tmp_path: Path,
 
 def test_optimizer_state_follows_the_parameter_layout() -> None:
     """After a resume, Adam's moments come back contiguous; fused Adam needs the parameter's layout."""
-    from translate.method import Method
+    from translate.components.method import Method
 
     def two_steps(channels_last: bool, reload: bool) -> torch.Tensor:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -216,8 +216,8 @@ def test_fast_resume_matches_uninterrupted_fast_run(tmp_path: Path, monkeypatch:
 
 
 def test_compiled_networks_give_the_eager_outputs() -> None:
-    from translate.method import Method
-    from translate.plugins import get_registry
+    from translate.components.method import Method
+    from translate.plugin.loading import get_registry
 
     torch.manual_seed(0)
     net = get_registry().get("generator", "unet").build({"num_downs": 5, "ngf": 4}, in_channels=3, out_channels=3)

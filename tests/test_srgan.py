@@ -14,12 +14,12 @@ from PIL import Image
 
 import translate_srgan
 from translate.api import DataError, StepContext
-from translate.build import BuildContext
-from translate.cli import main
+from translate.components.build import BuildContext
+from translate.commands.main import main
 from translate.errors import RecipeError
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe, load_recipe
-from translate.registry import OptionsInvalid
+from translate.plugin.registry import OptionsInvalid
 from translate.testing import check_discriminator, check_generator, check_options_strict, load_registry_with
 from translate_srgan.data import bicubic_downsample
 from translate_srgan.networks import ResidualBlock
@@ -364,9 +364,9 @@ def test_infer_output_is_four_times_the_input(tiny_run, tmp_path, capsys):
 def test_onnx_round_trip_of_the_sr_model(tiny_run, tmp_path):
     import onnxruntime as ort
 
-    from translate.export import export_run
-    from translate.modelfile import load_model
-    from translate.onnx import export_onnx
+    from translate.models.export import export_run
+    from translate.models import load_model
+    from translate.models.onnx import export_onnx
 
     root, _ = tiny_run
     folder = export_run(root / "run", tmp_path / "model")

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 import translate
-from translate.method import ExportSpec, Method
-from translate.plugins import get_registry
+from translate.components.method import ExportSpec, Method
+from translate.plugin.loading import get_registry
 from translate.testing import check_component, check_loss, check_method, load_registry_with
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +244,7 @@ def test_the_method_example_in_plugins_md_passes_its_own_test(example_method):
 
 
 def test_the_method_example_refuses_the_roles_it_does_not_declare(example_method, tmp_path):
-    from translate.check import check_recipe
+    from translate.recipe.check import check_recipe
 
     registry = load_registry_with(example_method, installed=True)
     recipe = tmp_path / "regression.toml"

@@ -17,11 +17,11 @@ import translate_perceptual
 from tiny_recipes import PIX2PIX, write_recipe
 from translate.engine.trainer import train
 from translate.errors import TranslateError
-from translate.export import export_run
-from translate.method import ComponentRecord
-from translate.modelfile import load_model
+from translate.models.export import export_run
+from translate.components.method import ComponentRecord
+from translate.models import load_model
 from translate.testing import check_generator, check_options_strict, load_registry_with
-from translate.weights import WeightsMissing
+from translate.models.weights import WeightsMissing
 
 REG = load_registry_with(translate_perceptual)
 COMP = REG.get("generator", "timm_unet")
@@ -124,7 +124,7 @@ def test_pix2pix_with_timm_unet_trains_exports_and_loads_without_the_backbone_we
     assert all(torch.equal(v, trained[k]) for k, v in loaded.state_dict().items() if k in trained)
     assert set(trained) == set(loaded.state_dict())
     pytest.importorskip("onnxruntime")
-    from translate.onnx import export_onnx
+    from translate.models.onnx import export_onnx
 
     report = export_onnx(folder, tmp_path / "onnx", sizes=[(1, 32, 32), (2, 32, 64)], echo=None)  # dynamic H, W
     assert report.checked and all(c.max_abs_diff < 1e-3 for c in report.generators[0].checks)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.cli import main
-from translate.engine.checkpoint import list_checkpoints
-from translate.engine.logs import read_metrics
+from translate.commands.main import main
+from translate.run.checkpoint import list_checkpoints
+from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from translate.errors import RecipeError, TrainingDiverged, TranslateError
 from translate.recipe import load_recipe
@@ -128,7 +128,7 @@ def test_cli_reports_recipe_errors_without_traceback(tmp_path: Path, capsys: pyt
 
 def test_fused_adam_matches_the_plain_reference() -> None:
     """BuildContext.adam takes the fused fast path; it must give the same updates as plain Adam."""
-    from translate.build import BuildContext
+    from translate.components.build import BuildContext
 
     torch.manual_seed(0)
     a = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(8, 2, 3))

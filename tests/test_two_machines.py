@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 
 from ports import free_port
 
-from translate.engine.checkpoint import list_checkpoints
+from translate.run.checkpoint import list_checkpoints
 from translate.engine.setup import build_dataset
-from translate.plugins import get_registry
+from translate.plugin.loading import get_registry
 from translate.recipe import load_recipe
 
 ACCELERATE = Path(sys.executable).parent / "accelerate"
@@ -39,7 +39,7 @@ def _two_machines(recipe: Path, run: Path, *extra: str) -> None:
         cmd = [str(ACCELERATE), "launch", "--multi_gpu", "--num_machines", "2", "--machine_rank", str(rank),
                "--main_process_ip", "127.0.0.1", "--main_process_port", str(port), "--num_processes", "2",
                "--mixed_precision", "no", "--dynamo_backend", "no",
-               "-m", "translate.cli", "run", str(recipe), "--output-dir", str(run), *extra]
+               "-m", "translate", "run", str(recipe), "--output-dir", str(run), *extra]
         procs.append(subprocess.Popen(cmd, cwd=run.parent, env=_env(run.parent / "hf"), stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     try:

@@ -16,9 +16,10 @@ import torch
 from PIL import Image
 
 import translate
-from translate.download import DataSource, extract, source_of
+from translate.commands.download import source_of
+from translate.data.download import DataSource, extract
 from translate.errors import DataError
-from translate.plugins import load_plugins
+from translate.plugin.loading import load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 try:  # installed with the package once its entry point is declared; else straight from the source tree
@@ -201,7 +202,7 @@ def test_missing_folders_say_how_to_download(registry, tmp_path):
 
 
 def test_options(registry):
-    from translate.registry import OptionsInvalid
+    from translate.plugin.registry import OptionsInvalid
     from translate.testing import check_options_strict
 
     for name in ("unpaired", "synthetic_unpaired"):
@@ -353,7 +354,7 @@ def test_sources_are_registered(registry):
 
 
 def test_sources_do_not_clash_with_installed_plugins():
-    from translate.plugins import get_registry
+    from translate.plugin.loading import get_registry
 
     installed = get_registry()
     for comp in installed:

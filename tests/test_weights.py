@@ -1,4 +1,4 @@
-"""Pretrained weights files (translate.weights): a path, the search folders, hf:// ids, the missing-file error, loading.
+"""Pretrained weights files (translate.models.weights): a path, the search folders, hf:// ids, the missing-file error, loading.
 
 The Hub is a tiny ``ThreadingHTTPServer`` on 127.0.0.1 answering ``hf_hub_download``'s
 ``HEAD|GET /{owner}/{repo}/resolve/{revision}/{path}`` for small files (as the real Hub does:
@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 import translate
 from ports import free_port
 from translate.errors import ModelFileError, TranslateError
-from translate.weights import WeightsMissing, file_sha256, load_weights, resolve_weights, search_folders
+from translate.models.weights import WeightsMissing, file_sha256, load_weights, resolve_weights, search_folders
 
 
 FILE = "net-1234abcd.pth"

@@ -23,11 +23,11 @@ __all__ = ["__version__", "load", "get_registry", "TrainingDiverged", *api.__all
 def __getattr__(name: str) -> Any:
     """``load`` and ``get_registry`` and the lazily loaded names of :mod:`translate.api`."""
     if name == "load":
-        from .pipeline import load
+        from .inference.pipeline import load
 
         return load
     if name == "get_registry":
-        from .plugins import get_registry
+        from .plugin.loading import get_registry
 
         return get_registry
     return getattr(api, name)

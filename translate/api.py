@@ -4,7 +4,7 @@ Built-in plugins import only from here (``from translate.api import ...``, or th
 from ``translate``), and a test checks it on the import graph; a third-party plugin that does
 the same relies on nothing that may change without notice.
 
-- **Hooks**: :data:`hookimpl`, :data:`Register` (the hooks are in :mod:`translate.hookspecs`), and
+- **Hooks**: :data:`hookimpl`, :data:`Register` (the hooks are in :mod:`translate.plugin.hookspecs`), and
   :func:`lazy_factory` (a factory whose builder is imported on first use).
 - **Options**: :class:`Options` (strict pydantic base with ``validation_rules``), :class:`NoOptions`.
 - **Errors**: :class:`TranslateError`, :class:`RecipeError`, :class:`PluginError`,
@@ -21,11 +21,11 @@ the same relies on nothing that may change without notice.
   :func:`shape_mask`, :func:`place_shapes`, :func:`paint_shape`).
 - **Data sources**: :class:`DataSource`, :func:`register_archives`.
 - **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`, :func:`is_channels_last`.
-- **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.metric`).
+- **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.components.metric`).
 - **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
   never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
-  (:mod:`translate.weights`); :func:`hub_unreachable` (one quick connection instead of
-  huggingface_hub's minute of retries; :mod:`translate.reachability`).
+  (:mod:`translate.models.weights`); :func:`hub_unreachable` (one quick connection instead of
+  huggingface_hub's minute of retries; :mod:`translate.models.reachability`).
 
 Names that need torch, NumPy or Pillow load on first use, so importing this module (and
 ``translate --help``) stays fast.
@@ -35,17 +35,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .build import BuildContext
-from .data import DataInfo, SampleKey, resolve_key, split_key
-from .data_options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
-from .data_source import DataSource, register_archives
+from .components.build import BuildContext
+from .data.contract import DataInfo, SampleKey, resolve_key, split_key
+from .data.options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
+from .data.source import DataSource, register_archives
 from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
-from .factories import lazy_factory
-from .hookspecs import Register, hookimpl
-from .method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
-from .metric import EvalBatch, Metric, MetricContext
-from .options import NoOptions, Options
-from .preprocess import PreprocessMode
+from .plugin.factories import lazy_factory
+from .plugin.hookspecs import Register, hookimpl
+from .components.method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
+from .components.metric import EvalBatch, Metric, MetricContext
+from .plugin.options import NoOptions, Options
+from .data.preprocess import PreprocessMode
 
 _LAZY: dict[str, tuple[str, ...]] = {
     "losses": ("AdversarialLoss", "Discriminator"),
@@ -74,21 +74,21 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Load the names that need torch, NumPy or Pillow on first use."""
     if name in _LAZY["losses"]:
-        from . import losses as module
+        from .components import losses as module
     elif name in _LAZY["nn"]:
-        from . import nn as module
+        from .nn import layers as module
     elif name in _LAZY["augment"]:
-        from . import augment as module
+        from .data import augment as module
     elif name in _LAZY["imageio"]:
-        from . import imageio as module
+        from .data import imageio as module
     elif name in _LAZY["generated"]:
-        from . import generated as module
+        from .data import generated as module
     elif name in _LAZY["shapes"]:
-        from . import shapes as module
+        from .data import shapes as module
     elif name in _LAZY["weights"]:
-        from . import weights as module
+        from .models import weights as module
     elif name in _LAZY["reachability"]:
-        from . import reachability as module
+        from .models import reachability as module
     else:
         raise AttributeError(f"module 'translate.api' has no attribute {name!r}")
     return getattr(module, name)

@@ -100,7 +100,7 @@ def resnet_from_authors(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class AuthorsCheckpoint:
-    """What ``translate convert`` asks a ResNet generator (see :mod:`translate.convert.recognise`).
+    """What ``translate convert`` asks a ResNet generator (see :mod:`translate.models.convert.recognise`).
 
     ``fixed_depth`` is ``(n_blocks, n_downsampling)`` of a named variant (``resnet_9blocks``), None
     for the configurable ``resnet``.

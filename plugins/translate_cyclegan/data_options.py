@@ -16,13 +16,13 @@ MAX_TEST_COUNT = 10_000
 class UnpairedServeOptions(AugmentOptions):
     """How unpaired images are served: channel counts, augmentation, pairing (shared by the unpaired sets).
 
-    The fields of :class:`translate.data_options.AugmentOptions`, described for domains A and B.
+    The fields of :class:`translate.data.options.AugmentOptions`, described for domains A and B.
     """
 
     input_channels: Channels = Field(3, description="channels of the domain A images (1, 3 or 4)")
     output_channels: Channels = Field(3, description="channels of the domain B images (1, 3 or 4)")
     preprocess: PreprocessMode = Field(
-        "resize_and_crop", description="training augmentation, see translate.augment (A and B each get their own)"
+        "resize_and_crop", description="training augmentation, see translate.data.augment (A and B each get their own)"
     )
     flip: bool = Field(True, description="random horizontal flip on the train split (independent for A and B)")
     max_items: Optional[int] = Field(

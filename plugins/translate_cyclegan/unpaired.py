@@ -7,7 +7,7 @@ Layout of an unpaired set (as the CycleGAN reference code and the public CycleGA
     root/valA/    root/valB/       # optional, split "val"
 
 A and B may hold different numbers of images; a data set's length is the larger count.
-Item ``(index, seed)`` (see :mod:`translate.data`) holds ``A[index % len(A)]`` and, on the train
+Item ``(index, seed)`` (see :mod:`translate.data.contract`) holds ``A[index % len(A)]`` and, on the train
 split, either ``B[index % len(B)]`` (``serial_batches``) or a B chosen at random from the item's
 seed only, so the pairing is reproducible from the run seed and survives a resume. Other splits
 always pair serially, as the reference test script does (``serial_batches`` at test time), so
@@ -23,7 +23,7 @@ and a few stars. Each shape kind has a fixed colour per domain, so the change of
 visible and learnable. Files: ``trainA/``, ``trainB/``, ``testA/``, ``testB/`` (PNG) and
 ``manifest.json`` holding the generation parameters; a folder whose manifest differs is
 regenerated into a temporary folder beside it, then swapped in by renaming (see
-:mod:`translate.generated`).
+:mod:`translate.data.generated`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def _images(folder: Path, max_items: int | None) -> list[Path]:
 class UnpairedDataset(torch.utils.data.Dataset):
     """Two unaligned image folders; see the module docstring.
 
-    Items follow :mod:`translate.data`: ``dataset[(index, seed)]`` ->
+    Items follow :mod:`translate.data.contract`: ``dataset[(index, seed)]`` ->
     ``{"A": (C_A, H, W), "B": (C_B, H, W), "name": A's file stem, "name_B": B's file stem}``,
     float32 in [-1, 1].
     """

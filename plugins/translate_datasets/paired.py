@@ -39,7 +39,7 @@ def missing_data_error(folder: Path, root: Path) -> DataError:
 class PairedDataset(torch.utils.data.Dataset):
     """Base of the paired sets: subclasses list ``self.names`` and implement :meth:`load_sides`.
 
-    Items follow :mod:`translate.data`: ``dataset[(index, seed)]`` ->
+    Items follow :mod:`translate.data.contract`: ``dataset[(index, seed)]`` ->
     ``{"input": (C_in, H, W), "target": (C_out, H, W), "name": str}`` in [-1, 1].
     """
 

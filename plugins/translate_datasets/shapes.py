@@ -10,7 +10,7 @@ Files (served like ``paired_ab``): ``root/train/*.png``, ``root/val/*.png`` and 
 (A|B pairs), ``root/test_inputs/*.png`` (the A halves of the test pairs, for ``translate infer``, so
 its outputs can be compared with the test targets) and ``root/manifest.json`` holding the
 generation parameters. A folder whose manifest differs is regenerated: into a
-temporary folder beside it, then swapped in by renaming (see :mod:`translate.generated`).
+temporary folder beside it, then swapped in by renaming (see :mod:`translate.data.generated`).
 Images are rendered and written :data:`CHUNK` at a time, so memory does not grow with the count
 (the files do not depend on the chunk size).
 """

@@ -102,7 +102,7 @@ def check_not_alone(env: dict[str, str] | None = None, parent_cmdline: list[str]
             f"srun started {tasks} tasks but no launcher told them about each other (WORLD_SIZE is not set), "
             "so each would train alone; nothing was run. Run one task per machine that starts the processes: "
             "`srun --ntasks-per-node 1 torchrun --nnodes $SLURM_NNODES --nproc_per_node N "
-            "--rdzv_backend c10d --rdzv_endpoint HOST:PORT -m translate.cli run RECIPE`"
+            "--rdzv_backend c10d --rdzv_endpoint HOST:PORT -m translate run RECIPE`"
         )
     wanted = requested_processes(env, parent_cmdline)
     if wanted is not None and wanted > 1:
@@ -111,7 +111,7 @@ def check_not_alone(env: dict[str, str] | None = None, parent_cmdline: list[str]
             "--multi_gpu, and with fewer than 2 GPUs, it starts a single process); nothing was run. "
             "Add --multi_gpu to the same command (it also runs on a machine without GPUs: the processes "
             f"then join a gloo group on the CPU), e.g. `accelerate launch --multi_gpu --num_processes {wanted} "
-            f"-m translate.cli run RECIPE`, or use `torchrun --nproc_per_node {wanted} -m translate.cli run RECIPE`"
+            f"-m translate run RECIPE`, or use `torchrun --nproc_per_node {wanted} -m translate run RECIPE`"
         )
 
 

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text_atomic
+from ..utils.atomic import write_text_atomic
 from ..version import __version__
 
 ENVIRONMENT_FILE = "environment.json"
@@ -84,7 +84,7 @@ def _plugins(registry: Any | None) -> list[dict[str, Any]]:
         seen = {comp.plugin.name: comp.plugin for comp in registry}
         return [{"name": p.name, "distribution": p.distribution, "version": p.version, "builtin": p.builtin}
                 for p in sorted(seen.values(), key=lambda p: p.name)]
-    from ..plugins import get_plugins
+    from ..plugin.loading import get_plugins
 
     plugins = get_plugins()
     out = [{"name": p.name, "distribution": p.distribution, "version": p.version, "builtin": p.builtin}

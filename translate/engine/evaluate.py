@@ -24,8 +24,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..atomic import write_text_atomic
-from ..data import DataInfo
+from ..utils.atomic import write_text_atomic
+from ..data.contract import DataInfo
 from ..errors import DataError, TranslateError
 from ..evaluation import (
     BEST_MODEL_FILENAME,
@@ -40,9 +40,9 @@ from ..evaluation import (
     write_evaluation,
 )
 from ..evaluation.values import float_value, json_value
-from ..method import Method
+from ..components.method import Method
 from ..recipe import Recipe
-from ..registry import Registry
+from ..plugin.registry import Registry
 from .setup import build_dataset
 from .steps import any_process
 
@@ -206,7 +206,7 @@ class TrainingEvaluation:
         """After the export: print the last evaluation's table, write ``evaluation.json`` (main process)."""
         if not self.accelerator.is_main_process or self.last_result is None:
             return None
-        from ..weights import file_sha256
+        from ..models.weights import file_sha256
 
         result = self.last_result
         model: dict[str, Any] = {"step": self.last_step}

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelFileError, RecipeError
-from ..method import Method
-from ..registry import Registry
+from ..components.method import Method
+from ..plugin.registry import Registry
 
 
 def init_from_model(method: Method, path: str, registry: Registry, source: str) -> list[str]:
@@ -23,7 +23,7 @@ def init_from_model(method: Method, path: str, registry: Registry, source: str) 
     Raises:
         RecipeError: the model cannot be read, or a generator does not fit the network it should initialise.
     """
-    from ..modelfile import load_model
+    from ..models import load_model
 
     key = "train.init_from"
     try:

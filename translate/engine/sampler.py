@@ -8,7 +8,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import Sampler
 
-from ..data import item_seed
+from ..data.contract import item_seed
 
 
 class EpochSampler(Sampler[tuple[int, int]]):

@@ -8,13 +8,13 @@ from typing import Any
 
 import torch
 
-from ..build import BuildContext
-from ..data import DataInfo, data_info, guard_bad_files
+from ..components.build import BuildContext
+from ..data.contract import DataInfo, data_info, guard_bad_files
 from ..errors import DataError, RecipeError, TranslateError
-from ..method import Method
+from ..components.method import Method
 from ..recipe import Recipe
-from ..registry import Registry
-from .checkpoint import latest_checkpoint
+from ..plugin.registry import Registry
+from ..run.checkpoint import latest_checkpoint
 from .distributed import check_joined, check_not_alone, wants_cpu
 from .loss_device import BUILT_LOSSES, built_losses, place_losses
 
@@ -157,7 +157,7 @@ def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
     ``scale_factor`` must equal ``info.scale`` and its ``size_multiple`` must divide the input side.
     Other networks (discriminators) see target-sized images, ``info.image_size`` a side: their
     ``size_multiple`` must divide it. One batch of targets must stay below :data:`MAX_BATCH_PIXELS`."""
-    from ..scale import scale_factor
+    from ..nn.scale import scale_factor
 
     problems = []
     for name, network in method.networks.items():

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..gemm_conv import use_gemm_convolutions
+from ..nn.gemm_conv import use_gemm_convolutions
+from ..nn.precision import native_bf16
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..method import Method
+    from ..components.method import Method
     from ..recipe import TrainSpec
 
 
@@ -29,7 +30,7 @@ class SpeedPlan:
     precision: str  # Accelerate's mixed_precision: "no", "bf16" or "fp16"
     channels_last: bool  # 4-D batch tensors, hence the activations, in NHWC memory format
     compile: str  # "off" or a torch.compile mode ("default", "max-autotune-no-cudagraphs", ...)
-    gemm_convs: bool = False  # convolutions on small feature maps as one GEMM (translate/gemm_conv.py)
+    gemm_convs: bool = False  # convolutions on small feature maps as one GEMM (translate/nn/gemm_conv.py)
     channels_last_params: bool = False  # the networks' parameters in NHWC too (with channels_last, on GPUs)
 
     def describe(self) -> str:
@@ -42,20 +43,6 @@ class SpeedPlan:
             parts.append("small convs as GEMM")
         parts.append("eager" if self.compile == "off" else f"torch.compile({self.compile})")
         return ", ".join(parts)
-
-
-def native_bf16(device_type: str) -> bool:
-    """Whether ``device_type`` computes bf16 natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX).
-
-    Without it bf16 autocast is emulated and slower than fp32, so the fast preset keeps fp32.
-    """
-    if device_type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type == "cpu":
-        cpu = torch.cpu
-        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
-                    or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
-    return False
 
 
 def resolve_speed(train: "TrainSpec", device_type: str) -> SpeedPlan:

@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
-from ..data import DataInfo
+from ..data.contract import DataInfo
 from ..errors import TrainingDiverged
-from ..method import Method
+from ..components.method import Method
 from ..recipe import Recipe
-from .checkpoint import Progress, latest_checkpoint, save_checkpoint
-from .nospace import disk_full_error, is_disk_full, state_nbytes
+from ..run.checkpoint import Progress, latest_checkpoint, save_checkpoint
+from ..run.nospace import disk_full_error, is_disk_full, state_nbytes
 from .schedule import linear_decay_factor
 
 
@@ -94,7 +94,7 @@ def export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, reso
     Raises:
         DiskFull: the disk filled up.
     """
-    from ..modelfile import MODEL_FILENAME, save_model
+    from ..models import MODEL_FILENAME, save_model
 
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:

@@ -27,24 +27,24 @@ from typing import Any
 
 import torch
 
-from ..atomic import write_text_atomic
-from .. import device_augment
-from ..data import BadDataFile
+from ..utils.atomic import write_text_atomic
+from ..data import device_augment
+from ..data.contract import BadDataFile
 from ..errors import TranslateError
-from ..method import StepContext
+from ..components.method import StepContext
 from ..recipe import Recipe, load_recipe, to_toml
-from ..registry import Registry
+from ..plugin.registry import Registry
 from . import speed, steps
-from .checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
+from ..run.checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
 from .data_wait import DataClock
 from .environment import write_environment
 from .evaluate import TrainingEvaluation
 from .init_from import init_from_model
 from .interrupt import RunInterrupted, StopSignals, ignore_stop_signals, resume_command
-from .lock import RunLock
-from .logs import MetricsLog
+from ..run.lock import RunLock
+from ..run.logs import MetricsLog
 from .progress import make_progress
-from .resume import choose_checkpoint
+from ..run.resume import choose_checkpoint
 from .sampler import EpochSampler
 from .setup import (
     build_dataset,
@@ -86,7 +86,7 @@ def train(
         DiskFull: the disk filled up while saving (the last good checkpoint is intact).
     """
     if registry is None:
-        from ..plugins import get_registry
+        from ..plugin.loading import get_registry
 
         registry = get_registry()
     recipe_path = Path(recipe_path)

@@ -5,26 +5,21 @@
   each image runs alone, with dropout seeded from ``seed`` and the image's name by the same rule as
   :class:`translate.inference.Translator`, so that outputs do not depend on batching or order.
 
-:func:`in_test_mode` restores the module's mode and buffers (BatchNorm statistics) afterwards. Images
+:func:`translate.nn.test_mode.in_test_mode` restores the module's mode and buffers (BatchNorm statistics) afterwards. Images
 whose sides are not multiples of the generator's ``size_multiple`` are padded (reflect) and the
 outputs cropped back, as ``translate infer`` does; a generator with a ``scale_factor``
-(:mod:`translate.scale`) gives outputs that many times the input's size, cropped on that side.
+(:mod:`translate.nn.scale`) gives outputs that many times the input's size, cropped on that side.
 """
 
 from __future__ import annotations
 
 import contextlib
-import zlib
 from typing import TYPE_CHECKING, Any, Iterator
+
+from ..nn.test_mode import dropout_seed
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-
-
-def dropout_seed(seed: int, name: str) -> int:
-    """The dropout seed of one image in train test mode, from the run's ``seed`` and the image's key (its name):
-    the same rule in ``translate eval`` and ``translate infer`` (:class:`translate.inference.Translator`)."""
-    return (seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2**63)
 
 
 def _as_list(items: list[Any]) -> list[Any]:
@@ -94,7 +89,7 @@ def forward(module: "torch.nn.Module", x: "torch.Tensor", device: "torch.device"
     import torch
     import torch.nn.functional as F
 
-    from ..scale import scale_factor
+    from ..nn.scale import scale_factor
 
     s = scale_factor(module)
     m = int(getattr(module, "size_multiple", 1) or 1)
@@ -107,18 +102,3 @@ def forward(module: "torch.nn.Module", x: "torch.Tensor", device: "torch.device"
     with autocast:
         y = module(x)
     return y[..., : h * s, : w * s].float().clamp(-1.0, 1.0)
-
-
-@contextlib.contextmanager
-def in_test_mode(module: "torch.nn.Module", mode: str) -> Iterator[None]:
-    """Put ``module`` in its test mode; restore its mode and buffers (BatchNorm statistics) afterwards."""
-    was_training = module.training
-    saved = {k: v.detach().clone() for k, v in module.named_buffers()}
-    module.train(mode == "train")
-    try:
-        yield
-    finally:
-        module.train(was_training)
-        buffers = dict(module.named_buffers())
-        for k, v in saved.items():
-            buffers[k].copy_(v)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text_atomic
+from ..utils.atomic import write_text_atomic
 from ..errors import TranslateError
 from .runner import EvaluationResult
 from .values import float_value

@@ -2,9 +2,9 @@
 
 :func:`evaluate_generators` is the one evaluation loop, shared by ``translate eval`` and the
 ``[eval]`` table during training. For each generator it reads the input and the real images of
-its output domain from the data set's :class:`~translate.data.DataInfo` (``keys_for(direction)``),
+its output domain from the data set's :class:`~translate.data.contract.DataInfo` (``keys_for(direction)``),
 runs the generator in its test-time mode (:mod:`.generate`) and feeds every metric an
-:class:`~translate.metric.EvalBatch`. The caller's random state is left unchanged.
+:class:`~translate.components.metric.EvalBatch`. The caller's random state is left unchanged.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..data import data_info
+from ..data.contract import data_info
 from ..errors import TranslateError
-from ..metric import EvalBatch, Metric, MetricContext
-from ..registry import OptionsInvalid, Registry, UnknownComponent
-from ..scale import scale_factor
-from .generate import batches, fingerprint, generate, in_test_mode, same_size
+from ..components.metric import EvalBatch, Metric, MetricContext
+from ..plugin.registry import OptionsInvalid, Registry, UnknownComponent
+from ..nn.scale import scale_factor
+from ..nn.test_mode import in_test_mode
+from .generate import batches, fingerprint, generate, same_size
 from .values import json_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -127,7 +128,7 @@ def evaluate_generators(
 
     Args:
         generators: what to evaluate; each module is moved to ``device``.
-        dataset: a data set following :mod:`translate.data` whose ``info.translations`` name the
+        dataset: a data set following :mod:`translate.data.contract` whose ``info.translations`` name the
             input and target keys of each generator's direction.
         specs: the metrics, by registry name (kind ``metric``), with their options.
         registry: where metrics (and the components they build) are looked up.

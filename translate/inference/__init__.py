@@ -9,7 +9,7 @@ One concept per module:
 - :mod:`~translate.inference.tiling`: large images in overlapping, blended tiles;
 - :mod:`~translate.inference.comparison`: the ``--html`` comparison page;
 - :mod:`~translate.inference.run`: a run over files (:func:`translate_files`);
-- :mod:`~translate.inference.cli`: the ``translate infer`` command (:func:`infer_cli`).
+(the ``translate infer`` command is :mod:`translate.commands.infer`).
 
 Example::
 
@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-from .cli import infer_cli
 from .comparison import HTML_INPUTS, HTML_TARGETS, write_html
 from .inputs import InputImage, collect_inputs, parse_size, read_input
 from .outputs import check_outputs
@@ -38,7 +37,6 @@ __all__ = [
     "Translator",
     "check_outputs",
     "collect_inputs",
-    "infer_cli",
     "parse_size",
     "read_input",
     "resolve_device",

@@ -12,7 +12,7 @@ import html as htmllib
 from pathlib import Path
 from urllib.parse import quote
 
-from ..atomic import write_text_atomic
+from ..utils.atomic import write_text_atomic
 from ..errors import DataError
 from .inputs import InputImage
 

@@ -11,7 +11,7 @@
   output's precision is then not limited by bf16's 8-bit significand (2^-8 of the value range);
 - runs in channels_last memory format;
 - on the CPU, computes its convolutions on small feature maps as one GEMM each
-  (:mod:`translate.gemm_conv`).
+  (:mod:`translate.nn.gemm_conv`).
 
 It takes and returns fp32 tensors like the original. docs/performance.md gives the figures and the
 tolerance (``FAST_TOLERANCE``); tests/test_fast_inference.py checks both against the plain module.
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ..gemm_conv import use_gemm_convolutions
+from ..nn.gemm_conv import use_gemm_convolutions
 
 FAST_TOLERANCE = {"bf16": 0.05, "fp32": 1e-4}
 """Largest absolute difference from the fp32 module's output on the [-1, 1] scale that the fast path
@@ -105,7 +105,7 @@ def fast_generator(module: nn.Module, device: torch.device | str, *, precision: 
     ``eval_mode=False`` (test mode "train") BatchNorm is not folded and the copy stays in train mode.
     ``gemm_convs``: small convolutions as GEMMs; None: on the CPU.
     """
-    from ..engine.speed import native_bf16
+    from ..nn.precision import native_bf16
 
     device = torch.device(device)
     if precision == "auto":

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..imageio import save_image
+from ..data.imageio import save_image
 from .comparison import HTML_INPUTS, HTML_TARGETS, check_html_names, write_html
 from .inputs import InputImage, read_input
 from .translator import Translator

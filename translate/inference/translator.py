@@ -1,7 +1,7 @@
 """The :class:`Translator`: one generator run on image-space arrays (sizes, test-time mode, precision, batches).
 
 Sizes. Every output is ``scale_factor`` times its input's height and width (the generator's
-recorded ``scale_factor``, :mod:`translate.scale`: 1 for image-to-image translation, 4 for a 4x
+recorded ``scale_factor``, :mod:`translate.nn.scale`: 1 for image-to-image translation, 4 for a 4x
 super-resolution model). By default an image whose size is not a multiple of the network's
 ``size_multiple`` is padded (reflect, or replicate when the image is smaller than the padding),
 translated and cropped back (on the output side: ``scale_factor`` times the input's size), so
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from ..errors import PluginError, TranslateError
-from ..evaluation.generate import dropout_seed
-from ..modelfile import GeneratorInfo
-from ..scale import scale_factor
+from ..nn.test_mode import dropout_seed, in_test_mode
+from ..models import GeneratorInfo
+from ..nn.scale import scale_factor
 from .inputs import parse_size, resize_image
 from .tiling import translate_tiles
 
@@ -64,7 +64,7 @@ class Translator:
     """Runs one generator on images in image space (``(H, W, C)`` float32 in [0, 1]).
 
     Args:
-        module: the generator (e.g. from :meth:`translate.modelfile.LoadedModel.generator`).
+        module: the generator (e.g. from :meth:`translate.models.LoadedModel.generator`).
         info: its metadata (channels, normalisation, value range, size multiple, test mode).
         device: ``auto``, ``cpu``, ``cuda``, ...
         precision: ``fp32``, ``bf16`` (autocast) or ``fp16`` (autocast, CUDA only).
@@ -194,7 +194,7 @@ class Translator:
                 tiled.append(i)
             else:
                 groups.setdefault(size, []).append(i)
-        with self._test_mode(), torch.no_grad():
+        with in_test_mode(self.module, self.mode), torch.no_grad():
             for size, idx in groups.items():
                 for start in range(0, len(idx), self.batch_size):
                     chunk = idx[start : start + self.batch_size]
@@ -254,20 +254,6 @@ class Translator:
             return chw
         mode = "reflect" if ph < chw.shape[1] and pw < chw.shape[2] else "replicate"
         return F.pad(chw[None], (0, pw, 0, ph), mode=mode)[0]
-
-    @contextlib.contextmanager
-    def _test_mode(self) -> Iterator[None]:
-        """Put the module in eval or train mode; restore its mode and buffers (BatchNorm statistics) after."""
-        was_training = self.module.training
-        saved = {k: v.detach().clone() for k, v in self.module.named_buffers()}
-        self.module.train(self.mode == "train")
-        try:
-            yield
-        finally:
-            self.module.train(was_training)
-            buffers = dict(self.module.named_buffers())
-            for k, v in saved.items():
-                buffers[k].copy_(v)
 
     @contextlib.contextmanager
     def _seeded(self, key: str) -> Iterator[None]:

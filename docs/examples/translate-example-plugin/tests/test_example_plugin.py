@@ -11,7 +11,7 @@ from importlib import metadata
 import pytest
 
 import translate_example_plugin
-from translate.registry import OptionsInvalid, Registry
+from translate.plugin.registry import OptionsInvalid, Registry
 from translate.testing import check_generator, check_options_strict, load_registry_with
 
 
@@ -65,7 +65,7 @@ def test_non_square_input(registry: Registry) -> None:
 
 def test_installed_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
     """Installed with pip, the plugin is found through its entry point like any other."""
-    from translate.plugins import load_plugins
+    from translate.plugin.loading import load_plugins
 
     monkeypatch.delenv("TRANSLATE_LOAD_PLUGINS", raising=False)
     plugins = load_plugins(strict=False)

@@ -6,7 +6,7 @@ translate finds this module through the entry point declared in ``pyproject.toml
     example = "translate_example_plugin"
 
 and calls every hook implementation in it (functions marked ``@translate.hookimpl``
-whose name is a hook of :mod:`translate.hookspecs`). Importing this module must stay
+whose name is a hook of :mod:`translate.plugin.hookspecs`). Importing this module must stay
 cheap: torch is only imported when a network is actually built.
 """
 

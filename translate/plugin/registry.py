@@ -1,0 +1,107 @@
+"""The registry: every component the loaded plugins registered, by kind and name.
+
+Lookups of unknown names raise :class:`~translate.errors.UnknownComponent` (with close matches);
+options that do not validate raise :class:`~translate.errors.OptionsInvalid`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import OptionsInvalid, PluginError, UnknownComponent
+from .hookspecs import KINDS
+from .options import NoOptions, error_lines
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a component came from."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    options: type[BaseModel]
+    description: str
+    plugin: PluginInfo
+    smoke_options: dict[str, Any] = field(default_factory=dict)
+    #: Data sets: the option that names the data folder, so that ``translate eval --data FOLDER``
+    #: can point the data set at another folder without knowing its options.
+    folder_option: str | None = None
+
+    def parse_options(self, values: dict[str, Any] | None, path: str) -> BaseModel:
+        """Validate an options table; raise :class:`OptionsInvalid` with ``path.key: message`` lines."""
+        try:
+            return self.options.model_validate(values or {})
+        except ValidationError as err:
+            raise OptionsInvalid(error_lines(err, prefix=path)) from None
+
+    def build(self, options: BaseModel | dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Build the component from (validated or raw) options and kind-specific keyword arguments."""
+        if not isinstance(options, BaseModel):
+            options = self.parse_options(options, f"{self.kind}.options")
+        return self.factory(options, **kwargs)
+
+
+@dataclass
+class Registry:
+    """All registered components, by kind and name."""
+
+    components: dict[str, dict[str, Component]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
+
+    def add(self, kind: str, plugin: PluginInfo, name: str, factory: Callable[..., Any], *,
+            options: type[BaseModel] | None = None, description: str = "",
+            smoke_options: dict[str, Any] | None = None, folder_option: str | None = None) -> Component:
+        """Register one component, checking the registration itself (raises :class:`PluginError`)."""
+        where = f"plugin {plugin.name!r} ({plugin.distribution}) registered"
+        options = options or NoOptions
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(f"{where} a {kind} with an invalid name {name!r}")
+        if not callable(factory):
+            raise PluginError(f"{where} {kind} {name!r} with a factory that is not callable")
+        if not (isinstance(options, type) and issubclass(options, BaseModel)):
+            raise PluginError(f"{where} {kind} {name!r} with options that are not a pydantic model")
+        if options.model_config.get("extra") != "forbid":
+            raise PluginError(f"{where} {kind} {name!r} with an options model that accepts unknown keys; "
+                              "subclass translate.Options (extra='forbid')")
+        if folder_option is not None and folder_option not in options.model_fields:
+            raise PluginError(f"{where} {kind} {name!r} with folder_option {folder_option!r}, which is not one of "
+                              f"its options ({', '.join(sorted(options.model_fields)) or 'none'})")
+        existing = self.components[kind].get(name)
+        if existing is not None:
+            raise PluginError(f"duplicate {kind} {name!r}: registered by plugin {existing.plugin.name!r} "
+                              f"({existing.plugin.distribution}) and by plugin {plugin.name!r} ({plugin.distribution})")
+        comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}), folder_option)
+        self.components[kind][name] = comp
+        return comp
+
+    def get(self, kind: str, name: str) -> Component:
+        """Look up a component; an unknown name raises :class:`UnknownComponent` with close matches."""
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            raise UnknownComponent(kind, name, self.names(kind)) from None
+
+    def names(self, kind: str, pattern: str = "*") -> list[str]:
+        """Sorted names of one kind, filtered by a shell-style wildcard."""
+        return sorted(n for n in self.components[kind] if fnmatch.fnmatch(n, pattern))
+
+    def __iter__(self) -> Iterator[Component]:
+        for of_kind in self.components.values():
+            yield from of_kind.values()
