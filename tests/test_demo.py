@@ -31,7 +31,7 @@ def cyc_service(cyclegan_model: Path):
 
 
 def test_the_base_install_does_not_import_gradio() -> None:
-    code = ("import sys, translate.commands.main, translate.apps.demo, translate.apps.serve, translate.models.hub; translate.commands.main._parser(); "
+    code = ("import sys, translate.commands.main, translate.apps.demo, translate.apps.serve, translate.models.hub; from translate.plugin.loading import get_registry; translate.commands.main.build_parser(get_registry(), 'demo').parse_args(['demo', 'm']); "
             "assert 'gradio' not in sys.modules, 'gradio imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -19,6 +19,7 @@ import translate.plugin.loading
 from translate.commands.main import main
 from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError, PluginError
+from translate.commands import builtin as builtin_commands
 from translate.plugin.loading import load_plugins
 
 NAME = "testpairs"
@@ -372,7 +373,7 @@ class _SourcePlugin:
 @pytest.fixture
 def use_plugin(monkeypatch: pytest.MonkeyPatch):
     def install(obj: object) -> None:
-        plugins = load_plugins(extra=[("testsrc", obj)], entry_points=[], strict=True)
+        plugins = load_plugins(extra=[("testsrc", obj), ("commands", builtin_commands)], entry_points=[], strict=True)
         monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
 
     return install

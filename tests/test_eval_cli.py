@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import translate.plugin.loading
-from translate.commands.main import _parser, main
+from translate.commands.main import build_parser, main
 from translate.errors import DataError, TranslateError
 from translate.commands.eval import eval_cli
 from translate.models import load_model
@@ -38,7 +38,7 @@ def run(tmp_path, pix2pix_run) -> Path:
 
 
 def evaluate(plugins, *argv: str) -> int:
-    return eval_cli(_parser().parse_args(["eval", *map(str, argv)]), registry=plugins.registry)
+    return eval_cli(build_parser(plugins.registry, "eval").parse_args(["eval", *map(str, argv)]), registry=plugins.registry)
 
 
 def sha256(path: Path) -> str:

@@ -22,6 +22,7 @@ from translate.inference import (Translator, collect_inputs, parse_size, tile_st
                                  translate_files)
 from translate.components.method import ComponentRecord, ExportSpec
 from translate.models import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
+from translate.commands import builtin as builtin_commands
 from translate.plugin.loading import load_plugins
 
 
@@ -30,7 +31,7 @@ from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
 
 @pytest.fixture(scope="module")
 def plugins():
-    return load_plugins(extra=[("tinyplug", TinyPlugin())], entry_points=[])
+    return load_plugins(extra=[("tinyplug", TinyPlugin()), ("commands", builtin_commands)], entry_points=[])
 
 
 def make_model(folder: Path, *, dropout: float = 0.0, test_mode: str = "eval", in_channels: int = 3,

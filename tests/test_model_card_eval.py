@@ -33,9 +33,9 @@ def run(tmp_path, pix2pix_run) -> Path:
 
 
 def evaluate(plugins, *argv: object) -> dict:
-    from translate.commands.main import _parser
+    from translate.commands.main import build_parser
 
-    args = _parser().parse_args(["eval", *map(str, argv)])
+    args = build_parser(plugins.registry, "eval").parse_args(["eval", *map(str, argv)])
     assert eval_cli(args, registry=plugins.registry) == 0
     return json.loads(Path(args.out or Path(argv[0]) / ("evaluation-best.json" if args.best else
                                                          "evaluation.json")).read_text())

@@ -38,7 +38,8 @@ from translate.testing import (
     load_registry_with,
 )
 
-BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation", "perceptual", "srgan"}
+BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation", "perceptual", "srgan",
+                   "commands"}
 EXAMPLE_DIST = "translate-example-plugin"
 EXAMPLE_GENERATOR = "tiny_resnet"
 ENV_VARS = ("TRANSLATE_LOAD_PLUGINS", "TRANSLATE_STRICT_PLUGINS", "TRANSLATE_TRACE_PLUGINS")
@@ -730,3 +731,88 @@ def test_lazy_factory_imports_its_builder_on_first_call(tmp_path: Path, monkeypa
     assert "lazy_builder_module" in sys.modules
     assert factory.__name__ == "build" and "lazy_builder_module.build(depth=3)" in factory.__doc__
     sys.modules.pop("lazy_builder_module", None)
+
+
+# ---- commands: the register_commands hook (built-in commands are registered the same way)
+
+COMMAND_PLUGIN = """
+import translate
+
+def add_arguments(parser):
+    parser.add_argument("name")
+    parser.add_argument("--times", type=int, default=1)
+
+def run(args):
+    if args.name == "bad":
+        raise translate.TranslateError("no greeting for 'bad'")
+    print(" ".join(["hello", args.name] * args.times))
+    return 0
+
+@translate.hookimpl
+def register_commands(register):
+    register("greet", run, arguments=add_arguments, description="greet someone")
+"""
+
+
+def test_a_plugin_adds_a_command(capsys: pytest.CaptureFixture[str], fake_dist: Callable[..., Path]) -> None:
+    fake_dist("translate-greet", "translate_greet", COMMAND_PLUGIN, entry="greet")
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(capsys, "--help")
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    line = next(line for line in out.splitlines() if line.strip().startswith("greet"))
+    assert "greet someone [translate-greet]" in line  # one line, marked with the distribution it comes from
+    assert run_cli(capsys, "greet", "ada", "--times", "2")[:2] == (0, "hello ada hello ada\n")
+    code, out, err = run_cli(capsys, "greet", "bad")
+    assert (code, out) == (2, "") and err == "error: no greeting for 'bad'\n"
+
+
+def test_every_built_in_command_comes_through_the_hook(capsys: pytest.CaptureFixture[str]) -> None:
+    registry = load_plugins(strict=True).registry
+    builtin = {c.name for c in registry if c.kind == "command" and c.plugin.name == "commands"}
+    assert {"run", "check", "plugins", "infer", "export", "eval", "report", "push", "serve", "demo", "convert",
+            "data", "docs"} == builtin
+    plugin_tools = {c.name: c.plugin.name for c in registry if c.kind == "command" and c.plugin.name != "commands"}
+    assert plugin_tools == {"convert-fcn8s": "segmentation", "prepare-cityscapes": "segmentation",
+                            "bicubic-baseline": "srgan"}
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "--help")
+    out = capsys.readouterr().out
+    plugins_mod.reset()
+    assert all(f"    {name} " in out or f"    {name}\n" in out for name in builtin | set(plugin_tools))
+
+
+def test_a_command_clashing_with_a_built_in_is_refused(capsys: pytest.CaptureFixture[str],
+                                                       fake_dist: Callable[..., Path]) -> None:
+    fake_dist("translate-greet", "translate_greet", COMMAND_PLUGIN.replace('register("greet"', 'register("run"'),
+              entry="greet")
+    code, _, err = run_cli(capsys, "check", "nothing.toml")
+    assert "duplicate command 'run'" in err and "'commands'" in err and "translate-greet" in err
+
+
+@pytest.mark.parametrize("kind, arguments", [("command", None), ("command", "not callable"), ("loss", print)])
+def test_arguments_belong_to_commands_only(kind: str, arguments: object) -> None:
+    from translate.plugin.registry import PluginInfo, Registry
+
+    with pytest.raises(PluginError, match="a command needs a callable"):
+        Registry().add(kind, PluginInfo("p", "dist", "1"), "x", print, arguments=arguments)
+
+
+def test_help_imports_neither_torch_nor_the_commands() -> None:
+    code = ("import sys\nfrom translate.commands.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'translate.commands.eval', 'translate_srgan.bicubic') if m in sys.modules]\n"
+            "assert heavy == [], heavy\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_strict_holds_after_a_lenient_load(fake_dist: Callable[..., Path]) -> None:
+    fake_dist("translate-broken", "translate_broken", BROKEN_MODULE, entry="broken")
+    plugins_mod.reset()
+    try:
+        assert plugins_mod.get_plugins().errors  # lenient: reported, skipped
+        with pytest.raises(PluginError, match="strict plugin loading is on"):
+            plugins_mod.get_plugins(strict=True)
+    finally:
+        plugins_mod.reset()

@@ -34,6 +34,7 @@ from translate.models.card import model_card
 from translate.models import load_model, read_metadata, save_model
 from translate.recipe import Recipe
 from translate.nn.scale import MAX_SCALE_FACTOR, scale_factor
+from translate.commands import builtin as builtin_commands
 from translate.testing import check_generator, load_plugins_with
 
 RECIPE = """seed = 1
@@ -67,7 +68,7 @@ progress = false
 
 @pytest.fixture(scope="module")
 def plugins():
-    return load_plugins_with(ScalePlugin(), TinyMetricsPlugin())
+    return load_plugins_with(ScalePlugin(), TinyMetricsPlugin(), ("commands", builtin_commands))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ from translate.plugin.loading import load_plugins
 from translate.plugin.registry import OptionsInvalid
 from translate.testing import check_options_strict
 from translate_segmentation.cityscapes import CLASS_NAMES, LABELS
-from translate_segmentation.convert_caffe import convert, main as convert_main
+from translate_segmentation.convert_caffe import convert
+
+from translate.commands.main import main as translate_main
 from translate_segmentation.fcn8s import CAFFE_NAMES, NO_BIAS, FCN8s
 from translate_segmentation.labels import LabelFiles, decode_palette
 from translate_segmentation.score import FCNScore, confusion, scores
@@ -278,7 +280,7 @@ def test_fcn8s_never_runs_without_weights(tmp_path: Path, monkeypatch: pytest.Mo
     for var in ("TRANSLATE_WEIGHTS_DIR", "XDG_CACHE_HOME", "TORCH_HOME", "HOME"):
         monkeypatch.setenv(var, str(tmp_path / "empty"))
     comp = REG.get("segmenter", "fcn8s")
-    expected = "fcn8s_cityscapes.safetensors.*fcn-8s-cityscapes.caffemodel.*convert_caffe"
+    expected = "fcn8s_cityscapes.safetensors.*fcn-8s-cityscapes.caffemodel.*translate convert-fcn8s"
     with pytest.raises(WeightsMissing, match=expected):
         comp.build({})
     with pytest.raises(WeightsMissing, match="missing"):
@@ -344,7 +346,7 @@ def test_convert_a_caffemodel_to_safetensors(tmp_path: Path, legacy: bool) -> No
     state = _random_weights(tmp_path / "ref.safetensors", seed=1)
     _caffemodel(tmp_path / "net.caffemodel", state, legacy=legacy)
     out = tmp_path / "out" / "fcn8s.safetensors"
-    assert convert_main([str(tmp_path / "net.caffemodel"), str(out)]) == 0
+    assert translate_main(["convert-fcn8s", str(tmp_path / "net.caffemodel"), str(out)]) == 0
     converted = load_file(str(out))
     assert set(converted) == set(state) and all(torch.equal(converted[k], state[k]) for k in state)
     with pytest.raises(ModelFileError, match="exists; pass --force"):
@@ -371,7 +373,7 @@ def test_converter_errors_name_the_problem(tmp_path: Path) -> None:
     (tmp_path / "empty.caffemodel").write_bytes(b"")
     with pytest.raises(ModelFileError, match="empty"):
         convert(tmp_path / "empty.caffemodel", out)
-    assert convert_main([str(tmp_path / "missing.caffemodel"), str(out)]) == 1
+    assert translate_main(["convert-fcn8s", str(tmp_path / "missing.caffemodel"), str(out)]) == 2
     assert not out.exists()
 
 
@@ -439,7 +441,8 @@ def _fake_cityscapes(root: Path, frames: dict[str, list[str]]) -> None:
 
 
 def test_prepare_cityscapes_pairs_are_named_after_frames(tmp_path: Path) -> None:
-    from translate_segmentation.prepare_cityscapes import main as prepare_main
+    def prepare_main(argv):  # the plugin's command, through the translate command line
+        return translate_main(["prepare-cityscapes", *argv])
 
     _fake_cityscapes(tmp_path / "cs", {"train": ["aachen_000000_000019"],
                                        "val": ["lindau_000001_000019", "frankfurt_000000_000294"]})
@@ -453,7 +456,7 @@ def test_prepare_cityscapes_pairs_are_named_after_frames(tmp_path: Path) -> None
         photo = np.asarray(src.resize((8, 8), Image.BICUBIC), np.float32)
     with Image.open(tmp_path / "data" / "val" / pairs[0]) as img:
         assert np.abs(np.asarray(img, np.float32)[:, :8] - photo).mean() < 3  # A (left) is the photo, JPEG q100
-    assert prepare_main(args) == 1  # the pairs exist: not replaced without --force
+    assert prepare_main(args) == 2  # the pairs exist: not replaced without --force
     assert prepare_main(args + ["--force"]) == 0
     dataset = REG.get("dataset", "paired_ab").build({"root": str(tmp_path / "data"), "direction": "BtoA",
                                                      "load_size": 8, "crop_size": 8}, split="val")

@@ -37,7 +37,7 @@ def test_plugin_loads_alone_and_every_options_model_is_strict():
     names = {(c.kind, c.name) for c in reg}
     assert names == {("generator", "srresnet"), ("discriminator", "srgan_discriminator"), ("method", "srgan"),
                      ("dataset", "sr_folder"), ("dataset", "sr_shapes"), ("data_source", "DIV2K_train_HR"),
-                     ("data_source", "DIV2K_valid_HR")}
+                     ("data_source", "DIV2K_valid_HR"), ("command", "bicubic-baseline")}
     for comp in reg:
         if comp.kind != "data_source":
             check_options_strict(comp)
@@ -194,7 +194,12 @@ def test_div2k_sources_point_at_the_public_host(registry, tmp_path):
 
 
 def test_bicubic_baseline_command(registry, tmp_path, capsys):
-    from translate_srgan.bicubic import bicubic_upsample, main as baseline
+    from translate_srgan.bicubic import bicubic_upsample
+
+    from translate.commands.main import main as translate_main
+
+    def baseline(argv):  # the plugin's command, through the translate command line
+        return translate_main(["bicubic-baseline", *argv])
 
     opts = {"root": str(tmp_path / "sr"), "count": 2, "val_count": 1, "test_count": 2, "image_size": 32,
             "crop_size": 16}

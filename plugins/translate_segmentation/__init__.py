@@ -2,7 +2,7 @@
 
 - ``fcn8s`` (kind ``segmenter``): FCN-8s in the Caffe layout of the pix2pix authors' Cityscapes model;
   its weights are the authors' caffemodel converted with
-  ``python -m translate_segmentation.convert_caffe`` (never random weights).
+  ``translate convert-fcn8s`` (never random weights).
 - ``fcn_score`` (kind ``metric``): per-pixel accuracy, per-class accuracy and class IoU of any
   registered segmenter run on the generated images, against label maps decoded from the
   generator's input or read from label files, as the authors' ``evaluate.py`` computes them.
@@ -33,3 +33,13 @@ def register_metrics(register: Callable[..., None]) -> None:
                             "segmenter": {"name": "fcn8s", "options": {"num_classes": 3, "width": 2}}},
              description="FCN-score (pix2pix Table 2) of a segmenter run on the generated photos against label "
                          "maps; values fcn_pixel_acc, fcn_class_acc, fcn_iou (larger is better)")
+
+
+@hookimpl
+def register_commands(register: Callable[..., None]) -> None:
+    register("convert-fcn8s", lazy_factory(f"{__name__}.convert_caffe", "run"),
+             arguments=lazy_factory(f"{__name__}.convert_caffe", "add_arguments"),
+             description="convert the pix2pix authors' FCN-8s Cityscapes caffemodel for the fcn8s segmenter")
+    register("prepare-cityscapes", lazy_factory(f"{__name__}.prepare_cityscapes", "run"),
+             arguments=lazy_factory(f"{__name__}.prepare_cityscapes", "add_arguments"),
+             description="make pix2pix Cityscapes A|B pairs from the original Cityscapes files")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m translate_segmentation.convert_caffe fcn-8s-cityscapes.caffemodel fcn8s_cityscapes.safetensors
+    translate convert-fcn8s fcn-8s-cityscapes.caffemodel fcn8s_cityscapes.safetensors
 
 The caffemodel comes from the authors' ``scripts/eval_cityscapes/download_fcn8s.sh``
 (:data:`~translate_segmentation.fcn8s.CAFFEMODEL_URL`). Neither Caffe nor protobuf is needed; the
@@ -88,23 +88,35 @@ def convert(caffemodel: str | os.PathLike[str], output: str | os.PathLike[str], 
     return output
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m translate_segmentation.convert_caffe IN.caffemodel OUT.safetensors``."""
-    parser = argparse.ArgumentParser(prog="python -m translate_segmentation.convert_caffe",
-                                     description=f"Convert the pix2pix authors' FCN-8s Cityscapes caffemodel "
-                                                 f"({CAFFEMODEL_URL}) to safetensors for the fcn8s segmenter.")
+DESCRIPTION = ("Convert the pix2pix authors' FCN-8s Cityscapes caffemodel to safetensors for the fcn8s "
+               "segmenter.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``translate convert-fcn8s`` (and ``python -m translate_segmentation.convert_caffe``)."""
+    parser.description = f"{DESCRIPTION} ({CAFFEMODEL_URL})"
     parser.add_argument("caffemodel", help="fcn-8s-cityscapes.caffemodel")
     parser.add_argument("output", nargs="?", default=WEIGHTS_FILE, help=f"output file (default {WEIGHTS_FILE})")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
-    args = parser.parse_args(argv)
-    try:
-        out = convert(args.caffemodel, args.output, force=args.force)
-    except TranslateError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert; a bad or missing caffemodel raises :class:`TranslateError`."""
+    out = convert(args.caffemodel, args.output, force=args.force)
     print(f"wrote {out} (sha256 {file_sha256(out)})")
     print(f"use it with weights = \"{out}\" in the fcn8s segmenter options, or put it in ~/.cache/translate/weights/")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m translate_segmentation.convert_caffe``: the same as ``translate convert-fcn8s``."""
+    parser = argparse.ArgumentParser(prog="python -m translate_segmentation.convert_caffe")
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except TranslateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,7 @@ from .options import FCN8sOptions
 WEIGHTS_FILE = "fcn8s_cityscapes.safetensors"
 CAFFEMODEL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix_extra/fcn-8s-cityscapes.caffemodel"
 ORIGIN = (f"the pix2pix authors' Caffe model {CAFFEMODEL_URL} (fcn-8s-cityscapes.caffemodel, about 512 MB), "
-          f"converted with `python -m translate_segmentation.convert_caffe fcn-8s-cityscapes.caffemodel "
+          f"converted with `translate convert-fcn8s fcn-8s-cityscapes.caffemodel "
           f"{WEIGHTS_FILE}`")
 
 #: Caffe layer name -> this module's parameter prefix (``<prefix>.weight``, ``<prefix>.bias``).

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m translate_segmentation.prepare_cityscapes gtFine/ leftImg8bit/ data/cityscapes
+    translate prepare-cityscapes gtFine/ leftImg8bit/ data/cityscapes
 
 ``gtFine/`` and ``leftImg8bit/`` are the unzipped ``gtFine_trainvaltest.zip`` and
 ``leftImg8bit_trainvaltest.zip`` from https://www.cityscapes-dataset.com (each with ``train/`` and
@@ -96,26 +96,37 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
         raise
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m translate_segmentation.prepare_cityscapes",
-                                     description="Make pix2pix Cityscapes A|B pairs (photo | colour labels) from "
-                                                 "the original Cityscapes files.")
+DESCRIPTION = "Make pix2pix Cityscapes A|B pairs (photo | colour labels) from the original Cityscapes files."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``translate prepare-cityscapes`` (and ``python -m translate_segmentation.prepare_cityscapes``)."""
+    parser.description = DESCRIPTION
     parser.add_argument("gtfine", help="the unzipped gtFine folder (with train/ and val/)")
     parser.add_argument("leftimg", help="the unzipped leftImg8bit folder (with train/ and val/)")
     parser.add_argument("out", help="output data folder, e.g. data/cityscapes")
     parser.add_argument("--splits", default="train,val", help="comma-separated splits (default train,val)")
     parser.add_argument("--size", type=int, default=256, help="side of each half in pixels (default 256)")
     parser.add_argument("--force", action="store_true", help="replace pairs that exist")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the pairs; missing or mismatched Cityscapes files raise :class:`TranslateError`."""
+    counts = prepare(args.gtfine, args.leftimg, args.out, splits=tuple(s for s in args.splits.split(",") if s),
+                     size=args.size, force=args.force, log=True)
+    print(", ".join(f"{split}: {n} pairs" for split, n in counts.items()) + f" in {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m translate_segmentation.prepare_cityscapes``: the same as ``translate prepare-cityscapes``."""
+    parser = argparse.ArgumentParser(prog="python -m translate_segmentation.prepare_cityscapes")
+    add_arguments(parser)
     try:
-        counts = prepare(args.gtfine, args.leftimg, args.out, splits=tuple(s for s in args.splits.split(",") if s),
-                         size=args.size, force=args.force, log=True)
+        return run(parser.parse_args(argv))
     except TranslateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(", ".join(f"{split}: {n} pairs" for split, n in counts.items()) + f" in {args.out}")
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

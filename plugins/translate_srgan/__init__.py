@@ -62,6 +62,13 @@ def register_datasets(register: Callable[..., None]) -> None:
 
 
 @hookimpl
+def register_commands(register: Callable[..., None]) -> None:
+    register("bicubic-baseline", lazy_factory(f"{__name__}.bicubic", "run"),
+             arguments=lazy_factory(f"{__name__}.bicubic", "add_arguments"),
+             description="PSNR/SSIM of bicubic upsampling on a super-resolution folder's split (the baseline)")
+
+
+@hookimpl
 def register_data_sources(register: Any) -> None:
     from .sources import register_sources
 

@@ -2,8 +2,8 @@
 
 ::
 
-    python -m translate_srgan.bicubic data/sr_shapes            # a generated sr_shapes folder (its manifest)
-    python -m translate_srgan.bicubic data/DIV2K_valid_HR --scale 4 --crop-size 384
+    translate bicubic-baseline data/sr_shapes            # a generated sr_shapes folder (its manifest)
+    translate bicubic-baseline data/DIV2K_valid_HR --scale 4 --crop-size 384
 
 Each low-resolution input is upsampled with Pillow's BICUBIC (Keys a = -0.5, as MATLAB's
 ``imresize``, the usual baseline of the SR literature) on its 8-bit values, then compared with the
@@ -68,24 +68,36 @@ def _dataset(args: argparse.Namespace) -> SRDataset:
     return build_sr_folder(options, split=args.split)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the bicubic baseline of a folder's split; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m translate_srgan.bicubic", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``translate bicubic-baseline`` (and ``python -m translate_srgan.bicubic``)."""
     parser.add_argument("folder", help="a generated sr_shapes folder, or any folder of images (sr_folder)")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
     parser.add_argument("--scale", type=int, default=4, help="sr_folder: downsampling factor (default 4)")
     parser.add_argument("--crop-size", type=int, default=96, help="sr_folder: centre crop side (default 96)")
     parser.add_argument("--full", action="store_true", help="sr_folder: whole images instead of centre crops")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the bicubic baseline of a folder's split; a bad folder raises :class:`TranslateError`."""
     try:
         dataset = _dataset(args)
         result = scores(dataset)
-    except (TranslateError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:
+        raise TranslateError(str(err)) from None
     print(f"bicubic x{dataset.scale} on {args.folder} ({args.split}, {result['images']} images): "
           f"psnr {result['psnr']:.2f} dB, ssim {result['ssim']:.4f}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m translate_srgan.bicubic``: the same as ``translate bicubic-baseline``."""
+    parser = argparse.ArgumentParser(prog="python -m translate_srgan.bicubic", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except TranslateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -70,6 +70,19 @@ def register_segmenters(register: Register) -> None:
     logits, with attributes ``num_classes`` (K) and ``class_names``; used by segmentation-score metrics."""
 
 
+@hookspec
+def register_commands(register: Register) -> None:
+    """``translate`` subcommands: ``register(name, run, *, arguments=add_arguments, description=...)``.
+
+    ``arguments(parser: argparse.ArgumentParser) -> None`` adds the command's arguments (called only
+    when the command is chosen); ``run(args: argparse.Namespace) -> int`` runs it and returns the exit
+    status. Raise :class:`translate.TranslateError` for what the user got wrong: it is printed as
+    ``error: ...`` with exit status 2. ``description`` is the command's line in ``translate --help``.
+    Name both with :func:`translate.lazy_factory` so that ``translate --help`` stays fast. The
+    built-in commands are registered the same way (:mod:`translate.commands.builtin`).
+    """
+
+
 KINDS: dict[str, str] = {
     "generator": "register_generators",
     "discriminator": "register_discriminators",
@@ -79,5 +92,6 @@ KINDS: dict[str, str] = {
     "data_source": "register_data_sources",
     "metric": "register_metrics",
     "segmenter": "register_segmenters",
+    "command": "register_commands",
 }
 """Component kind -> the hook that registers it."""

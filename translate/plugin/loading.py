@@ -86,6 +86,7 @@ def _candidates(entry_points: Iterable[metadata.EntryPoint] | None,
         builtin = _norm(dist) == DISTRIBUTION
         if builtin or selected is None or _norm(dist) in selected:
             out.append((PluginInfo(ep.name, dist, ep.dist.version if ep.dist else "unknown", builtin), ep.load))
+    out.sort(key=lambda candidate: not candidate[0].builtin)  # built-ins first: a clash names the newcomer
     out += [(PluginInfo(name, IN_PROCESS, "0"), lambda obj=obj: obj) for name, obj in extra]
     return out
 
@@ -176,10 +177,16 @@ _CACHE: Plugins | None = None
 
 
 def get_plugins(strict: bool | None = None) -> Plugins:
-    """The process-wide plugins, loaded on first use."""
+    """The process-wide plugins, loaded on first use.
+
+    ``strict`` holds on every call, not only the first: asked strictly after a lenient load that
+    skipped a plugin, it raises that plugin's error as a strict load would have.
+    """
     global _CACHE
     if _CACHE is None:
         _CACHE = load_plugins(strict=strict)
+    elif (_flag("TRANSLATE_STRICT_PLUGINS") if strict is None else strict) and _CACHE.errors:
+        raise PluginError(_CACHE.errors[0].message() + " [strict plugin loading is on]")
     return _CACHE
 
 

@@ -44,6 +44,8 @@ class Component:
     #: Data sets: the option that names the data folder, so that ``translate eval --data FOLDER``
     #: can point the data set at another folder without knowing its options.
     folder_option: str | None = None
+    #: Commands: the function that adds the command's arguments to its parser.
+    arguments: Callable[[Any], None] | None = None
 
     def parse_options(self, values: dict[str, Any] | None, path: str) -> BaseModel:
         """Validate an options table; raise :class:`OptionsInvalid` with ``path.key: message`` lines."""
@@ -67,7 +69,8 @@ class Registry:
 
     def add(self, kind: str, plugin: PluginInfo, name: str, factory: Callable[..., Any], *,
             options: type[BaseModel] | None = None, description: str = "",
-            smoke_options: dict[str, Any] | None = None, folder_option: str | None = None) -> Component:
+            smoke_options: dict[str, Any] | None = None, folder_option: str | None = None,
+            arguments: Callable[[Any], None] | None = None) -> Component:
         """Register one component, checking the registration itself (raises :class:`PluginError`)."""
         where = f"plugin {plugin.name!r} ({plugin.distribution}) registered"
         options = options or NoOptions
@@ -83,11 +86,15 @@ class Registry:
         if folder_option is not None and folder_option not in options.model_fields:
             raise PluginError(f"{where} {kind} {name!r} with folder_option {folder_option!r}, which is not one of "
                               f"its options ({', '.join(sorted(options.model_fields)) or 'none'})")
+        if (kind == "command") != (arguments is not None) or (arguments is not None and not callable(arguments)):
+            raise PluginError(f"{where} {kind} {name!r} with arguments={arguments!r}: a command needs a callable "
+                              "that adds its arguments to an argparse parser, and only a command takes one")
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(f"duplicate {kind} {name!r}: registered by plugin {existing.plugin.name!r} "
                               f"({existing.plugin.distribution}) and by plugin {plugin.name!r} ({plugin.distribution})")
-        comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}), folder_option)
+        comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}), folder_option,
+                         arguments)
         self.components[kind][name] = comp
         return comp
 

@@ -219,7 +219,7 @@ def _components(registry: Registry) -> list[str]:
         "",
     ]
     comps = builtin_components(registry)
-    for kind in KINDS:
+    for kind in (k for k in KINDS if k != "command"):  # commands are not used in recipes
         title, where = KIND_TITLES.get(kind, (kind, f"`{kind}`"))
         of_kind = [c for c in comps if c.kind == kind]
         out += [f"### {title} ({where})", ""]
