@@ -91,3 +91,15 @@ def pix2pix_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cyclegan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny CycleGAN run exported to a model folder (do not modify it)."""
     return exported("cyclegan", tmp_path_factory)
+
+
+@pytest.fixture
+def install_plugins():
+    """``install_plugins(plugins)`` makes ``plugins`` (a :func:`translate.plugin.loading.load_plugins`
+    result) what the command line and ``get_registry()`` use until the test ends."""
+    from contextlib import ExitStack
+
+    from translate.plugin.loading import using_plugins
+
+    with ExitStack() as stack:
+        yield lambda plugins: stack.enter_context(using_plugins(plugins))

@@ -329,3 +329,43 @@ def test_architecture_doc_places_every_module() -> None:
     unknown = sorted(named - files)
     assert missing == [], f"docs/architecture.md does not say where these modules belong: {missing}"
     assert unknown == [], f"docs/architecture.md names modules that do not exist: {unknown}"
+
+
+def _translate_names(tree: ast.AST) -> set[str]:
+    """Names bound to translate modules in a test file (imports and ``importlib.import_module``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {(a.asname or a.name.split(".")[0]) for a in node.names if a.name.startswith("translate")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("translate"):
+            names |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                and ast.unparse(node.value.func).endswith("import_module") and node.value.args \
+                and isinstance(node.value.args[0], ast.Constant) and str(node.value.args[0].value).startswith("translate"):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def test_tests_patch_no_private_names_of_translate() -> None:
+    """Tests install plugins and fake failures through public names (fixtures, public functions of
+    the libraries underneath), never by patching translate's private names."""
+    problems = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        ours = _translate_names(tree)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "setattr"):
+                continue
+            args = node.args
+            if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+                target = args[0].value
+                if target.startswith("translate") and any(_private(p) for p in target.split(".")):
+                    problems.append(f"{path.name}:{node.lineno}: {target}")
+            elif len(args) >= 2 and isinstance(args[1], ast.Constant) and _private(str(args[1].value)) \
+                    and ast.unparse(args[0]).split(".")[0] in ours:
+                problems.append(f"{path.name}:{node.lineno}: {ast.unparse(args[0])}.{args[1].value}")
+    assert problems == [], "tests patch private names:\n" + "\n".join(problems)

@@ -78,11 +78,43 @@ def test_every_builtin_component_is_documented(recipes_md):
             assert f"| `{option}` |" in recipes_md, f"{comp.kind} {comp.name} option {option}"
 
 
-def test_third_party_components_are_left_out(recipes_md):
-    builtin = {(c.kind, c.name) for c in docs.builtin_components()}
-    for comp in get_registry():
-        if not comp.plugin.builtin and (comp.kind, comp.name) not in builtin:
-            assert f"`{comp.name}`" not in recipes_md, f"third-party {comp.kind} {comp.name} is on the page"
+THIRD_PARTY = """
+import torch
+import translate
+
+
+@translate.hookimpl
+def register_generators(register):
+    register("zz_third_party_gen", lambda options, in_channels, out_channels: torch.nn.Identity(),
+             description="a third-party generator")
+"""
+
+
+def test_third_party_components_are_left_out(generated, tmp_path, monkeypatch):
+    """A third-party plugin installed beside translate (and loaded by it) changes nothing on the page."""
+    import importlib
+
+    from translate.plugin.loading import ENTRY_POINT_GROUP, load_plugins
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "translate_zz_third_party.py").write_text(THIRD_PARTY)
+    info = site / "translate_zz_third_party-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: translate-zz-third-party\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nzz = translate_zz_third_party\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    try:
+        installed = load_plugins(strict=True).registry
+        assert not installed.get("generator", "zz_third_party_gen").plugin.builtin  # installed, and loads
+        page = docs.recipes_markdown()
+    finally:
+        import sys
+
+        sys.modules.pop("translate_zz_third_party", None)
+    assert "zz_third_party_gen" not in page
+    assert page == generated
 
 
 def test_every_skeleton_key_is_documented(recipes_md):

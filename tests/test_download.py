@@ -371,10 +371,10 @@ class _SourcePlugin:
 
 
 @pytest.fixture
-def use_plugin(monkeypatch: pytest.MonkeyPatch):
+def use_plugin(install_plugins):
     def install(obj: object) -> None:
-        plugins = load_plugins(extra=[("testsrc", obj), ("commands", builtin_commands)], entry_points=[], strict=True)
-        monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
+        install_plugins(load_plugins(extra=[("testsrc", obj), ("commands", builtin_commands)], entry_points=[],
+                                     strict=True))
 
     return install
 

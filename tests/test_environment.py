@@ -59,11 +59,10 @@ def test_plugins_of_a_given_registry() -> None:
     assert env["plugins"] == [{"name": "tiny", "distribution": "(in-process)", "version": "0", "builtin": False}]
 
 
-def test_plugins_that_failed_to_load_are_listed(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_plugins_that_failed_to_load_are_listed(install_plugins, capsys: pytest.CaptureFixture[str]) -> None:
     plugins = load_plugins(strict=False, entry_points=[], extra=[("tiny", TinyPlugin()), ("broken", MisspeltHook())])
     capsys.readouterr()
-    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
+    install_plugins(plugins)
     listed = environment()["plugins"]
     assert [p["name"] for p in listed] == ["tiny", "broken"]
     assert "register_generator" in listed[1]["error"]

@@ -12,7 +12,6 @@ import pytest
 import torch
 from PIL import Image
 
-import translate.plugin.loading
 from translate.commands.main import build_parser, main
 from translate.errors import DataError, TranslateError
 from translate.commands.eval import eval_cli
@@ -151,8 +150,8 @@ def test_unknown_metric_suggests_close_matches(plugins, run):
     assert not (run / "evaluation.json").exists()
 
 
-def test_the_command_line_runs_eval(plugins, run, monkeypatch, capsys):
-    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
+def test_the_command_line_runs_eval(plugins, run, install_plugins, capsys):
+    install_plugins(plugins)
     assert main(["eval", str(run), "--split", "val", "--metrics", "tiny_mean", "--batch-size", "3"]) == 0
     assert json.loads((run / "evaluation.json").read_text())["protocol"]["batch_size"] == 3
     assert main(["eval", str(run), "--split", "val", "--metrics", "nope"]) == 2

@@ -94,9 +94,15 @@ def test_tar_member_is_refused_from_its_header_before_it_is_written(tmp_path, mo
 
 
 def test_zip_declared_sizes_are_checked_before_anything_is_written(tmp_path, monkeypatch):
-    calls: list[str] = []
-    monkeypatch.setattr(extract_mod, "_write_member", lambda zf, info, *a: calls.append(info.filename))
     path = write(tmp_path, zip_bytes({f"{NAME}/a.bin": b"a" * 600, f"{NAME}/b.bin": b"b" * 600}), "zip")
+    calls: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def recording_open(self, name, *args, **kwargs):  # every member written is read through ZipFile.open
+        calls.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", recording_open)
     with pytest.raises(DataError, match=r"limit of 1000 bytes \(its members declare 1200 bytes\)"):
         extract(source("zip"), path, tmp_path / "data", max_bytes=1000)
     assert calls == []

@@ -13,8 +13,6 @@ import pytest
 import torch
 from PIL import Image
 
-import translate
-import translate.plugin.loading
 from translate.commands.main import main
 from translate.errors import DataError, TranslateError
 from translate.commands.infer import infer_cli
@@ -64,9 +62,9 @@ def translator(tmp_path, plugins, **kwargs) -> Translator:
 
 
 @pytest.fixture
-def use_plugins(plugins, monkeypatch):
-    """The CLI path loads its registry through translate.plugin.loading.get_plugins(): inject ours."""
-    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
+def use_plugins(plugins, install_plugins):
+    """The CLI path loads its registry through translate.plugin.loading.get_plugins(): use ours."""
+    install_plugins(plugins)
 
 
 # --------------------------------------------------------------------------- files and folders

@@ -249,11 +249,11 @@ def _png(path: Path, height: int, width: int, seed: int) -> Path:
     return path
 
 
-def test_translate_infer_returns_the_upscaled_size(plugins, run: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    import translate.plugin.loading
+def test_translate_infer_returns_the_upscaled_size(plugins, run: Path, tmp_path: Path, install_plugins,
+                                                   capsys) -> None:
     from translate.commands.main import main
 
-    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
+    install_plugins(plugins)
     inputs = tmp_path / "in"
     inputs.mkdir()
     _png(inputs / "a.png", 16, 16, 0)
@@ -398,11 +398,10 @@ def test_evaluation_compares_outputs_with_targets_at_the_target_size(registry, r
         evaluate_generators(gen, same_size, [MetricSpec("tiny_mae")], registry, device="cpu")
 
 
-def test_translate_eval_on_an_sr_run(plugins, run: Path, tmp_path: Path, monkeypatch) -> None:
-    import translate.plugin.loading
+def test_translate_eval_on_an_sr_run(plugins, run: Path, tmp_path: Path, install_plugins) -> None:
     from translate.commands.main import main
 
-    monkeypatch.setattr(translate.plugin.loading, "_CACHE", plugins)
+    install_plugins(plugins)
     out = tmp_path / "evaluation.json"
     assert main(["eval", str(run), "--split", "val", "--metrics", "tiny_mae", "--device", "cpu",
                  "--out", str(out)]) == 0

@@ -354,12 +354,13 @@ def test_sources_are_registered(registry):
 
 
 def test_sources_do_not_clash_with_installed_plugins():
-    from translate.plugin.loading import get_registry
+    """Every installed plugin, loaded strictly: a duplicate data-source name anywhere raises, and each
+    CycleGAN set is this plugin's (a lenient load would skip the clashing plugin and hide it)."""
+    from translate.plugin.loading import load_plugins
 
-    installed = get_registry()
-    for comp in installed:
-        if comp.kind == "data_source" and comp.name in EXPECTED_SETS:
-            assert comp.plugin.name == "cyclegan", comp  # only ever registered by this plugin
+    installed = load_plugins(strict=True).registry
+    owners = {c.name: c.plugin.name for c in installed if c.kind == "data_source" and c.name in EXPECTED_SETS}
+    assert owners == dict.fromkeys(EXPECTED_SETS, "cyclegan")
 
 
 def test_downloaded_archive_layout_is_served(registry, tmp_path):

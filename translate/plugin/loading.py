@@ -7,12 +7,13 @@ makes a failing plugin fatal, ``TRANSLATE_TRACE_PLUGINS=1`` prints every hook ca
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
@@ -193,6 +194,21 @@ def get_plugins(strict: bool | None = None) -> Plugins:
 def get_registry() -> Registry:
     """The process-wide registry (loads plugins on first use)."""
     return get_plugins().registry
+
+
+@contextlib.contextmanager
+def using_plugins(plugins: Plugins) -> Iterator[Plugins]:
+    """Make ``plugins`` the process-wide plugins inside the block, then restore what was there.
+
+    For tests and embedding: what :func:`get_plugins`, :func:`get_registry` and the command line use
+    while the block runs (``with using_plugins(load_plugins(extra=[...])): main([...])``).
+    """
+    global _CACHE
+    previous, _CACHE = _CACHE, plugins
+    try:
+        yield plugins
+    finally:
+        _CACHE = previous
 
 
 def reset() -> None:
