@@ -369,3 +369,40 @@ def test_tests_patch_no_private_names_of_translate() -> None:
                     and ast.unparse(args[0]).split(".")[0] in ours:
                 problems.append(f"{path.name}:{node.lineno}: {ast.unparse(args[0])}.{args[1].value}")
     assert problems == [], "tests patch private names:\n" + "\n".join(problems)
+
+
+# What the core reads from a plugin's objects, and the one module that reads each (the declaration).
+DECLARED_READS = {
+    "size_multiple": "translate/nn/traits.py",
+    "scale_factor": "translate/nn/traits.py",
+    "trainable": "translate/components/losses.py",
+    "infer_options_from_authors_state_dict": "translate/nn/traits.py",
+    "from_authors_state_dict": "translate/nn/traits.py",
+}
+
+
+def _calls(path: Path) -> list[ast.Call]:
+    return [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)]
+
+
+def test_plugin_attributes_are_read_only_where_they_are_declared() -> None:
+    problems = []
+    for path in MODULES.values():
+        rel = str(path.relative_to(ROOT))
+        for call in _calls(path):
+            if isinstance(call.func, ast.Name) and call.func.id in ("getattr", "hasattr") and len(call.args) >= 2 \
+                    and isinstance(call.args[1], ast.Constant) and call.args[1].value in DECLARED_READS \
+                    and DECLARED_READS[call.args[1].value] != rel:
+                problems.append(f"{rel}:{call.lineno}: {call.func.id}(..., {call.args[1].value!r}) "
+                                f"(read it through {DECLARED_READS[call.args[1].value]})")
+    assert problems == [], "\n".join(problems)
+
+
+def test_components_are_built_in_one_place() -> None:
+    """Every build goes through ``Component.build`` / ``Registry.create`` (options parsed there, networks
+    checked there); the command line runs a command's registered function."""
+    allowed = {"translate/plugin/registry.py", "translate/commands/main.py"}
+    problems = [f"{path.relative_to(ROOT)}:{call.lineno}" for path in MODULES.values()
+                if str(path.relative_to(ROOT)) not in allowed for call in _calls(path)
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "factory"]
+    assert problems == [], "factories called directly:\n" + "\n".join(problems)

@@ -816,3 +816,65 @@ def test_strict_holds_after_a_lenient_load(fake_dist: Callable[..., Path]) -> No
             plugins_mod.get_plugins(strict=True)
     finally:
         plugins_mod.reset()
+
+
+# ---- one builder, and what the core reads from built objects (declared in translate.api)
+
+
+class _TraitsPlugin:
+    """Generators whose declared size_multiple / scale_factor are right or wrong."""
+
+    @translate.hookimpl
+    def register_generators(self, register) -> None:  # noqa: ANN001
+        import torch
+
+        def build(value_name: str, value: object):
+            def factory(options, in_channels, out_channels):  # noqa: ANN001
+                net = torch.nn.Conv2d(in_channels, out_channels, 1)
+                setattr(net, value_name, value)
+                return net
+            return factory
+
+        register("good", build("size_multiple", 4))
+        register("zero_multiple", build("size_multiple", 0))
+        register("float_multiple", build("size_multiple", 2.0))
+        register("bool_scale", build("scale_factor", True))
+
+
+def test_a_network_is_checked_once_when_it_is_built() -> None:
+    registry = load_plugins(extra=[("traits", _TraitsPlugin())], entry_points=[], strict=True).registry
+    net = registry.create("generator", "good", {}, in_channels=3, out_channels=3)
+    assert translate.size_multiple(net) == 4 and translate.scale_factor(net) == 1
+    for name, attribute in (("zero_multiple", "size_multiple"), ("float_multiple", "size_multiple"),
+                            ("bool_scale", "scale_factor")):
+        with pytest.raises(PluginError, match=rf"generator '{name}' of plugin 'traits' .*: {attribute} must be an int"):
+            registry.create("generator", name, {}, in_channels=3, out_channels=3)
+
+
+def test_create_validates_options_once_under_the_given_path() -> None:
+    registry = load_plugins(strict=True).registry
+    with pytest.raises(translate.errors.OptionsInvalid) as err:
+        registry.create("generator", "unet_256", {"ngf": "many"}, path="generator.options",
+                        in_channels=3, out_channels=3)
+    assert any(line.startswith("generator.options.ngf") for line in err.value.lines)
+
+
+def test_trainable_is_declared_and_checked() -> None:
+    class Loss:
+        trainable = "yes"
+
+    assert translate.is_trainable(object()) is False
+    with pytest.raises(PluginError, match="loss 'perceptual': trainable must be True or False"):
+        translate.is_trainable(Loss(), "loss 'perceptual'")
+
+
+def test_the_authors_interface_is_a_declared_protocol() -> None:
+    registry = load_plugins(strict=True).registry
+    import torch
+
+    with torch.device("meta"):
+        unet = registry.create("generator", "unet_256", {}, in_channels=3, out_channels=3)
+        patchgan = registry.create("discriminator", "patchgan", {}, in_channels=6)
+    assert isinstance(unet, translate.AuthorsCheckpoint)
+    assert isinstance(torch.nn.Conv2d(1, 1, 1), translate.AuthorsCheckpoint) is False
+    assert patchgan is not None

@@ -33,7 +33,7 @@ from translate.components.method import ExportSpec
 from translate.models.card import model_card
 from translate.models import load_model, read_metadata, save_model
 from translate.recipe import Recipe
-from translate.nn.scale import MAX_SCALE_FACTOR, scale_factor
+from translate.nn.traits import MAX_SCALE_FACTOR, scale_factor
 from translate.commands import builtin as builtin_commands
 from translate.testing import check_generator, load_plugins_with
 

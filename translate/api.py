@@ -21,6 +21,10 @@ the same relies on nothing that may change without notice.
   :func:`shape_mask`, :func:`place_shapes`, :func:`paint_shape`).
 - **Data sources**: :class:`DataSource`, :func:`register_archives`.
 - **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`, :func:`is_channels_last`.
+- **What the core reads from your objects** (declared, checked when built): a network's
+  ``size_multiple`` and ``scale_factor`` (:func:`size_multiple`, :func:`scale_factor`), the
+  authors'-checkpoint interface (:class:`AuthorsCheckpoint`), a loss's ``trainable``
+  (:func:`is_trainable`); see :mod:`translate.nn.traits`.
 - **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.components.metric`).
 - **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
   never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
@@ -37,6 +41,7 @@ from typing import Any
 
 from .components.build import BuildContext
 from .data.contract import DataInfo, SampleKey, resolve_key, split_key
+from .nn.traits import AuthorsCheckpoint, scale_factor, size_multiple
 from .data.options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
 from .data.source import DataSource, register_archives
 from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
@@ -48,7 +53,7 @@ from .plugin.options import NoOptions, Options
 from .data.preprocess import PreprocessMode
 
 _LAZY: dict[str, tuple[str, ...]] = {
-    "losses": ("AdversarialLoss", "Discriminator"),
+    "losses": ("AdversarialLoss", "Discriminator", "is_trainable"),
     "nn": ("init_weights", "norm_layer", "conv_bias", "is_channels_last"),
     "augment": ("PairedAugment",),
     "imageio": ("IMAGE_EXTENSIONS", "convert_channels", "list_images", "read_image", "split_pair", "to_tensor",
@@ -67,6 +72,7 @@ __all__ = [
     "AugmentOptions", "FixedSizeOptions", "GeneratedOptions", "Channels", "PreprocessMode",
     "DataSource", "register_archives",
     "Metric", "EvalBatch", "MetricContext",
+    "AuthorsCheckpoint", "size_multiple", "scale_factor",
     *(name for names in _LAZY.values() for name in names),
 ]
 

@@ -37,7 +37,7 @@ def source_of(component: Component) -> DataSource:
     """Call a registered data-source factory and check that it returned a DataSource."""
     where = f"plugin {component.plugin.name!r} ({component.plugin.distribution})"
     try:
-        source = component.factory()
+        source = component.build()
     except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not a traceback
         raise PluginError(f"{where}: data source {component.name!r} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(source, DataSource):

@@ -44,7 +44,7 @@ def build_parser(registry: Registry, command: str | None = None) -> argparse.Arg
 
 def _ordered(registry: Registry) -> list[str]:
     """Built-in commands in their registration order, then the plugins' by name."""
-    comps = list(registry.components["command"].values())
+    comps = list(registry.of_kind("command").values())
     return [c.name for c in comps if c.plugin.builtin] + sorted(c.name for c in comps if not c.plugin.builtin)
 
 

@@ -59,7 +59,7 @@ class BuildContext:
         """Build the recipe's generator (``[generator]`` or another section) and record it for export."""
         section, spec = self._spec(section, default, "generator")
         comp, opts = self._component("generator", section, spec)
-        module = comp.factory(opts, in_channels=in_channels, out_channels=out_channels)
+        module = comp.build(opts, in_channels=in_channels, out_channels=out_channels)
         self._record(module, comp, opts, in_channels, out_channels)
         return module
 
@@ -69,7 +69,7 @@ class BuildContext:
         """Build the recipe's discriminator."""
         section, spec = self._spec(section, default, "discriminator")
         comp, opts = self._component("discriminator", section, spec)
-        module = comp.factory(opts, in_channels=in_channels)
+        module = comp.build(opts, in_channels=in_channels)
         self._record(module, comp, opts, in_channels, None)
         return module
 
@@ -87,7 +87,7 @@ class BuildContext:
             )
         section, spec = self._spec(f"losses.{role}", default, "loss")
         comp, opts = self._component("loss", section, spec)
-        loss = comp.factory(opts)
+        loss = comp.build(opts)
         key, n = role, 1
         while key in self.losses:  # the same role built twice: both are placed on the device
             n += 1

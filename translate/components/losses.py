@@ -1,11 +1,14 @@
-"""The adversarial-loss contract. Implementations live in plugins."""
+"""The loss contract: the adversarial-loss interface, and the one attribute the core reads from a
+loss (``trainable``). Implementations live in plugins."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from ..errors import PluginError
 
 Discriminator = Callable[[torch.Tensor], torch.Tensor]
 
@@ -26,3 +29,19 @@ class AdversarialLoss(nn.Module):
     def generator_loss(self, D: Discriminator, fake: torch.Tensor) -> torch.Tensor:
         """The generator's adversarial loss (non-saturating where applicable)."""
         raise NotImplementedError
+
+
+def is_trainable(loss: Any, where: str = "loss") -> bool:
+    """``loss.trainable`` (False when absent), checked: a bool.
+
+    A loss module that holds weights (a perceptual network) is frozen and put in eval mode by the
+    engine unless it declares ``trainable = True`` (:mod:`translate.engine.loss_device`).
+
+    Raises:
+        PluginError: ``trainable`` is not a bool; the message names ``where``.
+    """
+    value = getattr(loss, "trainable", False)
+    if not isinstance(value, bool):
+        raise PluginError(f"{where}: trainable must be True or False (train the loss's weights, or freeze them), "
+                          f"got {value!r}")
+    return value

@@ -49,7 +49,7 @@ class DataInfo:
     - ``scale``: how many times larger than its input each target is (1: same size); a positive
       int that divides ``image_size``. :attr:`input_size` (``image_size // scale``) is the side the
       generators read, recorded in model files as the recommended input size. The engine refuses a
-      generator whose ``scale_factor`` (:mod:`translate.nn.scale`) is not ``scale``.
+      generator whose ``scale_factor`` (:mod:`translate.nn.traits`) is not ``scale``.
     - ``direction``: which way the data is read, ``"AtoB"`` or ``"BtoA"`` (for a paired set:
       which side is the input); methods export their generators under it.
     - ``folder``: a short name of where the data came from (the data folder's last part), for

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..components.losses import is_trainable
 from ..errors import PluginError
 
 BUILT_LOSSES = "translate_built_losses"
@@ -25,11 +26,6 @@ BUILT_LOSSES = "translate_built_losses"
 def built_losses(method: Any) -> dict[str, Any]:
     """The losses recorded on ``method`` when it was built (empty for a method built otherwise)."""
     return dict(getattr(method, BUILT_LOSSES, None) or {})
-
-
-def is_trainable(loss: Any) -> bool:
-    """Whether a loss module asked to be trained (``trainable = True``) rather than frozen."""
-    return getattr(loss, "trainable", False) is True
 
 
 def place_losses(losses: dict[str, Any], device: torch.device | str) -> list[str]:
@@ -46,7 +42,7 @@ def place_losses(losses: dict[str, Any], device: torch.device | str) -> list[str
         if moved is not loss:  # nn.Module.to works in place; a subclass that returns a copy would be lost
             raise PluginError(f"loss {role!r}: {type(loss).__name__}.to() returned a new object; "
                             "a loss module must move in place")
-        if not is_trainable(loss):
+        if not is_trainable(loss, f"loss {role!r}"):
             loss.requires_grad_(False)
             loss.eval()
         placed.append(role)

@@ -1,7 +1,7 @@
 """Sample grids: one row per image, one column per labelled output, row groups stacked.
 
 Columns of one row group may differ in size: a super-resolution method (a generator with
-``scale_factor`` 4, :mod:`translate.nn.scale`) shows a 16x16 input next to its 64x64 output and
+``scale_factor`` 4, :mod:`translate.nn.traits`) shows a 16x16 input next to its 64x64 output and
 target. Every image smaller than the group's largest is upsampled to it for display with
 ``nearest`` interpolation, so the columns stay aligned and the input shows its own pixels
 (no smoothing that would make the low-resolution input look better than it is). Row groups of

@@ -68,7 +68,7 @@ def make_accelerator(recipe: Recipe) -> Any:
 def build_dataset(recipe: Recipe, registry: Registry, split: str) -> Any:
     """The recipe's data set for ``split``, through the registry, under the ``data.on_bad_file`` policy."""
     comp = registry.get("dataset", recipe.data.name)
-    dataset = comp.build(comp.parse_options(recipe.data.options, "data.options"), split=split)
+    dataset = comp.build(recipe.data.options, path="data.options", split=split)
     return guard_bad_files(dataset, recipe.data.on_bad_file)
 
 
@@ -128,7 +128,7 @@ def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str
     info = data_info(train_set)
     ctx = BuildContext(recipe=recipe, registry=registry, channels=dict(train_set.channels), data=info, source=source)
     comp = registry.get("method", recipe.method.name)
-    method: Method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
+    method: Method = comp.build(recipe.method.options, path="method.options", ctx=ctx)
     setattr(method, BUILT_LOSSES, dict(ctx.losses))  # placed on the device by prepare()
     missing = [k for k in method.data_keys if k not in train_set.channels]
     if missing:
@@ -157,7 +157,7 @@ def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
     ``scale_factor`` must equal ``info.scale`` and its ``size_multiple`` must divide the input side.
     Other networks (discriminators) see target-sized images, ``info.image_size`` a side: their
     ``size_multiple`` must divide it. One batch of targets must stay below :data:`MAX_BATCH_PIXELS`."""
-    from ..nn.scale import scale_factor
+    from ..nn.traits import scale_factor, size_multiple
 
     problems = []
     for name, network in method.networks.items():
@@ -173,7 +173,7 @@ def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
                             f"scale_factor {info.scale}")
             continue
         size = info.input_size if generator else info.image_size
-        multiple = int(getattr(network, "size_multiple", 1) or 1)
+        multiple = size_multiple(network, what)
         if size is not None and size % multiple:  # None: images keep their own sizes, checked per image
             side = ("input " if generator else "target ") if info.scale != 1 else ""
             problems.append(f"data.options: the data set serves {size}x{size} {side}images, but {what} needs "

@@ -8,7 +8,7 @@
 :func:`translate.nn.test_mode.in_test_mode` restores the module's mode and buffers (BatchNorm statistics) afterwards. Images
 whose sides are not multiples of the generator's ``size_multiple`` are padded (reflect) and the
 outputs cropped back, as ``translate infer`` does; a generator with a ``scale_factor``
-(:mod:`translate.nn.scale`) gives outputs that many times the input's size, cropped on that side.
+(:mod:`translate.nn.traits`) gives outputs that many times the input's size, cropped on that side.
 """
 
 from __future__ import annotations
@@ -89,10 +89,10 @@ def forward(module: "torch.nn.Module", x: "torch.Tensor", device: "torch.device"
     import torch
     import torch.nn.functional as F
 
-    from ..nn.scale import scale_factor
+    from ..nn.traits import scale_factor, size_multiple
 
     s = scale_factor(module)
-    m = int(getattr(module, "size_multiple", 1) or 1)
+    m = size_multiple(module)
     h, w = x.shape[-2:]
     ph, pw = -h % m, -w % m
     if ph or pw:

@@ -18,7 +18,7 @@ from ..data.contract import data_info
 from ..errors import TranslateError
 from ..components.metric import EvalBatch, Metric, MetricContext
 from ..plugin.registry import OptionsInvalid, Registry, UnknownComponent
-from ..nn.scale import scale_factor
+from ..nn.traits import scale_factor
 from ..nn.test_mode import in_test_mode
 from .generate import batches, fingerprint, generate, same_size
 from .values import json_value
@@ -79,7 +79,7 @@ def build_metric(registry: Registry, spec: MetricSpec, *, device: "torch.device"
     except OptionsInvalid as err:
         raise EvaluationError(f"invalid metric options: {'; '.join(err.lines)}") from None
     ctx = MetricContext(device=device, build=_component_builder(registry, path), where=path)
-    metric = comp.factory(options, ctx)
+    metric = comp.build(options, ctx)
     if not isinstance(metric, Metric):
         raise EvaluationError(f"metric {spec.name!r} (plugin {comp.plugin.name!r}) built a "
                               f"{type(metric).__name__}, not a translate.Metric")
@@ -90,8 +90,7 @@ def _component_builder(registry: Registry, where: str) -> Any:
     def build(kind: str, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Build a registered component with its options validated under ``where``."""
         try:
-            comp = registry.get(kind, name)
-            return comp.factory(comp.parse_options(options, where), **kwargs)
+            return registry.create(kind, name, options, path=where, **kwargs)
         except UnknownComponent as err:
             raise EvaluationError(f"{where}: {err}") from None
         except OptionsInvalid as err:

@@ -1,7 +1,7 @@
 """The :class:`Translator`: one generator run on image-space arrays (sizes, test-time mode, precision, batches).
 
 Sizes. Every output is ``scale_factor`` times its input's height and width (the generator's
-recorded ``scale_factor``, :mod:`translate.nn.scale`: 1 for image-to-image translation, 4 for a 4x
+recorded ``scale_factor``, :mod:`translate.nn.traits`: 1 for image-to-image translation, 4 for a 4x
 super-resolution model). By default an image whose size is not a multiple of the network's
 ``size_multiple`` is padded (reflect, or replicate when the image is smaller than the padding),
 translated and cropped back (on the output side: ``scale_factor`` times the input's size), so
@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import PluginError, TranslateError
 from ..nn.test_mode import dropout_seed, in_test_mode
 from ..models import GeneratorInfo
-from ..nn.scale import scale_factor
+from ..nn.traits import scale_factor
 from .inputs import parse_size, resize_image
 from .tiling import translate_tiles
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelFileError, OptionsInvalid, PluginError
-from ..nn.scale import scale_factor
+from ..nn.traits import scale_factor, size_multiple
 from .header import (
     check_config,
     header_tensors,
@@ -160,7 +160,7 @@ def _check_on_meta(path: Path, registry: "Registry", name: str, g: GeneratorMeta
 
 def _check_declared(path: Path, name: str, g: GeneratorMeta, module: "torch.nn.Module") -> None:
     """The rebuilt network's ``size_multiple`` and ``scale_factor`` are the ones the file records."""
-    declared = int(getattr(module, "size_multiple", 1) or 1)
+    declared = size_multiple(module, f"{path}: generator {name!r}")
     if declared != g.size_multiple:
         raise ModelFileError(
             f"{path}: generator {name!r} records size_multiple {g.size_multiple}, but the network rebuilt from "
@@ -184,11 +184,11 @@ class _NoMetaSupport(Exception):
 def _build(path: Path, registry: "Registry", name: str, g: GeneratorMeta, *,
            meta_device: bool = False) -> "torch.nn.Module":
     where = f"{path}: generator {name!r}"
-    comp = registry.components["generator"].get(g.component)
+    comp = registry.get("generator", g.component) if g.component in registry.names("generator") else None
     if comp is None:
         raise ModelFileError(f"{where}: {_missing_component(g)}")
     # Options added after a file was written: the file was built with their recorded_defaults.
-    recorded = {**getattr(comp.options, "recorded_defaults", {}), **g.options}
+    recorded = {**getattr(comp.options, "recorded_defaults", {}), **g.options}  # declared on translate.Options
     try:
         options = comp.parse_options(recorded, f"translate.generators.{name}.options")
     except OptionsInvalid as err:
@@ -196,7 +196,7 @@ def _build(path: Path, registry: "Registry", name: str, g: GeneratorMeta, *,
                 f"installed is {comp.plugin.distribution} {comp.plugin.version}")
         raise ModelFileError(f"{where}: options do not validate ({hint}):\n  " + "\n  ".join(err.lines)) from None
     try:
-        module = comp.factory(options, in_channels=g.in_channels, out_channels=g.out_channels)
+        module = comp.build(options, in_channels=g.in_channels, out_channels=g.out_channels)
     except Exception as exc:  # noqa: BLE001 - a plugin's factory failing on recorded options
         if meta_device and "meta" in str(exc).lower() and "overflow" not in str(exc).lower():
             raise _NoMetaSupport from None

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..nn.scale import MAX_SCALE_FACTOR
+from ..nn.traits import MAX_SCALE_FACTOR
 
 FORMAT_VERSION = "1"
 """The metadata schema version this translate writes and reads."""

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from ..utils.atomic import atomic_path
 from ..components.method import unwrap
-from ..nn.scale import scale_factor
+from ..nn.traits import scale_factor, size_multiple
 from .schema import (
     FORMAT_VERSION,
     MAX_SIZE_MULTIPLE,
@@ -108,7 +108,7 @@ def build_meta(
             input_domain=spec.input_domain,
             output_domain=spec.output_domain,
             test_mode=spec.test_mode,  # type: ignore[arg-type]
-            size_multiple=int(getattr(module, "size_multiple", 1) or 1),
+            size_multiple=size_multiple(module, f"export {spec.name!r}"),
             scale_factor=scale_factor(module, f"export {spec.name!r}"),
         )
         tensors.update(state_tensors(spec.name, module))

@@ -7,6 +7,7 @@
 - :mod:`~translate.plugin.loading`: reading the entry points and calling the hooks;
 - :mod:`~translate.plugin.listing`: what ``translate plugins`` prints.
 
-Imports only :mod:`translate.errors` and :mod:`translate.utils`; the registry is made at the edge
+Imports only :mod:`translate.errors` and :mod:`translate.nn` (building a network checks what it
+declares); the registry is made at the edge
 (the command line, :func:`translate.load`) and handed down.
 """

@@ -31,7 +31,7 @@ Register = Callable[..., None]
 def register_generators(register: Register) -> None:
     """``factory(options, *, in_channels, out_channels) -> nn.Module`` mapping ``(N, in, H, W)`` in [-1, 1]
     to ``(N, out, s*H, s*W)``; an integer attribute ``size_multiple`` says what H and W must be multiples of,
-    an integer attribute ``scale_factor`` is ``s`` (default 1; see :mod:`translate.nn.scale`)."""
+    an integer attribute ``scale_factor`` is ``s`` (default 1; see :mod:`translate.nn.traits`)."""
 
 
 @hookspec
@@ -82,6 +82,13 @@ def register_commands(register: Register) -> None:
     built-in commands are registered the same way (:mod:`translate.commands.builtin`).
     """
 
+
+FACTORY_WITHOUT_OPTIONS = frozenset({"data_source"})
+"""Kinds whose factory takes no options (``factory()``)."""
+
+NETWORK_KINDS = frozenset({"generator", "discriminator"})
+"""Kinds whose factory returns a network: what it declares is checked when it is built
+(:func:`translate.nn.traits.check_network`)."""
 
 KINDS: dict[str, str] = {
     "generator": "register_generators",

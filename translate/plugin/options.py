@@ -27,6 +27,10 @@ class Options(BaseModel):
     #: field's default, the value for new recipes). Used only when rebuilding from a model file.
     recorded_defaults: ClassVar[dict[str, Any]] = {}
 
+    #: Methods only: the loss roles the method asks ``BuildContext.loss`` for (``[losses.<role>]``
+    #: tables for any other role fail ``translate check``); None accepts any role.
+    loss_roles: ClassVar[tuple[str, ...] | None] = None
+
 
 class NoOptions(Options):
     """Options model of a component that takes none."""

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 from pydantic import BaseModel, ValidationError
 
 from ..errors import OptionsInvalid, PluginError, UnknownComponent
-from .hookspecs import KINDS
+from .hookspecs import FACTORY_WITHOUT_OPTIONS, KINDS, NETWORK_KINDS
 from .options import NoOptions, error_lines
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -54,11 +54,27 @@ class Component:
         except ValidationError as err:
             raise OptionsInvalid(error_lines(err, prefix=path)) from None
 
-    def build(self, options: BaseModel | dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """Build the component from (validated or raw) options and kind-specific keyword arguments."""
+    def build(self, options: BaseModel | dict[str, Any] | None = None, *args: Any, path: str | None = None,
+              **kwargs: Any) -> Any:
+        """Build the component: the one place where a component's factory is called.
+
+        ``options`` (a table, validated here with the component's own model and errors named under
+        ``path``, default ``<kind>.options``; or a model validated already, used as it is) comes first,
+        then the kind's own arguments (channels, split, ctx: see :mod:`translate.plugin.hookspecs`).
+        A data source's factory takes no options. A network is checked for what the core reads
+        from it (:func:`translate.nn.traits.check_network`), the error naming this plugin.
+        """
+        if self.kind in FACTORY_WITHOUT_OPTIONS:
+            return self.factory(*args, **kwargs)
         if not isinstance(options, BaseModel):
-            options = self.parse_options(options, f"{self.kind}.options")
-        return self.factory(options, **kwargs)
+            options = self.parse_options(options, path or f"{self.kind}.options")
+        built = self.factory(options, *args, **kwargs)
+        if self.kind in NETWORK_KINDS:
+            from ..nn.traits import check_network
+
+            plugin = f"plugin {self.plugin.name!r} ({self.plugin.distribution})"
+            check_network(built, f"{self.kind} {self.name!r} of {plugin}")
+        return built
 
 
 @dataclass
@@ -98,12 +114,21 @@ class Registry:
         self.components[kind][name] = comp
         return comp
 
+    def create(self, kind: str, name: str, options: BaseModel | dict[str, Any] | None = None, *args: Any,
+               path: str | None = None, **kwargs: Any) -> Any:
+        """Look up a component and build it (:meth:`Component.build`): ``create_component``."""
+        return self.get(kind, name).build(options, *args, path=path, **kwargs)
+
     def get(self, kind: str, name: str) -> Component:
         """Look up a component; an unknown name raises :class:`UnknownComponent` with close matches."""
         try:
             return self.components[kind][name]
         except KeyError:
             raise UnknownComponent(kind, name, self.names(kind)) from None
+
+    def of_kind(self, kind: str) -> dict[str, Component]:
+        """The components of one kind, by name, in registration order (a copy)."""
+        return dict(self.components[kind])
 
     def names(self, kind: str, pattern: str = "*") -> list[str]:
         """Sorted names of one kind, filtered by a shell-style wildcard."""

@@ -162,12 +162,12 @@ def check_generator(source: Registry | Component, name: str | None = None, *, op
 
     Checks that the factory returns a ``torch.nn.Module``; that ``size_multiple`` (if
     any) is a positive int; that ``scale_factor`` (if any) is an int from 1 to
-    :data:`translate.nn.scale.MAX_SCALE_FACTOR`; that ``(N, in_channels, H, W)`` maps to
+    :data:`translate.nn.traits.MAX_SCALE_FACTOR`; that ``(N, in_channels, H, W)`` maps to
     ``(N, out_channels, scale_factor * H, scale_factor * W)`` with finite values in train and eval
     mode; and that every trainable parameter receives a finite gradient. ``size`` (the input's)
     defaults to the smallest multiple of ``size_multiple`` that is at least 32. Returns the built module.
     """
-    from ..nn.scale import scale_factor
+    from ..nn.traits import scale_factor
 
     comp = get_component(source, "generator", name)
     module = _build(comp, options, in_channels=in_channels, out_channels=out_channels)
@@ -254,9 +254,12 @@ def _build(comp: Component, options: dict[str, Any] | None, **kwargs: Any) -> "t
 def _input_size(
     module: "torch.nn.Module", where: str, size: int | tuple[int, int] | None, minimum: int
 ) -> tuple[int, int]:
-    multiple = getattr(module, "size_multiple", 1)
-    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
-        raise AssertionError(f"{where}: size_multiple must be a positive int, got {multiple!r}")
+    from ..nn.traits import size_multiple
+
+    try:
+        multiple = size_multiple(module, where)
+    except PluginError as err:
+        raise AssertionError(str(err)) from None
     if size is None:
         side = multiple * -(-minimum // multiple)
         return side, side

@@ -31,7 +31,8 @@ def check_loss(source: Registry | Component, name: str | None = None, *, options
     """
     import torch
 
-    from ..engine.loss_device import is_trainable, place_losses
+    from ..components.losses import is_trainable
+    from ..engine.loss_device import place_losses
     from ..components.losses import AdversarialLoss
 
     comp = component_of(source, "loss", name)
@@ -113,7 +114,7 @@ def _check_input_grad(x: "torch.Tensor", where: str, what: str) -> None:
 def _check_own_grads(loss: Any, where: str) -> None:
     import torch
 
-    from ..engine.loss_device import is_trainable
+    from ..components.losses import is_trainable
 
     if not isinstance(loss, torch.nn.Module):
         return

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..components.build import BuildContext
 from ..data.contract import DataInfo
 from ..recipe import Recipe, loss_role_problems, resolved_dict
+from ..nn.traits import scale_factor, size_multiple
 from ..plugin.registry import OptionsInvalid, Registry
 from .losses import component_of
 
@@ -82,7 +83,7 @@ def check_method(registry: Registry, name: str, *, options: dict[str, Any] | Non
                        dict(channels), data=data or DataInfo(), source=f"check_method({comp.name!r})", smoke=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        method = comp.factory(parsed, ctx=ctx)
+        method = comp.build(parsed, ctx=ctx)
         accelerator = _prepared(method, ctx, where)
         batch = batch if batch is not None else _random_batch(method, ctx.channels, ctx.data, batch_size)
         batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -97,7 +98,8 @@ def _prepared(method: Any, ctx: BuildContext, where: str) -> Any:
     import torch
     from accelerate import Accelerator
 
-    from ..engine.loss_device import BUILT_LOSSES, is_trainable
+    from ..components.losses import is_trainable
+    from ..engine.loss_device import BUILT_LOSSES
     from ..engine.setup import prepare
     from ..components.method import Method
 
@@ -137,10 +139,10 @@ def _random_batch(method: Any, channels: dict[str, int], info: DataInfo, batch_s
 
     keys = list(method.data_keys) or list(channels)
     exported = {spec.network for spec in method.exports()}
-    scale = max([int(getattr(method.networks[n], "scale_factor", 1)) for n in exported if n in method.networks] or [1])
+    scale = max([scale_factor(method.networks[n]) for n in exported if n in method.networks] or [1])
     gen = other = 1
     for net in method.networks.values():
-        m = int(getattr(net, "size_multiple", 1) or 1)
+        m = size_multiple(net)
         record = getattr(net, "translate_record", None)
         if record is not None and record.kind == "generator":
             gen = gen * m // math.gcd(gen, m)
@@ -260,9 +262,9 @@ def _export_to(method: Any, name: str, recipe: Recipe, info: DataInfo, registry:
     for spec, net in exports:
         pipe = load(path, registry=registry, device="cpu", direction=spec.name, mode="eval")
         record = net.translate_record
-        multiple = int(getattr(net, "size_multiple", 1) or 1)
+        multiple = size_multiple(net)
         side = multiple * -(-32 // multiple)
-        scale = int(getattr(net, "scale_factor", 1))
+        scale = scale_factor(net)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             x = torch.rand(1, record.in_channels, side, side) * 2 - 1

@@ -117,7 +117,7 @@ class ModelService:
         directions = [
             {"generator": name, "direction": g.direction, "input_domain": g.input_domain,
              "output_domain": g.output_domain, "in_channels": g.in_channels, "out_channels": g.out_channels,
-             "size_multiple": g.size_multiple, "scale_factor": getattr(g, "scale_factor", 1),
+             "size_multiple": g.size_multiple, "scale_factor": g.scale_factor,
              "test_mode": g.test_mode, "default": name == meta.default}
             for name, g in ((n, meta.generators[n]) for n in self.pipeline.generators)
         ]

@@ -105,7 +105,7 @@ def _has(module: "torch.nn.Module", kinds: tuple[type, ...], dropout: bool = Fal
 
 def _build(rec: Recognised, where: Path) -> "torch.nn.Module":
     comp = rec.component
-    module = comp.factory(rec.options, in_channels=rec.in_channels, out_channels=rec.out_channels)
+    module = comp.build(rec.options, in_channels=rec.in_channels, out_channels=rec.out_channels)
     try:
         module.load_state_dict(rec.state, strict=True)
     except RuntimeError as err:

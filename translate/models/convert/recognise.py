@@ -1,14 +1,9 @@
 """Which registered network reads an authors' state dict: every component is asked, none is named.
 
 A network (what a generator or discriminator factory returns) that can read checkpoints of the
-authors' pytorch-CycleGAN-and-pix2pix code provides:
-
-- ``infer_options_from_authors_state_dict(state) -> dict``: the options of the registered component
-  that built it which rebuild the network of ``state``; it raises (any exception, preferably
-  :class:`~translate.errors.ModelFileError`) when ``state`` is not of its kind;
-- ``from_authors_state_dict(state) -> dict``: ``state`` under the network's own tensor names;
-- optionally ``channels_from_authors_state_dict(state) -> {"in_channels": ..., "out_channels": ...}``
-  (default: 3 channels in and out).
+authors' pytorch-CycleGAN-and-pix2pix code implements :class:`translate.nn.traits.AuthorsCheckpoint`
+(``infer_options_from_authors_state_dict``, ``from_authors_state_dict``, optionally
+``channels_from_authors_state_dict`` and ``to_authors_state_dict``).
 
 Each component is built once with its default options on torch's ``meta`` device (no memory)
 and asked. A component that recognises the state dict is then checked: the options it inferred
@@ -26,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ...errors import ModelFileError, OptionsInvalid
+from ...nn.traits import AuthorsCheckpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from ...plugin.registry import Component, Registry
 
-INFER = "infer_options_from_authors_state_dict"
-MAP = "from_authors_state_dict"
 CHANNELS = "channels_from_authors_state_dict"
+"""The optional method of :class:`AuthorsCheckpoint` that says a state dict's channel counts."""
 
 
 @dataclass
@@ -76,7 +71,7 @@ def _build_meta(comp: "Component", options: BaseModel, cin: int, cout: int) -> A
     if comp.kind == "generator":
         kwargs["out_channels"] = cout
     with torch.device("meta"):
-        return comp.factory(options, **kwargs)
+        return comp.build(options, **kwargs)
 
 
 def capable(comp: "Component", probes: _Probes) -> bool:
@@ -85,7 +80,7 @@ def capable(comp: "Component", probes: _Probes) -> bool:
         net = probes.get(comp)
     except Exception:  # noqa: BLE001 - a factory that cannot build with defaults on the meta device
         return False
-    return callable(getattr(net, INFER, None)) and callable(getattr(net, MAP, None))
+    return isinstance(net, AuthorsCheckpoint)
 
 
 def _short(err: BaseException) -> str:
@@ -97,8 +92,8 @@ def _short(err: BaseException) -> str:
 def _try(comp: "Component", state: dict[str, Any], overrides: dict[str, Any], probes: _Probes) -> Recognised | _Miss:
     net = probes.get(comp)
     try:
-        inferred = dict(getattr(net, INFER)(state))
-        mapped = dict(getattr(net, MAP)(state))
+        inferred = dict(net.infer_options_from_authors_state_dict(state))
+        mapped = dict(net.from_authors_state_dict(state))
         channels = dict(getattr(net, CHANNELS)(state)) if callable(getattr(net, CHANNELS, None)) else {}
     except Exception as err:  # noqa: BLE001 - the plugin's way of saying "not mine"
         return _Miss(comp.name, 0, _short(err))
@@ -158,7 +153,7 @@ def recognise(
     """
     overrides = dict(overrides or {})
     probes = _Probes()
-    generators = registry.components["generator"]
+    generators = registry.of_kind("generator")
     if generator is not None:
         comp = generators.get(generator)
         if comp is None:
@@ -167,7 +162,8 @@ def recognise(
         if not capable(comp, probes):
             names = [c.name for c in generators.values() if capable(c, probes)]
             raise ModelFileError(f"{where}: generator {generator!r} cannot read the authors' checkpoints (its network "
-                                 f"has no {INFER}); generators that can: {', '.join(names) or 'none installed'}")
+                                 "has no infer_options_from_authors_state_dict); generators that can: "
+                                 f"{', '.join(names) or 'none installed'}")
         found = _try(comp, state, overrides, probes)
         if isinstance(found, _Miss):
             raise ModelFileError(f"{where}: not a {generator!r} checkpoint: {found.reason}")
@@ -203,7 +199,7 @@ def _unknown(state: dict[str, Any], registry: "Registry", where: str, misses: li
     shown = ", ".join(f"{k} {tuple(state[k].shape)}" for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
     head = (f"{where}: no installed generator recognises this checkpoint "
             f"({len(keys)} tensor{'' if len(keys) == 1 else 's'}: {shown})")
-    readers = [r for c in registry.components["discriminator"].values() if capable(c, probes)
+    readers = [r for c in registry.of_kind("discriminator").values() if capable(c, probes)
                for r in [_try(c, state, {}, probes)] if isinstance(r, Recognised)]
     if readers:
         name = min(readers, key=lambda r: len(r.inferred)).component.name
@@ -211,7 +207,7 @@ def _unknown(state: dict[str, Any], registry: "Registry", where: str, misses: li
                 "generator's file (*_net_G.pth, or *_net_G_A.pth and *_net_G_B.pth for CycleGAN)")
     if not misses:
         return f"{head}; no installed generator reads the authors' checkpoints (see `translate plugins`)"
-    comps = registry.components["generator"]
+    comps = registry.of_kind("generator")
     overlap = {m.name: _overlap(comps[m.name], state, probes) for m in misses}
     groups: dict[str, list[str]] = {}  # the furthest a generator got and the most names in common first
     for m in sorted(misses, key=lambda m: (-m.stage, -overlap[m.name])):
@@ -224,4 +220,4 @@ def _unknown(state: dict[str, Any], registry: "Registry", where: str, misses: li
             "\nName the network with --generator NAME and fix options with --set KEY=VALUE, if it is one of these")
 
 
-__all__ = ["CHANNELS", "INFER", "MAP", "Recognised", "capable", "recognise"]
+__all__ = ["CHANNELS", "Recognised", "capable", "recognise"]
