@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from model_runs import exported, trained_run
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.model_runs import exported, trained_run
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 

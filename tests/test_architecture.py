@@ -406,3 +406,23 @@ def test_components_are_built_in_one_place() -> None:
                 if str(path.relative_to(ROOT)) not in allowed for call in _calls(path)
                 if isinstance(call.func, ast.Attribute) and call.func.attr == "factory"]
     assert problems == [], "factories called directly:\n" + "\n".join(problems)
+
+
+WHOLE_PROJECT_TESTS = {"test_architecture.py", "test_docs.py", "test_benchmarks.py"}
+
+
+def test_tests_mirror_the_packages() -> None:
+    """A test of ``translate/<package>/`` lives in ``tests/translate/<package>/``, a test of
+    ``plugins/<plugin>/`` in ``tests/plugins/<plugin>/``; only whole-project checks stay at the top."""
+    tests = ROOT / "tests"
+    misplaced = []
+    for path in sorted(tests.rglob("test_*.py")):
+        parts = path.relative_to(tests).parts
+        ok = (len(parts) == 1 and parts[0] in WHOLE_PROJECT_TESTS) or (
+            len(parts) == 3 and parts[0] == "translate" and (PACKAGE / parts[1] / "__init__.py").is_file()) or (
+            len(parts) == 3 and parts[0] == "plugins" and (ROOT / "plugins" / parts[1] / "__init__.py").is_file())
+        if not ok:
+            misplaced.append(str(path.relative_to(ROOT)))
+    assert misplaced == [], f"tests outside the mirror of translate/ and plugins/: {misplaced}"
+    folders = [p for p in tests.rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    assert all((p / "__init__.py").is_file() for p in folders), "every test folder is a package (unique module names)"

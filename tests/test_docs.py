@@ -68,7 +68,7 @@ def test_every_builtin_component_is_documented(recipes_md):
     assert builtin, "no built-in components loaded"
     assert {(c.kind, c.name) for c in builtin} == {(c.kind, c.name) for c in docs.builtin_components()}
     for comp in builtin:
-        if comp.kind == "command":  # not used in recipes: `translate --help` lists them (tests/test_plugins.py)
+        if comp.kind == "command":  # not used in recipes: `translate --help` lists them (tests/translate/plugin/test_plugins.py)
             continue
         if comp.kind == "data_source":
             assert f"| `{comp.name}` | {docs.md_text(comp.description)} |" in recipes_md, comp.name

@@ -11,7 +11,7 @@ whole image trimmed at the right and bottom to multiples of ``scale``.
 ``a = -0.5`` and, when reducing, stretches the kernel by the factor (antialiasing), which is
 what MATLAB's ``imresize(hr, 1/scale, 'bicubic')`` does; the SR literature (SRGAN, EDSR, the
 DIV2K ``LR_bicubic`` files) makes its inputs with that MATLAB call. Measured against a NumPy
-port of it (``tests/test_srgan.py``) on random 8-bit images: away from the 2 outermost pixels,
+port of it (``tests/plugins/translate_srgan/test_srgan.py``) on random 8-bit images: away from the 2 outermost pixels,
 99.9% of the values agree within 1 grey level and none differs by more than 3 (Pillow rounds and
 clips to 8 bits between its horizontal and vertical passes); the outermost pixels differ by up
 to about 20 (MATLAB mirrors the image, Pillow renormalises the truncated kernel).

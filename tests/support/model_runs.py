@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
+from tests.support.tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
 
 _CACHE: dict[str, Path] = {}
 

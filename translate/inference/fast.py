@@ -14,7 +14,7 @@
   (:mod:`translate.nn.gemm_conv`).
 
 It takes and returns fp32 tensors like the original. docs/performance.md gives the figures and the
-tolerance (``FAST_TOLERANCE``); tests/test_fast_inference.py checks both against the plain module.
+tolerance (``FAST_TOLERANCE``); tests/translate/inference/test_fast_inference.py checks both against the plain module.
 """
 
 from __future__ import annotations

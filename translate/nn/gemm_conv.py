@@ -13,7 +13,7 @@ network to layers that take that route when the product has at most ``max_column
 (batch x output positions for a convolution, batch x input positions for a transposed one) and the
 library's otherwise. The parameters, their names and the state dict stay those of the original
 layers (only the class changes), and the result is the same convolution up to floating-point
-rounding (tests/test_gemm_conv.py checks values and gradients against ``torch.nn.functional``).
+rounding (tests/translate/nn/test_gemm_conv.py checks values and gradients against ``torch.nn.functional``).
 """
 
 from __future__ import annotations

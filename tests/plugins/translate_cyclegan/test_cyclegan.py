@@ -14,7 +14,7 @@ from translate.engine.trainer import train
 from translate.errors import RecipeError
 from translate.models import load_model
 
-from tiny_recipes import CYCLEGAN, write_recipe
+from tests.support.tiny_recipes import CYCLEGAN, write_recipe
 
 RECIPE = CYCLEGAN
 
@@ -88,6 +88,6 @@ def test_identity_loss_with_mismatched_channels_is_a_recipe_error(recipe: Path) 
 
 
 def test_recipes_for_public_sets_validate() -> None:
-    root = Path(__file__).resolve().parents[1] / "recipes"
+    root = Path(__file__).resolve().parents[3] / "recipes"
     for name in ("cyclegan_horse2zebra.toml", "cyclegan_monet2photo.toml", "quickstart_unpaired.toml"):
         assert main(["check", str(root / name)]) == 0

@@ -13,7 +13,7 @@ from torch import nn
 
 from translate.plugin.loading import load_plugins
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 try:
     import translate_cyclegan  # noqa: F401

@@ -21,7 +21,7 @@ from translate.data.download import DataSource, extract
 from translate.errors import DataError
 from translate.plugin.loading import load_plugins
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 try:  # installed with the package once its entry point is declared; else straight from the source tree
     import translate_cyclegan  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the install

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from ports import free_port
+from tests.support.ports import free_port
 import translate_perceptual
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.components.build import BuildContext
 from translate.run.logs import read_metrics
 from translate.engine.trainer import train

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 import translate
 import translate_perceptual
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.engine.trainer import train
 from translate.errors import TranslateError
 from translate.models.export import export_run

@@ -18,7 +18,7 @@ from translate.recipe import load_recipe
 from translate.testing import check_generator
 from translate_pix2pix.colorization_lab import AB_SCALE, grey_of, lightness, to_lab, to_rgb
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = Path(__file__).resolve().parents[3] / "recipes"
 TINY = ["data.options.count=8", "data.options.val_count=2", "data.options.test_count=3",
         "data.options.image_size=32", "generator.options.num_downs=5", "generator.options.ngf=8",
         "discriminator.options.ndf=8", "data.batch_size=4", "train.epochs=1", "train.decay=0",

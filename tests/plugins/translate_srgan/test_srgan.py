@@ -24,7 +24,7 @@ from translate.testing import check_discriminator, check_generator, check_option
 from translate_srgan.data import bicubic_downsample
 from translate_srgan.networks import ResidualBlock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

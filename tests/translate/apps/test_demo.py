@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import translate
-from model_runs import copy_folder, write_image
+from tests.support.model_runs import copy_folder, write_image
 from translate.errors import TranslateError
 from translate.apps.serve import Limits, ModelService, RequestError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,10 @@ import pytest
 from PIL import Image
 
 import translate
-from model_runs import write_image
+from tests.support.model_runs import write_image
 from translate.apps.serve import Batcher, Limits, ModelService, RequestError, decode_image, make_server, read_upload
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _start(service: ModelService):

@@ -18,8 +18,8 @@ from translate.commands.eval import eval_cli
 from translate.models import load_model
 from translate.plugin.loading import load_plugins
 
-from model_runs import copy_folder
-from tiny_plugin import TinyMetricsPlugin
+from tests.support.model_runs import copy_folder
+from tests.support.tiny_plugin import TinyMetricsPlugin
 
 METRICS = ["--metrics", "tiny_mae,tiny_mean"]
 

@@ -2,7 +2,7 @@
 
 Parametrised over the built-in plugins' registry at collection time, so a built-in component
 added later is covered automatically, whatever else is installed (third-party plugins run the
-same checks in their own tests; the example plugin's are in tests/test_plugins.py). The checks
+same checks in their own tests; the example plugin's are in tests/translate/plugin/test_plugins.py). The checks
 are :mod:`translate.testing`'s: output shapes, finite outputs in train and eval mode, and a
 finite gradient for every trainable parameter.
 """

@@ -13,7 +13,7 @@ from safetensors import safe_open
 from torch import nn
 
 import translate
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.components.build import BuildContext
 from translate.commands.main import main
 from translate.engine.loss_device import BUILT_LOSSES, place_losses
@@ -23,7 +23,7 @@ from translate.components.method import Method
 from translate.recipe import Recipe, validate
 from translate.testing import load_registry_with
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class ProbeLoss(nn.Module):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.data.options import DeviceAugmentOptions, FixedSizeOptions
 from translate.data.device_augment import DeviceAugment, device_augmentation
 from translate.errors import RecipeError
@@ -125,7 +125,7 @@ def test_jitter_on_a_grey_to_colour_recipe_is_a_recipe_error() -> None:
     from translate.plugin.loading import load_plugins
     from translate.recipe import load_recipe
 
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "quickstart_colorization.toml"
+    recipe = Path(__file__).resolve().parents[3] / "recipes" / "quickstart_colorization.toml"
     registry = load_plugins(strict=True).registry
     with pytest.raises(RecipeError, match=r"data.options: device_augment: colour jitter .* input_channels is 1"):
         load_recipe(recipe, ["data.options.device_augment={brightness=0.2}"], registry)

@@ -14,6 +14,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.support.archives import tar_gz as _tar_gz
+
 import translate
 import translate.plugin.loading
 from translate.commands.main import main
@@ -91,18 +93,6 @@ def server() -> Iterator[_Server]:
 
 def _url(srv: _Server, path: str) -> str:
     return f"http://127.0.0.1:{srv.server_address[1]}{path}"
-
-
-def _tar_gz(files: dict[str, bytes], extra: list[tarfile.TarInfo] = ()) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for info in extra:
-            tf.addfile(info, io.BytesIO(b"x" * info.size) if info.isreg() else None)
-    return buf.getvalue()
 
 
 def _serve(srv: _Server, data: bytes, *, archive: str = "tar.gz", size: int | None = None, **kw: object) -> DataSource:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from test_download import _tar_gz as tar_gz  # the same archive builder
+from tests.support.archives import tar_gz
 
 from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError

@@ -13,7 +13,7 @@ import torch
 
 import translate
 import translate.plugin.loading
-from tiny_plugin import TinyPlugin
+from tests.support.tiny_plugin import TinyPlugin
 from translate.engine.environment import LIBRARIES, environment, write_environment
 from translate.plugin.loading import load_plugins
 

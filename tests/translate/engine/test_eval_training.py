@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tiny_plugin import TinyMae, TinyMetricsPlugin
-from tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
+from tests.support.tiny_plugin import TinyMae, TinyMetricsPlugin
+from tests.support.tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
 from translate.run.checkpoint import list_checkpoints
 from translate.run.logs import read_metrics
 from translate.engine.trainer import train

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from translate.errors import RecipeError
 from translate.engine.trainer import train
 
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
 
 def _params(path: Path) -> dict:

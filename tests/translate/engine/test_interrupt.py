@@ -20,7 +20,7 @@ from translate.run.checkpoint import list_checkpoints
 from translate.engine.interrupt import RunInterrupted, StopSignals
 from translate.run.logs import read_metrics
 from translate.engine.trainer import train
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
 # Loaded by the child interpreter (PYTHONPATH): each training step sleeps a little, so that the
 # signal surely lands mid-run however fast the machine is. The weights are unaffected.

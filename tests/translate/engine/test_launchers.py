@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file
-from ports import free_port
-from tiny_recipes import CYCLEGAN, write_recipe
+from tests.support.ports import free_port
+from tests.support.tiny_recipes import CYCLEGAN, write_recipe
 
 from translate.run.checkpoint import list_checkpoints
 from translate.engine.distributed import check_joined, check_not_alone, requested_processes, wants_cpu

@@ -55,7 +55,7 @@ def test_train_raises_a_recipe_error(tiny_recipe: Path) -> None:
 
 def test_a_bad_file_stops_the_run_after_saving_its_progress(tmp_path: Path, capsys) -> None:
     """data.on_bad_file = "stop": the error names the file and the checkpoint that keeps the steps done."""
-    from tiny_recipes import PIX2PIX, write_recipe
+    from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
     from translate.run.checkpoint import list_checkpoints
     from translate.engine.sampler import EpochSampler

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
+from tests.support.tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
 from translate.nn import gemm_conv
 from translate.engine import speed
 from translate.run.checkpoint import list_checkpoints
@@ -23,7 +23,7 @@ from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from translate.recipe import TrainSpec, load_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 # After 6 steps of the tiny pix2pix run (lr 2e-4), fast-mode weights stay this close to the
 # reference run's, relative to how far the reference run moved them from step 1 to step 6.

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ports import free_port
+from tests.support.ports import free_port
 
 from translate.run.checkpoint import list_checkpoints
 from translate.engine.setup import build_dataset

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_plugin import TinyGenerator, TinyMetricsPlugin, TinyOptions, TinyPlugin
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_plugin import TinyGenerator, TinyMetricsPlugin, TinyOptions, TinyPlugin
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.data.contract import DataInfo
 from translate.errors import RecipeError
 from translate.evaluation import (

@@ -24,7 +24,7 @@ from translate.commands import builtin as builtin_commands
 from translate.plugin.loading import load_plugins
 
 
-from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
+from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
 
 
 @pytest.fixture(scope="module")

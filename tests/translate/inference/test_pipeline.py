@@ -21,8 +21,8 @@ from translate.models import build_meta
 from translate.inference.pipeline import Pipeline, load
 from translate.plugin.loading import load_plugins
 
-from model_runs import trained_run, write_image
-from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin
+from tests.support.model_runs import trained_run, write_image
+from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin
 
 
 @pytest.fixture(scope="module")

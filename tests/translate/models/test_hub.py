@@ -36,7 +36,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ports import free_port
+from tests.support.ports import free_port
 from translate.errors import ModelFileError, TranslateError
 from translate.models.hub import add_push_arguments, download, parse_hub_id, push, push_cli
 
@@ -44,7 +44,7 @@ hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import HfApi, constants  # noqa: E402
 from huggingface_hub.hf_api import CommitInfo  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 REPO = "alice/tiny-model"
 COMMIT_1 = "1" * 8 + hashlib.sha1(b"one").hexdigest()[8:]
 COMMIT_2 = "2" * 8 + hashlib.sha1(b"two").hexdigest()[8:]
@@ -487,7 +487,7 @@ def test_download_rejects_bad_ids_before_any_request(fake_hub, hub_env):
 @pytest.fixture
 def model_folder(tmp_path) -> Path:
     """A valid model folder (tiny generator) plus a file that must not be uploaded."""
-    from tiny_plugin import TinyPlugin
+    from tests.support.tiny_plugin import TinyPlugin
 
     from translate.components.build import BuildContext
     from translate.components.method import ExportSpec

@@ -18,8 +18,8 @@ from translate.models import load_model, read_config, read_tensors, write_model_
 from translate.models.schema import EvaluationMeta
 from translate.plugin.loading import load_plugins
 
-from model_runs import copy_folder
-from tiny_plugin import TinyMetricsPlugin
+from tests.support.model_runs import copy_folder
+from tests.support.tiny_plugin import TinyMetricsPlugin
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe
 
 
-from tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
+from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +185,7 @@ def test_save_needs_a_recorded_module(tmp_path):
 
 
 def test_loading_never_unpickles(model_file, registry, monkeypatch):
-    from model_runs import forbid_unpickling
+    from tests.support.model_runs import forbid_unpickling
 
     forbid_unpickling(monkeypatch)
     load_model(model_file, registry)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ports import free_port
+from tests.support.ports import free_port
 
 from translate.models.reachability import hub_unreachable
 

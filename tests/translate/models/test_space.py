@@ -1,5 +1,5 @@
 """``translate push --space``: the Hugging Face Space running the demo of a pushed model (no network:
-``HfApi`` calls are recorded, as in tests/test_hub.py's push tests)."""
+``HfApi`` calls are recorded, as in tests/translate/models/test_hub.py's push tests)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The Hub is a tiny ``ThreadingHTTPServer`` on 127.0.0.1 answering ``hf_hub_downlo
 ``HEAD|GET /{owner}/{repo}/resolve/{revision}/{path}`` for small files (as the real Hub does:
 ``ETag`` the git blob sha1, ``X-Repo-Commit``), or a Hub cache populated by hand in the layout
 huggingface_hub uses (``models--owner--repo/{refs,snapshots}``). huggingface_hub reads its settings
-at import, so the tests patch ``huggingface_hub.constants`` as tests/test_hub.py does.
+at import, so the tests patch ``huggingface_hub.constants`` as tests/translate/models/test_hub.py does.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from huggingface_hub import constants
 from safetensors.torch import save_file
 
 import translate
-from ports import free_port
+from tests.support.ports import free_port
 from translate.errors import ModelFileError, TranslateError
 from translate.models.weights import WeightsMissing, file_sha256, load_weights, resolve_weights, search_folders
 

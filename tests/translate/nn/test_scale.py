@@ -1,6 +1,6 @@
 """Generators that change resolution (contract 1 of issue 12): output H, W = scale_factor x input's.
 
-A scale-2 test generator (conv + PixelShuffle, tests/scale_plugin.py) on a paired data set
+A scale-2 test generator (conv + PixelShuffle, tests/support/scale_plugin.py) on a paired data set
 serving 16x16 inputs and 32x32 targets goes through everything that runs a generator: the
 generator check, the engine's size checks, training with sample grids, the model file, infer
 (padding, ``--size``, tiles), ``translate.load``, ONNX export and check, evaluation, the card.
@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
-from scale_plugin import ScalePlugin
-from tiny_plugin import TinyMetricsPlugin
+from tests.support.scale_plugin import ScalePlugin
+from tests.support.tiny_plugin import TinyMetricsPlugin
 
 import translate
 from translate.components.build import BuildContext
@@ -380,7 +380,7 @@ def test_onnx_export_and_check_at_scale_2(registry, run: Path, tmp_path: Path) -
 
 
 def test_evaluation_compares_outputs_with_targets_at_the_target_size(registry, run: Path) -> None:
-    from scale_plugin import TinySrDataOptions, TinySrDataset
+    from tests.support.scale_plugin import TinySrDataOptions, TinySrDataset
 
     module, info = load_model(run, registry).generator()
     data = TinySrDataset(TinySrDataOptions(count=4), "val")  # 16x16 inputs, 32x32 targets

@@ -43,7 +43,7 @@ BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segm
 EXAMPLE_DIST = "translate-example-plugin"
 EXAMPLE_GENERATOR = "tiny_resnet"
 ENV_VARS = ("TRANSLATE_LOAD_PLUGINS", "TRANSLATE_STRICT_PLUGINS", "TRANSLATE_TRACE_PLUGINS")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 BROKEN_MODULE = 'raise RuntimeError("boom: this plugin is broken")\n'
 

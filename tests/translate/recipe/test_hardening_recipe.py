@@ -11,7 +11,7 @@ from translate.errors import RecipeError
 from translate.plugin.options import add_key_hints
 from translate.recipe import MAX_SEED, load_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 QUICKSTART = ROOT / "recipes" / "quickstart.toml"
 UNPAIRED = ROOT / "recipes" / "quickstart_unpaired.toml"
 

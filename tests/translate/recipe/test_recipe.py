@@ -24,7 +24,7 @@ from translate.recipe import (
     validate,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 RECIPES = sorted((ROOT / "recipes").rglob("*.toml"))
 ABLATIONS = ROOT / "recipes" / "ablations"
 FACADES = ROOT / "recipes" / "pix2pix_facades.toml"

@@ -16,7 +16,7 @@ from translate.run.checkpoint import list_checkpoints
 from translate.run.nospace import DiskFull
 from translate.run.resume import checkpoint_problem
 from translate.engine.trainer import train
-from tiny_recipes import PIX2PIX, write_recipe
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
 
 @pytest.fixture(scope="module")

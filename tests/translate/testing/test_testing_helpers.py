@@ -18,7 +18,7 @@ from translate.components.method import ExportSpec, Method
 from translate.plugin.loading import get_registry
 from translate.testing import check_component, check_loss, check_method, load_registry_with
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PLUGINS_MD = ROOT / "docs" / "plugins.md"
 TINY_UNET = {"name": "unet", "options": {"num_downs": 5, "ngf": 8}}
 TINY_PATCHGAN = {"name": "patchgan", "options": {"n_layers": 2, "ndf": 8}}

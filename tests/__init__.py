@@ -1,0 +1,1 @@
+"""The test suite: a package tree that mirrors the repository (translate/ and plugins/)."""

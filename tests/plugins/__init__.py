@@ -1,0 +1,1 @@
+"""Tests of the built-in plugins, one folder per package of plugins/."""

@@ -1,0 +1,1 @@
+"""Shared helpers for the tests: tiny recipes and plugins, trained tiny runs, ports, archives."""
