@@ -41,8 +41,8 @@ def run_one(method_name: str, batch: int, precision: str, steps: int, warmup: in
     import torch
 
     from translate.components.build import BuildContext
-    from translate.engine.setup import make_accelerator, prepare
     from translate.components.method import StepContext
+    from translate.engine.setup import make_accelerator, prepare
     from translate.plugin.loading import get_registry
     from translate.recipe import load_recipe
 

@@ -52,9 +52,8 @@ def main() -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra recipe override")
     args = p.parse_args()
     import torch
-    from torch.profiler import ProfilerActivity, profile
-
     from bench_speed import Worker
+    from torch.profiler import ProfilerActivity, profile
 
     what, batch = args.config.split(":")
     worker = Worker(what, int(batch), [f'train.speed="{args.speed}"', *args.overrides], args.size)

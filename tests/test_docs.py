@@ -12,8 +12,8 @@ import pluggy
 import pytest
 
 from translate.apps import docs
-from translate.plugin import hookspecs
 from translate.commands.main import main
+from translate.plugin import hookspecs
 from translate.plugin.loading import get_registry
 from translate.recipe import Recipe, load_recipe
 

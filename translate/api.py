@@ -40,17 +40,17 @@ from __future__ import annotations
 from typing import Any
 
 from .components.build import BuildContext
-from .data.contract import DataInfo, SampleKey, resolve_key, split_key
-from .nn.traits import AuthorsCheckpoint, scale_factor, size_multiple
-from .data.options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
-from .data.source import DataSource, register_archives
-from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
-from .plugin.factories import lazy_factory
-from .plugin.hookspecs import Register, hookimpl
 from .components.method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
 from .components.metric import EvalBatch, Metric, MetricContext
-from .plugin.options import NoOptions, Options
+from .data.contract import DataInfo, SampleKey, resolve_key, split_key
+from .data.options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
 from .data.preprocess import PreprocessMode
+from .data.source import DataSource, register_archives
+from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
+from .nn.traits import AuthorsCheckpoint, scale_factor, size_multiple
+from .plugin.factories import lazy_factory
+from .plugin.hookspecs import Register, hookimpl
+from .plugin.options import NoOptions, Options
 
 _LAZY: dict[str, tuple[str, ...]] = {
     "losses": ("AdversarialLoss", "Discriminator", "is_trainable"),

@@ -12,7 +12,6 @@ from translate.api import lazy_factory
 
 from .network_options import ConfigurableResnetOptions, ResnetOptions
 
-
 _RESNET = f"{__package__}.resnet"
 
 GENERATORS: list[tuple[str, Callable[..., Any], type[ResnetOptions], dict[str, Any], str]] = [

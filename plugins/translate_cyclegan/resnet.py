@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from translate.api import conv_bias, init_weights, norm_layer
+
 from .authors import AuthorsCheckpoint
 from .network_options import ResnetOptions
 from .padding import ReflectionPad2d

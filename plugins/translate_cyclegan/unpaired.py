@@ -38,10 +38,10 @@ import torch
 from PIL import Image
 
 from translate.api import (
+    IMAGE_EXTENSIONS,
     DataError,
     DataInfo,
     ensure_generated,
-    IMAGE_EXTENSIONS,
     list_images,
     paint_shape,
     place_shapes,

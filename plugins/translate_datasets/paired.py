@@ -9,12 +9,12 @@ import numpy as np
 import torch
 
 from translate.api import (
-    convert_channels,
+    IMAGE_EXTENSIONS,
     DataError,
     DataInfo,
-    IMAGE_EXTENSIONS,
-    list_images,
     PairedAugment,
+    convert_channels,
+    list_images,
     read_image,
     resolve_key,
     split_pair,

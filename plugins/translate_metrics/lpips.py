@@ -15,8 +15,16 @@ from typing import Any
 
 import torch
 
-from translate.api import (EvalBatch, Metric, MetricContext, ModelFileError, TranslateError, file_sha256, load_weights,
-                           resolve_weights)
+from translate.api import (
+    EvalBatch,
+    Metric,
+    MetricContext,
+    ModelFileError,
+    TranslateError,
+    file_sha256,
+    load_weights,
+    resolve_weights,
+)
 
 from .common import check_pair, full_precision, library, option_path, rgb, value
 from .options import LPIPSOptions

@@ -21,7 +21,6 @@ from .network_options import (
     UNetOptions,
 )
 
-
 _UNET, _PATCHGAN, _METHOD = f"{__name__}.unet", f"{__name__}.patchgan", f"{__name__}.method"
 _COLORIZER, _COLOR_METHOD, _COLOR_DATA = (f"{__name__}.colorization", f"{__name__}.colorization_method",
                                           f"{__name__}.colorization_data")

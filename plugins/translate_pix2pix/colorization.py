@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from translate.api import init_weights
+
 from .colorization_lab import L_SCALE, lightness, to_rgb
 from .network_options import ConfigurableUNetOptions
 from .unet import UNet

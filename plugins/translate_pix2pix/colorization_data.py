@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from translate.api import (
+    IMAGE_EXTENSIONS,
     DataError,
     DataInfo,
-    IMAGE_EXTENSIONS,
     convert_channels,
     ensure_generated,
     list_images,

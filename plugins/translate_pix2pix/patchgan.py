@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from translate.api import init_weights, norm_layer
+
 from . import authors
 from .authors import has_bias
 from .network_options import PatchGANOptions, PixelGANOptions

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from translate.api import DataError, DataInfo, IMAGE_EXTENSIONS, list_images, read_image, resolve_key, to_tensor
+from translate.api import IMAGE_EXTENSIONS, DataError, DataInfo, list_images, read_image, resolve_key, to_tensor
 
 from .options import SRFolderOptions, SRServeOptions
 

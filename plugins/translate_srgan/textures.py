@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from translate.api import DataError, ensure_generated, list_images, place_shapes, shape_mask, SHAPE_KINDS
+from translate.api import SHAPE_KINDS, DataError, ensure_generated, list_images, place_shapes, shape_mask
 
 from .data import SRDataset, bicubic_downsample, to_uint8_image
 from .options import SRShapesOptions

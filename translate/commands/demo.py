@@ -26,9 +26,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def demo_cli(args: argparse.Namespace) -> int:
     """``translate demo``: check Gradio first (before loading the model), build the page, serve until Ctrl-C."""
-    from ..apps.serve.service import ModelService
     from ..apps.demo.app import build_demo, import_gradio, launch
     from ..apps.demo.content import demo_content
+    from ..apps.serve.service import ModelService
 
     import_gradio()
     service = ModelService(args.model, limits=limits_from(args), device=args.device, dtype=args.precision,

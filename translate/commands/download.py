@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..data.source import DataSource
-from ..utils.disk import format_size
-from ..errors import PluginError
 from ..data.download.install import download
+from ..data.source import DataSource
+from ..errors import PluginError
+from ..utils.disk import format_size
 
 if TYPE_CHECKING:
     from ..plugin.registry import Component, Registry

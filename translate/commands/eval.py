@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.contract import data_info, guard_bad_files
 from ..errors import DataError, ModelFileError, OptionsInvalid, RecipeError, TranslateError, UnknownComponent
-from ..models.evaluation import BEST_EVALUATION_FILENAME, EVALUATION_FILENAME, best_model_path
-from ..models import MODEL_FILENAME, LoadedModel, load_model
-from ..recipe import EvalSpec, Recipe, load_recipe, parse_override
 from ..evaluation.record import format_table, write_evaluation
 from ..evaluation.runner import EvaluationError, GeneratorUnderTest, MetricSpec, evaluate_generators
+from ..models import MODEL_FILENAME, LoadedModel, load_model
+from ..models.evaluation import BEST_EVALUATION_FILENAME, EVALUATION_FILENAME, best_model_path
+from ..recipe import EvalSpec, Recipe, load_recipe, parse_override
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
@@ -213,8 +213,8 @@ def _get(registry: "Registry", kind: str, name: str, where: str) -> Any:
 
 def eval_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:
     """``translate eval``: evaluate, write ``evaluation.json`` (atomically), print the table; returns 0."""
-    from ..models.export import training_summary
     from ..inference.translator import resolve_device
+    from ..models.export import training_summary
     from ..models.weights import file_sha256
 
     if registry is None:

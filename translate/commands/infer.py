@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models.source import resolve_source
-from ..models import load_model
 from ..inference.inputs import collect_inputs
 from ..inference.outputs import check_outputs
 from ..inference.run import translate_files
 from ..inference.translator import Translator
+from ..models import load_model
+from ..models.source import resolve_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..data.contract import DataInfo
 from ..errors import PluginError, RecipeError
-from .method import ComponentRecord
-from ..recipe import ComponentSpec, Recipe, declared_loss_roles
 from ..plugin.registry import Component, Registry
+from ..recipe import ComponentSpec, Recipe, declared_loss_roles
+from .method import ComponentRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -66,10 +66,8 @@ def unwrap(module: "torch.nn.Module") -> "torch.nn.Module":
 
 def set_requires_grad(module: "torch.nn.Module | None", flag: bool) -> None:
     """Freeze or unfreeze a network (freeze D during the G step, ENGINE_NOTES 3)."""
-    if module is None:
-        return
-    for p in module.parameters():
-        p.requires_grad_(flag)
+    if module is not None:
+        module.requires_grad_(flag)
 
 
 class Method:

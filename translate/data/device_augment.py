@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
+from ..errors import DataError, RecipeError
 from .contract import item_seed
 from .options import AugmentOptions, DeviceAugmentOptions
-from ..errors import DataError, RecipeError
 
 _CACHE_LIMIT = 16
 """Pipelines kept per batch size (height, width); a crop is built for one size."""

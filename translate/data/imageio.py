@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from ..utils.atomic import write_bytes_atomic
 from ..errors import DataError
+from ..utils.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..utils.atomic import write_text_atomic
+from ..components.method import Method
 from ..data.contract import DataInfo
 from ..errors import DataError, TranslateError
 from ..evaluation import (
@@ -40,12 +40,11 @@ from ..evaluation import (
     write_evaluation,
 )
 from ..evaluation.values import float_value, json_value
-from ..components.method import Method
-from ..recipe import Recipe
 from ..plugin.registry import Registry
+from ..recipe import Recipe
+from ..utils.atomic import write_text_atomic
 from .setup import build_dataset
 from .steps import any_process
-
 
 
 def read_best(run_dir: Path) -> dict[str, Any] | None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ModelFileError, RecipeError
 from ..components.method import Method
+from ..errors import ModelFileError, RecipeError
 from ..plugin.registry import Registry
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import torch
 
 from ..components.build import BuildContext
+from ..components.method import Method
 from ..data.contract import DataInfo, data_info, guard_bad_files
 from ..errors import DataError, RecipeError, TranslateError
-from ..components.method import Method
-from ..recipe import Recipe
 from ..plugin.registry import Registry
+from ..recipe import Recipe
 from ..run.checkpoint import latest_checkpoint
 from .distributed import check_joined, check_not_alone, wants_cpu
 from .loss_device import BUILT_LOSSES, built_losses, place_losses

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
+from ..components.method import Method
 from ..data.contract import DataInfo
 from ..errors import TrainingDiverged
-from ..components.method import Method
 from ..recipe import Recipe
 from ..run.checkpoint import Progress, latest_checkpoint, save_checkpoint
 from ..run.nospace import disk_full_error, is_disk_full, state_nbytes
@@ -19,12 +19,10 @@ from .schedule import linear_decay_factor
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
-    """Move the tensors of a (nested dict) batch to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
+    """Move the tensors of a (nested) batch to ``device`` (Accelerate's ``send_to_device``, non-blocking)."""
+    from accelerate.utils import send_to_device
+
+    return send_to_device(batch, device, non_blocking=True)
 
 
 def set_lrs(method: Method, recipe: Recipe, progress: Progress, unit_total: int, per_epoch: bool) -> None:

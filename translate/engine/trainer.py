@@ -27,24 +27,24 @@ from typing import Any
 
 import torch
 
-from ..utils.atomic import write_text_atomic
+from ..components.method import StepContext
 from ..data import device_augment
 from ..data.contract import BadDataFile
 from ..errors import TranslateError
-from ..components.method import StepContext
-from ..recipe import Recipe, load_recipe, to_toml
 from ..plugin.registry import Registry
-from . import speed, steps
+from ..recipe import Recipe, load_recipe, to_toml
 from ..run.checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
+from ..run.lock import RunLock
+from ..run.logs import MetricsLog
+from ..run.resume import choose_checkpoint
+from ..utils.atomic import write_text_atomic
+from . import speed, steps
 from .data_wait import DataClock
 from .environment import write_environment
 from .evaluate import TrainingEvaluation
 from .init_from import init_from_model
 from .interrupt import RunInterrupted, StopSignals, ignore_stop_signals, resume_command
-from ..run.lock import RunLock
-from ..run.logs import MetricsLog
 from .progress import make_progress
-from ..run.resume import choose_checkpoint
 from .sampler import EpochSampler
 from .setup import (
     build_dataset,

@@ -8,7 +8,14 @@
 
 from __future__ import annotations
 
-from .record import BEST_MODEL_FILENAME, BEST_RECORD_FILENAME, EVALUATION_FILENAME, format_table, read_evaluation, write_evaluation
+from .record import (
+    BEST_MODEL_FILENAME,
+    BEST_RECORD_FILENAME,
+    EVALUATION_FILENAME,
+    format_table,
+    read_evaluation,
+    write_evaluation,
+)
 from .runner import (
     EvaluationError,
     EvaluationResult,

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..utils.atomic import write_text_atomic
 from ..errors import TranslateError
+from ..utils.atomic import write_text_atomic
 from .runner import EvaluationResult
 from .values import float_value
 

@@ -14,12 +14,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..components.metric import EvalBatch, Metric, MetricContext
 from ..data.contract import data_info
 from ..errors import TranslateError
-from ..components.metric import EvalBatch, Metric, MetricContext
-from ..plugin.registry import OptionsInvalid, Registry, UnknownComponent
-from ..nn.traits import scale_factor
 from ..nn.test_mode import in_test_mode
+from ..nn.traits import scale_factor
+from ..plugin.registry import OptionsInvalid, Registry, UnknownComponent
 from .generate import batches, fingerprint, generate, same_size
 from .values import json_value
 

@@ -12,8 +12,8 @@ import html as htmllib
 from pathlib import Path
 from urllib.parse import quote
 
-from ..utils.atomic import write_text_atomic
 from ..errors import DataError
+from ..utils.atomic import write_text_atomic
 from .inputs import InputImage
 
 HTML_INPUTS = "inputs"

@@ -20,6 +20,7 @@ tolerance (``FAST_TOLERANCE``); tests/translate/inference/test_fast_inference.py
 from __future__ import annotations
 
 import copy
+
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval

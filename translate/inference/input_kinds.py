@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..errors import TranslateError
 from ..data.imageio import convert_channels, pil_to_array, read_image
+from ..errors import TranslateError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -23,8 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import DataError, TranslateError
 from ..data.imageio import IMAGE_EXTENSIONS, convert_channels, list_images, read_image, split_pair
+from ..errors import DataError, TranslateError
 from ..models import GeneratorMeta
 
 _GLOB_MAGIC = re.compile(r"[*?[]")

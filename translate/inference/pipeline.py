@@ -38,14 +38,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..errors import TranslateError
-from .translator import Translator
-from .input_kinds import prepare_input
-from ..models.source import resolve_source
 from ..models import GeneratorInfo, LoadedModel, ModelMeta, load_model
+from ..models.source import resolve_source
+from .input_kinds import prepare_input
+from .translator import Translator
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
     from typing import Unpack
+
+    import torch
 
     from ..plugin.registry import Registry
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
 from ..data.imageio import save_image
+from ..errors import DataError
 from .comparison import HTML_INPUTS, HTML_TARGETS, check_html_names, write_html
 from .inputs import InputImage, read_input
 from .translator import Translator

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from ..errors import PluginError, TranslateError
-from ..nn.test_mode import dropout_seed, in_test_mode
 from ..models import GeneratorInfo
+from ..nn.test_mode import dropout_seed, in_test_mode
 from ..nn.traits import scale_factor
 from .inputs import parse_size, resize_image
 from .tiling import translate_tiles

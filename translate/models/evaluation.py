@@ -19,9 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import TranslateError
-from ..evaluation.record import EVALUATION_FILENAME  # what translate eval writes next to the model
+from ..evaluation.record import (
+    BEST_MODEL_FILENAME,
+    BEST_RECORD_FILENAME,
+    EVALUATION_FILENAME,  # what translate eval writes next to the model
+)
 from .schema import EvaluationMeta
-from ..evaluation.record import BEST_MODEL_FILENAME, BEST_RECORD_FILENAME
 from .weights import file_sha256
 
 BEST_EVALUATION_FILENAME = "evaluation-best.json"

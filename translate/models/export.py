@@ -32,9 +32,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..utils.atomic import umask, write_text_atomic
 from ..errors import TranslateError
-from .card import model_card
+from ..utils.atomic import umask, write_text_atomic
 from . import (
     CONFIG_FILENAME,
     MODEL_FILENAME,
@@ -48,6 +47,7 @@ from . import (
     read_tensors,
     write_model_file,
 )
+from .card import model_card
 from .evaluation import BEST_MODEL_FILENAME, best_model_path, model_evaluation, read_run_json
 
 if TYPE_CHECKING:  # pragma: no cover

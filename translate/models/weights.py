@@ -131,8 +131,8 @@ def _from_hub(spec: str, *, filename: str, what: str, origin: str, option: str) 
     repo_id, path_in_repo, revision = split_hub_spec(spec, filename)
     from huggingface_hub import constants, hf_hub_download
 
-    from .reachability import hub_unreachable
     from ..version import __version__
+    from .reachability import hub_unreachable
 
     unreachable = hub_unreachable()  # then only the cache is read: no minute of retries
     try:
@@ -162,11 +162,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _SHA256:
-        digest = hashlib.sha256()
         with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        _SHA256[key] = digest.hexdigest()
+            _SHA256[key] = hashlib.file_digest(fh, "sha256").hexdigest()
     return _SHA256[key]
 
 

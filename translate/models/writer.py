@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..utils.atomic import atomic_path
 from ..components.method import unwrap
 from ..nn.traits import scale_factor, size_multiple
+from ..utils.atomic import atomic_path
 from .schema import (
     FORMAT_VERSION,
     MAX_SIZE_MULTIPLE,
@@ -35,8 +35,8 @@ from .schema import (
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..data.contract import DataInfo
     from ..components.method import ExportSpec
+    from ..data.contract import DataInfo
 
 _MAX_SIZE = 65536
 

@@ -16,9 +16,10 @@ from importlib import metadata
 from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
+from packaging.utils import canonicalize_name
 
-from . import hookspecs
 from ..errors import PluginError
+from . import hookspecs
 from .registry import PluginInfo, Registry
 
 ENTRY_POINT_GROUP = "translate"
@@ -27,7 +28,7 @@ IN_PROCESS = "(in-process)"
 
 
 def _norm(dist: str) -> str:
-    return dist.lower().replace("_", "-")
+    return canonicalize_name(dist)
 
 
 def _flag(name: str) -> bool:

@@ -16,7 +16,8 @@ from ..errors import PluginError, RecipeError
 from ..plugin.options import add_key_hints, error_lines
 from ..plugin.registry import Component, OptionsInvalid, Registry, UnknownComponent
 from .files import apply_overrides, read_recipe_file, resolved_dict
-from .schema import SKELETON, COMPONENT_SECTIONS, ComponentSpec, EvalSpec, Recipe
+from .schema import COMPONENT_SECTIONS, SKELETON, ComponentSpec, EvalSpec, Recipe
+
 
 def validate(data: dict[str, Any], registry: Registry, source: str = "<recipe>") -> Recipe:
     """Validate a recipe dict: skeleton, component names, then each component's options."""

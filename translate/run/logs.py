@@ -9,7 +9,6 @@ from typing import Any
 
 from ..utils.atomic import write_text_atomic
 
-
 PREVIOUS_SUFFIX = ".previous"
 
 

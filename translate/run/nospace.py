@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from ..utils.disk import format_size, is_disk_full
 from ..errors import TranslateError
+from ..utils.disk import format_size, is_disk_full
 
 __all__ = ["DiskFull", "disk_full_error", "is_disk_full", "state_nbytes"]
 

@@ -31,9 +31,8 @@ def check_loss(source: Registry | Component, name: str | None = None, *, options
     """
     import torch
 
-    from ..components.losses import is_trainable
+    from ..components.losses import AdversarialLoss, is_trainable
     from ..engine.loss_device import place_losses
-    from ..components.losses import AdversarialLoss
 
     comp = component_of(source, "loss", name)
     where = f"loss {comp.name!r}"

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..components.build import BuildContext
 from ..data.contract import DataInfo
-from ..recipe import Recipe, loss_role_problems, resolved_dict
 from ..nn.traits import scale_factor, size_multiple
 from ..plugin.registry import OptionsInvalid, Registry
+from ..recipe import Recipe, loss_role_problems, resolved_dict
 from .losses import component_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,9 +99,9 @@ def _prepared(method: Any, ctx: BuildContext, where: str) -> Any:
     from accelerate import Accelerator
 
     from ..components.losses import is_trainable
+    from ..components.method import Method
     from ..engine.loss_device import BUILT_LOSSES
     from ..engine.setup import prepare
-    from ..components.method import Method
 
     if not isinstance(method, Method):
         raise AssertionError(f"{where}: factory returned {type(method).__name__}, not a translate.Method")
@@ -244,10 +244,10 @@ def _export_to(method: Any, name: str, recipe: Recipe, info: DataInfo, registry:
                where: str) -> None:
     import torch
 
-    from ..nn.test_mode import in_test_mode
     from ..components.method import unwrap
-    from ..models import save_model
     from ..inference.pipeline import load
+    from ..models import save_model
+    from ..nn.test_mode import in_test_mode
 
     specs = method.exports()
     if not specs:

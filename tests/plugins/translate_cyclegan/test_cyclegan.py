@@ -8,13 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.support.tiny_recipes import CYCLEGAN, write_recipe
 from translate.commands.main import main
-from translate.run.checkpoint import list_checkpoints
 from translate.engine.trainer import train
 from translate.errors import RecipeError
 from translate.models import load_model
-
-from tests.support.tiny_recipes import CYCLEGAN, write_recipe
+from translate.run.checkpoint import list_checkpoints
 
 RECIPE = CYCLEGAN
 

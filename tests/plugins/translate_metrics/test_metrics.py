@@ -321,6 +321,7 @@ def test_clean_resize_is_pils_bicubic(size):
     """The "clean" protocol's resize against PIL's bicubic on float images (what clean-fid calls)."""
     import numpy as np
     from PIL import Image
+
     from translate_metrics.inception import clean_resize
 
     image = torch.randint(0, 256, (1, 3, size, size // 2), generator=torch.Generator().manual_seed(size),

@@ -12,18 +12,18 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from tests.support.ports import free_port
 import translate_perceptual
+from tests.support.ports import free_port
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.components.build import BuildContext
-from translate.run.logs import read_metrics
+from translate.components.method import StepContext
 from translate.engine.trainer import train
 from translate.errors import ModelFileError, RecipeError, TranslateError
-from translate.components.method import StepContext
+from translate.models.weights import WeightsMissing
 from translate.plugin.loading import builtin_entry_points, load_plugins
 from translate.recipe import Recipe
+from translate.run.logs import read_metrics
 from translate.testing import check_loss, check_options_strict, load_registry_with
-from translate.models.weights import WeightsMissing
 
 REG = load_registry_with(translate_perceptual)
 TINY = {"model": "test_resnet", "weights": "random"}

@@ -15,13 +15,13 @@ from safetensors.torch import load_file, save_file
 import translate
 import translate_perceptual
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
+from translate.components.method import ComponentRecord
 from translate.engine.trainer import train
 from translate.errors import TranslateError
-from translate.models.export import export_run
-from translate.components.method import ComponentRecord
 from translate.models import load_model
-from translate.testing import check_generator, check_options_strict, load_registry_with
+from translate.models.export import export_run
 from translate.models.weights import WeightsMissing
+from translate.testing import check_generator, check_options_strict, load_registry_with
 
 REG = load_registry_with(translate_perceptual)
 COMP = REG.get("generator", "timm_unet")

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from translate.components.build import BuildContext
-from translate.errors import ModelFileError
 from translate.components.method import ExportSpec, StepContext
+from translate.errors import ModelFileError
 from translate.models import load_model, save_model
 from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe

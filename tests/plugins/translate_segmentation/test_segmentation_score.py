@@ -14,13 +14,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from translate.api import DataError, EvalBatch, MetricContext, ModelFileError, PluginError, WeightsMissing
+from translate.commands.main import main as translate_main
 from translate.plugin.loading import load_plugins
 from translate.plugin.registry import OptionsInvalid
 from translate.testing import check_options_strict
 from translate_segmentation.cityscapes import CLASS_NAMES, LABELS
 from translate_segmentation.convert_caffe import convert
-
-from translate.commands.main import main as translate_main
 from translate_segmentation.fcn8s import CAFFE_NAMES, NO_BIAS, FCN8s
 from translate_segmentation.labels import LabelFiles, decode_palette
 from translate_segmentation.score import FCNScore, confusion, scores

@@ -14,12 +14,12 @@ from PIL import Image
 
 import translate_srgan
 from translate.api import DataError, StepContext
-from translate.components.build import BuildContext
 from translate.commands.main import main
+from translate.components.build import BuildContext
 from translate.errors import RecipeError
 from translate.plugin.loading import load_plugins
-from translate.recipe import Recipe, load_recipe
 from translate.plugin.registry import OptionsInvalid
+from translate.recipe import Recipe, load_recipe
 from translate.testing import check_discriminator, check_generator, check_options_strict, load_registry_with
 from translate_srgan.data import bicubic_downsample
 from translate_srgan.networks import ResidualBlock
@@ -194,9 +194,8 @@ def test_div2k_sources_point_at_the_public_host(registry, tmp_path):
 
 
 def test_bicubic_baseline_command(registry, tmp_path, capsys):
-    from translate_srgan.bicubic import bicubic_upsample
-
     from translate.commands.main import main as translate_main
+    from translate_srgan.bicubic import bicubic_upsample
 
     def baseline(argv):  # the plugin's command, through the translate command line
         return translate_main(["bicubic-baseline", *argv])
@@ -369,8 +368,8 @@ def test_infer_output_is_four_times_the_input(tiny_run, tmp_path, capsys):
 def test_onnx_round_trip_of_the_sr_model(tiny_run, tmp_path):
     import onnxruntime as ort
 
-    from translate.models.export import export_run
     from translate.models import load_model
+    from translate.models.export import export_run
     from translate.models.onnx import export_onnx
 
     root, _ = tiny_run

@@ -17,8 +17,8 @@ import pytest
 
 import translate
 from tests.support.model_runs import copy_folder, write_image
-from translate.errors import TranslateError
 from translate.apps.serve import Limits, ModelService, RequestError
+from translate.errors import TranslateError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,8 +39,8 @@ def test_the_base_install_does_not_import_gradio() -> None:
 
 def test_missing_gradio_says_how_to_install(monkeypatch: pytest.MonkeyPatch, cyclegan_model: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from translate.commands.main import main
     from translate.apps.demo import import_gradio
+    from translate.commands.main import main
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
     with pytest.raises(TranslateError, match=r"pip install 'translate-i2i\[demo\]'"):

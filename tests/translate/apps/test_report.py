@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from translate.engine.environment import write_environment
-from translate.errors import TranslateError
 from translate.apps.report import NotARunFolder, write_report
-from translate.commands.report import add_report_arguments, report_cli
 from translate.apps.report.plots import loss_groups
 from translate.apps.report.sections import MAX_SAMPLES, evenly_spaced
+from translate.commands.report import add_report_arguments, report_cli
+from translate.engine.environment import write_environment
+from translate.errors import TranslateError
 
 HOSTILE = '<script>alert("x")</script>&'
 PLOT_FILES = {"losses.png", "metrics.png", "learning_rates.png", "images_per_s.png"}

@@ -12,14 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.commands.main import build_parser, main
-from translate.errors import DataError, TranslateError
-from translate.commands.eval import eval_cli
-from translate.models import load_model
-from translate.plugin.loading import load_plugins
-
 from tests.support.model_runs import copy_folder
 from tests.support.tiny_plugin import TinyMetricsPlugin
+from translate.commands.eval import eval_cli
+from translate.commands.main import build_parser, main
+from translate.errors import DataError, TranslateError
+from translate.models import load_model
+from translate.plugin.loading import load_plugins
 
 METRICS = ["--metrics", "tiny_mae,tiny_mean"]
 
@@ -249,8 +248,8 @@ def test_cyclegan_both_directions_and_one(plugins, cyclegan_run, tmp_path):
 
 
 def test_translate_run_writes_the_report_and_survives_its_failure(tmp_path, monkeypatch, capsys):
-    import translate.engine.trainer
     import translate.apps.report
+    import translate.engine.trainer
 
     calls = []
     monkeypatch.setattr(translate.engine.trainer, "train", lambda recipe, **kw: type("R", (), {"run_dir": tmp_path}))

@@ -14,12 +14,12 @@ from torch import nn
 
 import translate
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
-from translate.components.build import BuildContext
 from translate.commands.main import main
+from translate.components.build import BuildContext
+from translate.components.method import Method
 from translate.engine.loss_device import BUILT_LOSSES, place_losses
 from translate.engine.setup import prepare
 from translate.errors import PluginError, RecipeError, UnknownComponent
-from translate.components.method import Method
 from translate.recipe import Recipe, validate
 from translate.testing import load_registry_with
 

@@ -10,8 +10,8 @@ import torch
 from pydantic import ValidationError
 
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
-from translate.data.options import DeviceAugmentOptions, FixedSizeOptions
 from translate.data.device_augment import DeviceAugment, device_augmentation
+from translate.data.options import DeviceAugmentOptions, FixedSizeOptions
 from translate.errors import RecipeError
 
 GAIN = torch.tensor([0.5, -0.8, 0.25]).view(1, 3, 1, 1)

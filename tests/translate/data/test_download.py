@@ -14,14 +14,13 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.archives import tar_gz as _tar_gz
-
 import translate
 import translate.plugin.loading
+from tests.support.archives import tar_gz as _tar_gz
+from translate.commands import builtin as builtin_commands
 from translate.commands.main import main
 from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError, PluginError
-from translate.commands import builtin as builtin_commands
 from translate.plugin.loading import load_plugins
 
 NAME = "testpairs"

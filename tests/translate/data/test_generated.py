@@ -14,10 +14,10 @@ from PIL import Image
 from pydantic import Field, ValidationError
 
 from translate.data.contract import resolve_key
-from translate.data.options import AugmentOptions, FixedSizeOptions, GeneratedOptions
-from translate.errors import DataError
 from translate.data.generated import ensure_generated, is_complete, read_manifest
+from translate.data.options import AugmentOptions, FixedSizeOptions, GeneratedOptions
 from translate.data.shapes import SHAPE_KINDS, shape_mask
+from translate.errors import DataError
 
 PARAMS = {"generator_version": 1, "seed": 0, "count": 2}
 EXPECTED = {"train": 2, "val": 1}

@@ -4,10 +4,10 @@ different sizes are resized by the resizing modes (refused, with the option to s
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-import importlib
 import numpy as np
 import pytest
 import torch
@@ -17,7 +17,6 @@ from translate.data.augment import PairedAugment
 from translate.data.contract import BadDataFile, BadFileGuard, guard_bad_files
 from translate.errors import DataError
 from translate.plugin.loading import get_registry
-
 from translate_datasets import shapes as shapes_module
 
 for _module in ("albumentations", "cv2"):  # imported here once: forked DataLoader workers need not import them

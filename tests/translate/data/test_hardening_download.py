@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from tests.support.archives import tar_gz
 
+from tests.support.archives import tar_gz
 from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError
 

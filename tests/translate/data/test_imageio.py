@@ -7,7 +7,6 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from translate.errors import DataError
 from translate.data.imageio import (
     convert_channels,
     list_images,
@@ -18,6 +17,7 @@ from translate.data.imageio import (
     to_tensor,
     to_uint8,
 )
+from translate.errors import DataError
 
 
 def _levels(rng: np.random.Generator, shape: tuple[int, ...], levels: int = 256) -> np.ndarray:

@@ -13,9 +13,9 @@ from torch import nn
 
 import translate
 from translate.components.build import BuildContext
+from translate.components.method import ExportSpec, Method, StepContext
 from translate.engine.sampling import guarded_sample, training_state_kept
 from translate.engine.steps import write_samples
-from translate.components.method import ExportSpec, Method, StepContext
 from translate.plugin.loading import get_registry
 from translate.testing import check_method, load_registry_with
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.run.checkpoint import list_checkpoints
 from translate.engine.sampler import EpochSampler
+from translate.run.checkpoint import list_checkpoints
 
 _LAUNCH = """
 import json, sys

@@ -12,13 +12,13 @@ from safetensors.torch import load_file
 
 from tests.support.tiny_plugin import TinyMae, TinyMetricsPlugin
 from tests.support.tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
-from translate.run.checkpoint import list_checkpoints
-from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from translate.errors import TranslateError
 from translate.evaluation import read_evaluation
-from translate.plugin.loading import builtin_entry_points, load_plugins
 from translate.models.weights import file_sha256
+from translate.plugin.loading import builtin_entry_points, load_plugins
+from translate.run.checkpoint import list_checkpoints
+from translate.run.logs import read_metrics
 
 BUILTINS = ("pix2pix", "losses", "datasets", "cyclegan")
 EVAL = """

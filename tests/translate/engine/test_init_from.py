@@ -8,10 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.errors import RecipeError
-from translate.engine.trainer import train
-
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
+from translate.engine.trainer import train
+from translate.errors import RecipeError
 
 
 def _params(path: Path) -> dict:

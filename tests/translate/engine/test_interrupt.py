@@ -16,11 +16,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from translate.run.checkpoint import list_checkpoints
-from translate.engine.interrupt import RunInterrupted, StopSignals
-from translate.run.logs import read_metrics
-from translate.engine.trainer import train
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
+from translate.engine.interrupt import RunInterrupted, StopSignals
+from translate.engine.trainer import train
+from translate.run.checkpoint import list_checkpoints
+from translate.run.logs import read_metrics
 
 # Loaded by the child interpreter (PYTHONPATH): each training step sleeps a little, so that the
 # signal surely lands mid-run however fast the machine is. The weights are unaffected.

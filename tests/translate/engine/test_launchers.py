@@ -13,16 +13,16 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file
+
 from tests.support.ports import free_port
 from tests.support.tiny_recipes import CYCLEGAN, write_recipe
-
-from translate.run.checkpoint import list_checkpoints
 from translate.engine.distributed import check_joined, check_not_alone, requested_processes, wants_cpu
 from translate.engine.setup import build_dataset
-from translate.run.state import load_state
 from translate.errors import TranslateError
 from translate.plugin.loading import get_registry
 from translate.recipe import load_recipe
+from translate.run.checkpoint import list_checkpoints
+from translate.run.state import load_state
 
 BIN = Path(sys.executable).parent
 

@@ -56,12 +56,11 @@ def test_train_raises_a_recipe_error(tiny_recipe: Path) -> None:
 def test_a_bad_file_stops_the_run_after_saving_its_progress(tmp_path: Path, capsys) -> None:
     """data.on_bad_file = "stop": the error names the file and the checkpoint that keeps the steps done."""
     from tests.support.tiny_recipes import PIX2PIX, write_recipe
-
-    from translate.run.checkpoint import list_checkpoints
     from translate.engine.sampler import EpochSampler
     from translate.engine.setup import build_dataset
     from translate.plugin.loading import get_registry
     from translate.recipe import load_recipe
+    from translate.run.checkpoint import list_checkpoints
 
     recipe = write_recipe(PIX2PIX, tmp_path / "r.toml", data=tmp_path / "shapes", run=tmp_path / "run")
     registry = get_registry()

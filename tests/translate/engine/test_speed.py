@@ -16,12 +16,12 @@ import torch
 from safetensors.torch import load_file
 
 from tests.support.tiny_recipes import CYCLEGAN, PIX2PIX, write_recipe
-from translate.nn import gemm_conv
 from translate.engine import speed
+from translate.engine.trainer import train
+from translate.nn import gemm_conv
+from translate.recipe import TrainSpec, load_recipe
 from translate.run.checkpoint import list_checkpoints
 from translate.run.logs import read_metrics
-from translate.engine.trainer import train
-from translate.recipe import TrainSpec, load_recipe
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import load_file
 
 from translate.commands.main import main
-from translate.run.checkpoint import list_checkpoints
-from translate.run.logs import read_metrics
 from translate.engine.trainer import train
 from translate.errors import RecipeError, TrainingDiverged, TranslateError
 from translate.recipe import load_recipe
+from translate.run.checkpoint import list_checkpoints
+from translate.run.logs import read_metrics
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:

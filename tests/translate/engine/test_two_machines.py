@@ -14,11 +14,10 @@ import torch
 from safetensors.torch import load_file
 
 from tests.support.ports import free_port
-
-from translate.run.checkpoint import list_checkpoints
 from translate.engine.setup import build_dataset
 from translate.plugin.loading import get_registry
 from translate.recipe import load_recipe
+from translate.run.checkpoint import list_checkpoints
 
 ACCELERATE = Path(sys.executable).parent / "accelerate"
 

@@ -13,18 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.commands.main import main
-from translate.errors import DataError, TranslateError
-from translate.commands.infer import infer_cli
-from translate.inference import (Translator, collect_inputs, parse_size, tile_starts, tile_windows,
-                                 translate_files)
-from translate.components.method import ComponentRecord, ExportSpec
-from translate.models import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
-from translate.commands import builtin as builtin_commands
-from translate.plugin.loading import load_plugins
-
-
 from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
+from translate.commands import builtin as builtin_commands
+from translate.commands.infer import infer_cli
+from translate.commands.main import main
+from translate.components.method import ComponentRecord, ExportSpec
+from translate.errors import DataError, TranslateError
+from translate.inference import Translator, collect_inputs, parse_size, tile_starts, tile_windows, translate_files
+from translate.models import GeneratorInfo, GeneratorMeta, PluginMeta, load_model, save_model
+from translate.plugin.loading import load_plugins
 
 
 @pytest.fixture(scope="module")

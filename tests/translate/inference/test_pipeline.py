@@ -12,17 +12,16 @@ from PIL import Image
 
 import translate
 import translate.models.hub
-from translate.models import source as model_source
-from translate.commands.main import main
-from translate.errors import ModelFileError, TranslateError
-from translate.models.export import save_folder
-from translate.components.method import ComponentRecord, ExportSpec
-from translate.models import build_meta
-from translate.inference.pipeline import Pipeline, load
-from translate.plugin.loading import load_plugins
-
 from tests.support.model_runs import trained_run, write_image
 from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin
+from translate.commands.main import main
+from translate.components.method import ComponentRecord, ExportSpec
+from translate.errors import ModelFileError, TranslateError
+from translate.inference.pipeline import Pipeline, load
+from translate.models import build_meta
+from translate.models import source as model_source
+from translate.models.export import save_folder
+from translate.plugin.loading import load_plugins
 
 
 @pytest.fixture(scope="module")

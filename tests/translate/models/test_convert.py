@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 import translate
-from translate.models.convert import convert, read_checkpoint
 from translate.commands.convert import add_convert_arguments, convert_cli, parse_overrides
 from translate.errors import ModelFileError, TranslateError
 from translate.models import load_model, read_config
+from translate.models.convert import convert, read_checkpoint
 
 # --------------------------------------------------------------------------- the authors' layout, from facts
 
@@ -402,8 +402,8 @@ def test_cli_converts_and_pushes_with_the_hub_push(tmp_path, monkeypatch, capsys
 
 @pytest.mark.parametrize("legacy", [False, True])
 def test_loading_a_pth_names_translate_convert(tmp_path, legacy, capsys) -> None:
-    from translate.models.export import export_run
     from translate.commands.infer import infer_cli
+    from translate.models.export import export_run
 
     net = authors_net("resnet_6blocks", norm="instance")
     src = _save(net.state_dict(), tmp_path / "latest_net_G.pth", legacy=legacy)

@@ -16,11 +16,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import translate
-from translate.errors import ModelFileError, TranslateError
-from translate.models.export import export_cli, export_run, model_card, save_folder
-from translate.models import FORMAT_VERSION, load_model, read_config
-
 from tests.support.model_runs import copy_folder, exported, forbid_unpickling
+from translate.errors import ModelFileError, TranslateError
+from translate.models import FORMAT_VERSION, load_model, read_config
+from translate.models.export import export_cli, export_run, model_card, save_folder
 
 FILES = {"model.safetensors", "config.json", "README.md"}
 KEY = "G.down.0.weight"  # the first convolution of the tiny UNet

@@ -15,8 +15,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from translate.components.build import BuildContext
-from translate.errors import ModelFileError
 from translate.components.method import ExportSpec
+from translate.errors import ModelFileError
 from translate.models import config_json, load_model, read_config, read_metadata, save_model
 from translate.plugin.loading import get_registry
 from translate.recipe import Recipe

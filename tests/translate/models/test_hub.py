@@ -488,7 +488,6 @@ def test_download_rejects_bad_ids_before_any_request(fake_hub, hub_env):
 def model_folder(tmp_path) -> Path:
     """A valid model folder (tiny generator) plus a file that must not be uploaded."""
     from tests.support.tiny_plugin import TinyPlugin
-
     from translate.components.build import BuildContext
     from translate.components.method import ExportSpec
     from translate.models import config_json, read_metadata, save_model

@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from translate.errors import TranslateError
-from translate.commands.eval import eval_cli
-from translate.models.export import export_cli, export_run, model_card
-from translate.models import load_model, read_config, read_tensors, write_model_file
-from translate.models.schema import EvaluationMeta
-from translate.plugin.loading import load_plugins
-
 from tests.support.model_runs import copy_folder
 from tests.support.tiny_plugin import TinyMetricsPlugin
+from translate.commands.eval import eval_cli
+from translate.errors import TranslateError
+from translate.models import load_model, read_config, read_tensors, write_model_file
+from translate.models.export import export_cli, export_run, model_card
+from translate.models.schema import EvaluationMeta
+from translate.plugin.loading import load_plugins
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 import translate
+from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
 from translate.components.build import BuildContext
+from translate.components.method import ExportSpec
 from translate.data.contract import DataInfo
 from translate.errors import ModelFileError
-from translate.components.method import ExportSpec
 from translate.models import (
     FORMAT_VERSION,
     Preprocessing,
@@ -29,9 +30,6 @@ from translate.models import (
 )
 from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe
-
-
-from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,12 @@ import pytest
 import torch
 
 from translate.components.build import BuildContext
-from translate.errors import TranslateError
 from translate.components.method import ExportSpec
+from translate.errors import TranslateError
 from translate.models import save_model
 from translate.models.onnx import DEFAULT_OPSET, export_onnx
 from translate.plugin.loading import load_plugins
 from translate.recipe import Recipe
-
 
 # Exact in float32 up to rounding: measured ~1e-8 (U-Net) and ~2e-6 (ResNet, instance norm
 # over the whole image) on CPU; 1e-4 leaves room for other CPUs and BLAS kernels.

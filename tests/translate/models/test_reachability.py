@@ -7,7 +7,6 @@ import socket
 import pytest
 
 from tests.support.ports import free_port
-
 from translate.models.reachability import hub_unreachable
 
 pytest.importorskip("huggingface_hub")

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from translate.errors import ModelFileError, TranslateError
-from translate.models.hub.space import GRADIO_VERSION
-from translate.models.hub import SPACE_FILES, add_push_arguments, push_cli, push_space, space_files
 from translate.models import read_metadata
+from translate.models.hub import SPACE_FILES, add_push_arguments, push_cli, push_space, space_files
+from translate.models.hub.space import GRADIO_VERSION
 from translate.version import __version__
 
 hf = pytest.importorskip("huggingface_hub")

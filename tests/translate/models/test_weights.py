@@ -26,7 +26,6 @@ from tests.support.ports import free_port
 from translate.errors import ModelFileError, TranslateError
 from translate.models.weights import WeightsMissing, file_sha256, load_weights, resolve_weights, search_folders
 
-
 FILE = "net-1234abcd.pth"
 ORIGIN = "https://example.org/models/net-1234abcd.pth"
 COMMIT = "a" * 40

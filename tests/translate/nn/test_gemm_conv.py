@@ -11,8 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from translate.nn import gemm_conv
-from translate.nn.gemm_conv import (GemmConv2d, GemmConvTranspose2d, conv2d_gemm, conv_transpose2d_gemm,
-                                 use_gemm_convolutions)
+from translate.nn.gemm_conv import (
+    GemmConv2d,
+    GemmConvTranspose2d,
+    conv2d_gemm,
+    conv_transpose2d_gemm,
+    use_gemm_convolutions,
+)
 
 CONV_CASES = [  # (cin, cout, kernel, stride, padding, dilation, size)
     (5, 7, 4, 2, 1, 1, 8),

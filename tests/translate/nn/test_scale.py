@@ -17,11 +17,13 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
-from tests.support.scale_plugin import ScalePlugin
-from tests.support.tiny_plugin import TinyMetricsPlugin
 
 import translate
+from tests.support.scale_plugin import ScalePlugin
+from tests.support.tiny_plugin import TinyMetricsPlugin
+from translate.commands import builtin as builtin_commands
 from translate.components.build import BuildContext
+from translate.components.method import ExportSpec
 from translate.data.contract import DataInfo
 from translate.engine.samples import make_grid
 from translate.engine.setup import size_problems
@@ -29,12 +31,10 @@ from translate.engine.trainer import train
 from translate.errors import ModelFileError, PluginError, RecipeError, TranslateError
 from translate.evaluation.runner import EvaluationError, GeneratorUnderTest, MetricSpec, evaluate_generators
 from translate.inference import Translator, translate_tiles
-from translate.components.method import ExportSpec
-from translate.models.card import model_card
 from translate.models import load_model, read_metadata, save_model
-from translate.recipe import Recipe
+from translate.models.card import model_card
 from translate.nn.traits import MAX_SCALE_FACTOR, scale_factor
-from translate.commands import builtin as builtin_commands
+from translate.recipe import Recipe
 from translate.testing import check_generator, load_plugins_with
 
 RECIPE = """seed = 1

@@ -23,13 +23,13 @@ import pytest
 from pydantic import BaseModel
 
 import translate
-from translate.plugin import loading as plugins_mod
-from translate.components.build import BuildContext
 from translate.commands.main import main
+from translate.components.build import BuildContext
 from translate.errors import PluginError, RecipeError
+from translate.plugin import loading as plugins_mod
 from translate.plugin.loading import DISTRIBUTION, ENTRY_POINT_GROUP, load_plugins
-from translate.recipe import validate
 from translate.plugin.registry import UnknownComponent
+from translate.recipe import validate
 from translate.testing import (
     check_discriminator,
     check_generator,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from translate.components.build import BuildContext
 from translate.commands.main import main
+from translate.components.build import BuildContext
 from translate.errors import RecipeError
 from translate.plugin.loading import get_registry
 from translate.recipe import (

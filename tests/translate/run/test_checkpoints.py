@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.commands.main import main
+from translate.engine.trainer import train
 from translate.run.checkpoint import list_checkpoints
 from translate.run.nospace import DiskFull
 from translate.run.resume import checkpoint_problem
-from translate.engine.trainer import train
-from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from translate.commands.main import main
+from translate.engine.trainer import train
 from translate.run.lock import LOCK_NAME, RunFolderBusy, RunLock
 from translate.run.logs import read_metrics
-from translate.engine.trainer import train
 
 _HOLD = textwrap.dedent("""
     import sys, time

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import TranslateError
 from ...data.imageio import list_images
+from ...errors import TranslateError
 from ..serve.service import ModelService
 
 EXAMPLES_FOLDER = "examples"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ...recipe.check import check_recipe
 from ...plugin.hookspecs import KINDS
 from ...plugin.loading import Plugins, builtin_entry_points, load_plugins
 from ...plugin.registry import Component, Registry
+from ...recipe.check import check_recipe
 
 
 def builtin_plugins() -> Plugins:

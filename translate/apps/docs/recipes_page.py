@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from ... import recipe as R
 from ...errors import RecipeError
 from ...plugin.hookspecs import KINDS
-from ...utils.markdown import md_table, md_text
 from ...plugin.registry import Registry
+from ...utils.markdown import md_table, md_text
 from .builtin import builtin_components, builtin_registry, run_check
 from .examples import (
     ABLATIONS,

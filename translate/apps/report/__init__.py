@@ -6,7 +6,7 @@ renders the sections (:mod:`.sections`) and writes the page atomically (:mod:`.p
 
 from __future__ import annotations
 
-from .page import REPORT_FILE, write_report
 from ...run.folder import NotARunFolder
+from .page import REPORT_FILE, write_report
 
 __all__ = ["NotARunFolder", "REPORT_FILE", "write_report"]

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...utils.atomic import umask, write_text_atomic
 from ...errors import TranslateError
+from ...run.folder import RunFolder, read_run_folder
+from ...utils.atomic import umask, write_text_atomic
 from ...version import __version__
 from .plots import Plot, all_plots
-from ...run.folder import RunFolder, read_run_folder
 from .sections import (
     environment_section,
     evaluation_section,

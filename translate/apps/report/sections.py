@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .plots import Plot
 from ...run.folder import RunFolder, fmt, number
+from .plots import Plot
 
 MAX_SAMPLES = 24
 """More sample grids than this: an evenly spaced subset (first and last included)."""

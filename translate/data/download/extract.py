@@ -32,8 +32,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from ..source import DataSource, unsafe_member_name
 from ...errors import DataError
+from ..source import DataSource, unsafe_member_name
 
 EXPAND_FACTOR = 20
 """Default cap on the extracted bytes, as a multiple of the archive's size."""

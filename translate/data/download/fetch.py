@@ -42,8 +42,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ...utils.disk import is_disk_full
 from ...errors import DataError
+from ...utils.disk import is_disk_full
 from ...version import __version__
 from ..source import DataSource
 
@@ -252,8 +252,5 @@ def _verify(source: DataSource, part: Path, expected: int | None) -> None:
 
 def sha256_of(path: Path) -> str:
     """The SHA-256 hex digest of a file, read in chunks."""
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ModelFileError, TranslateError
 from ...components.method import ComponentRecord, ExportSpec
+from ...errors import ModelFileError, TranslateError
 from .checkpoint import Checkpoint, read_checkpoint
 from .recognise import Recognised, recognise
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .. import ModelMeta
     from ...plugin.registry import Registry
+    from .. import ModelMeta
 
 AUTHORS_CODE = "pytorch-CycleGAN-and-pix2pix (junyanz)"
 """Whose checkpoint format is read."""

@@ -50,8 +50,8 @@ def download(
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
-    from ..reachability import hub_unreachable
     from ...version import __version__
+    from ..reachability import hub_unreachable
 
     unreachable = hub_unreachable()  # then only the cache is read: no minute of retries per file
     snapshot: Path | None = None

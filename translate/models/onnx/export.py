@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ...utils.atomic import atomic_path
 from ...errors import TranslateError
+from ...utils.atomic import atomic_path
 from .. import LoadedModel, load_model, resolve_model_path
 from .check import DEFAULT_SIZES, SizeCheck, check_parity
 from .graph import DEFAULT_OPSET, MIN_OPSET, annotate, to_onnx
