@@ -194,7 +194,7 @@ class TrainingEvaluation:
         """Write ``model-best.safetensors`` and ``best.json`` for ``step`` (every process calls it)."""
         from .steps import export
 
-        export(self.run_dir, method, self.accelerator, self.recipe, resolved, info, filename=BEST_MODEL_FILENAME)
+        export(self.run_dir, method, self.accelerator, resolved, info, filename=BEST_MODEL_FILENAME)
         if self.accelerator.is_main_process and self.best is not None:
             body = {**self.best, "value": json_value(self.best["value"]),
                     "checkpoint": checkpoint.relative_to(self.run_dir).as_posix()}

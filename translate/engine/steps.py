@@ -85,9 +85,11 @@ def checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: A
     )
 
 
-def export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, resolved: dict[str, Any],
-           info: DataInfo, filename: str | None = None) -> Path | None:
+def export(run_dir: Path, method: Method, accelerator: Any, resolved: dict[str, Any], info: DataInfo,
+           filename: str | None = None) -> Path | None:
     """Write ``RUN/model.safetensors`` (or ``RUN/<filename>``) on the main process; every process calls it.
+
+    ``resolved`` is the run's resolved recipe (the method's name is its ``method.name``).
 
     Raises:
         DiskFull: the disk filled up.
@@ -100,7 +102,7 @@ def export(run_dir: Path, method: Method, accelerator: Any, recipe: Recipe, reso
     exports = [(spec, accelerator.unwrap_model(method.networks[spec.network])) for spec in method.exports()]
     path = run_dir / (filename or MODEL_FILENAME)
     try:
-        return save_model(path, method=recipe.method.name, exports=exports, recipe=resolved,
+        return save_model(path, method=resolved["method"]["name"], exports=exports, recipe=resolved,
                           data=info, limitations=tuple(method.limitations) + tuple(info.limitations))
     except Exception as err:
         if not is_disk_full(err):

@@ -69,6 +69,19 @@ class RunResult:
     last_losses: dict[str, float]
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``translate run`` was asked: the recipe (read and resolved), the run folder and the limits."""
+
+    recipe_path: Path
+    overrides: list[str] | None
+    recipe: Recipe
+    resolved: dict[str, Any]
+    run_dir: Path
+    max_steps: int | None
+    resume: bool
+
+
 def train(
     recipe_path: str | Path,
     *,
@@ -95,185 +108,256 @@ def train(
     run_dir = resolve_run_dir(recipe, recipe_path, output_dir)
     if resume and not list_checkpoints(run_dir):
         raise TranslateError(f"--resume: no checkpoint found in {run_dir / 'checkpoints'}")
+    request = RunRequest(recipe_path, overrides, recipe, resolved, run_dir, max_steps, resume)
     accelerator = make_accelerator(recipe)
     with contextlib.ExitStack() as stack:
         if accelerator.is_main_process:  # one lock per run, held by the main process
             stack.enter_context(RunLock(run_dir))
         check_resume_recipe(run_dir, resolved, resume)
-        return _train(recipe_path, overrides, recipe, resolved, run_dir, accelerator, registry,
-                      max_steps=max_steps, resume=resume)
+        return TrainingRun(request, accelerator, registry).run()
 
 
-def _train(recipe_path: Path, overrides: list[str] | None, recipe: Recipe, resolved: dict[str, Any], run_dir: Path,
-           accelerator: Any, registry: Registry, *, max_steps: int | None, resume: bool) -> RunResult:
-    from accelerate.utils import set_seed
+class TrainingRun:
+    """One training run, as a short sequence of named steps (:meth:`run`); what they share lives here.
 
-    is_main = accelerator.is_main_process
-    ckpt = None
-    if resume:
-        ckpt, notes = choose_checkpoint(run_dir, rank=accelerator.process_index, rename=is_main)
+    The order of the steps is the order of random draws and file writes, which resuming and the
+    bit-identical reference runs depend on: build, restore, open the run folder, loop, finish.
+    """
+
+    def __init__(self, request: RunRequest, accelerator: Any, registry: Registry) -> None:
+        self.request, self.accelerator, self.registry = request, accelerator, registry
+        self.recipe, self.run_dir = request.recipe, request.run_dir
+        self.is_main = accelerator.is_main_process
+        self.progress = Progress()
+        self.evaluation: TrainingEvaluation | None = None
+        self.log: MetricsLog | None = None
+        self.bar: Any = None
+        self.last: dict[str, float] = {}
+        self.stopped = False
+        self.last_saved = -1
+
+    def run(self) -> RunResult:
+        """Build, restore, open the run folder, train, finish: the whole run."""
+        ckpt = self._choose_checkpoint()
+        self._build(fine_tune=ckpt is None)
+        self._make_loader()
+        if ckpt is not None:
+            self._restore(ckpt)
+        self._open_run_folder()
+        try:
+            model_path = self._train_and_export()
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            if self.log is not None:
+                self.log.close()
+        if self.evaluation is not None:  # after the progress bar: the table of the last evaluation, evaluation.json
+            self.evaluation.finish(model_path, self.info)
+        self.accelerator.wait_for_everyone()
+        return RunResult(self.run_dir, self.progress.step, self.total_steps, model_path, self.last)
+
+    # -- the steps, in order
+
+    def _choose_checkpoint(self) -> Path | None:
+        """The checkpoint to resume from (None for a new run), past damaged ones."""
+        if not self.request.resume:
+            return None
+        ckpt, notes = choose_checkpoint(self.run_dir, rank=self.accelerator.process_index, rename=self.is_main)
         for note in notes:
-            accelerator.print(note)
-    set_seed(recipe.seed)
-    with accelerator.main_process_first():  # a generated data set is written once, by the main process
-        train_set = build_dataset(recipe, registry, "train")
-    method, info = build_method(recipe, registry, train_set, str(recipe_path))
-    if recipe.train.init_from and ckpt is None:  # fine-tuning; a resumed run has its weights in the checkpoint
-        for line in init_from_model(method, recipe.train.init_from, registry, str(recipe_path)):
-            accelerator.print(f"train.init_from: {line}")
-    evaluation = None
-    if recipe.eval is not None:  # before the seed below: building metrics may draw random numbers
-        evaluation = TrainingEvaluation(recipe, registry, run_dir, accelerator, resume=resume)
-        evaluation.check(method)
-    if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
-        for name, net in method.networks.items():
-            method.networks[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    plan = speed.resolve_speed(recipe.train, accelerator.device.type)
-    speed.before_prepare(method, plan)
-    prepare(accelerator, method)
-    speed.after_prepare(method, plan)
-    accelerator.print(f"speed: {recipe.train.speed} ({plan.describe()})")
-    set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
+            self.accelerator.print(note)
+        return ckpt
 
-    augment = device_augment.for_recipe(recipe, registry, train_set.channels, rank=accelerator.process_index,
-                                        source=str(recipe_path))
-    sampler = EpochSampler(
-        len(train_set), seed=recipe.seed, shuffle=recipe.data.shuffle, rank=accelerator.process_index,
-        world=accelerator.num_processes, batch_size=recipe.data.batch_size,
-    )
-    loader = torch.utils.data.DataLoader(
-        train_set, batch_size=recipe.data.batch_size, sampler=sampler, num_workers=recipe.data.num_workers,
-        pin_memory=accelerator.device.type == "cuda", persistent_workers=False,
-        # Its own generator: iterating must not draw from the global RNG (resume equivalence).
-        generator=torch.Generator().manual_seed(recipe.seed), worker_init_fn=ignore_stop_signals,
-    )
-    accum = recipe.train.gradient_accumulation_steps
-    steps_per_epoch = max(1, sampler.batches_per_epoch // accum)
-    if recipe.train.epochs is not None:
-        total_steps, unit_total, per_epoch = recipe.train.epochs * steps_per_epoch, recipe.train.epochs, True
-    else:
-        total_steps, unit_total, per_epoch = recipe.train.steps or 0, recipe.train.steps or 0, False
-    stop_at = min(total_steps, max_steps) if max_steps else total_steps
+    def _build(self, *, fine_tune: bool) -> None:
+        """The data set, the method (from ``init_from`` when fine-tuning), evaluation, the speed plan, prepare."""
+        from accelerate.utils import set_seed
 
-    progress = Progress()
-    if ckpt is not None:
-        progress, method_state, extra = load_checkpoint(
+        recipe, accelerator, registry = self.recipe, self.accelerator, self.registry
+        source = str(self.request.recipe_path)
+        set_seed(recipe.seed)
+        with accelerator.main_process_first():  # a generated data set is written once, by the main process
+            self.train_set = build_dataset(recipe, registry, "train")
+        self.method, self.info = build_method(recipe, registry, self.train_set, source)
+        if recipe.train.init_from and fine_tune:  # a resumed run has its weights in the checkpoint
+            for line in init_from_model(self.method, recipe.train.init_from, registry, source):
+                accelerator.print(f"train.init_from: {line}")
+        if recipe.eval is not None:  # before the seed below: building metrics may draw random numbers
+            self.evaluation = TrainingEvaluation(recipe, registry, self.run_dir, accelerator,
+                                                 resume=self.request.resume)
+            self.evaluation.check(self.method)
+        if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
+            for name, net in self.method.networks.items():
+                self.method.networks[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        self.plan = speed.resolve_speed(recipe.train, accelerator.device.type)
+        speed.before_prepare(self.method, self.plan)
+        prepare(accelerator, self.method)
+        speed.after_prepare(self.method, self.plan)
+        accelerator.print(f"speed: {recipe.train.speed} ({self.plan.describe()})")
+        set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
+
+    def _make_loader(self) -> None:
+        """Device augmentation, the sampler, the loader and the schedule's length."""
+        recipe, accelerator = self.recipe, self.accelerator
+        self.augment = device_augment.for_recipe(recipe, self.registry, self.train_set.channels,
+                                                 rank=accelerator.process_index, source=str(self.request.recipe_path))
+        self.sampler = EpochSampler(
+            len(self.train_set), seed=recipe.seed, shuffle=recipe.data.shuffle, rank=accelerator.process_index,
+            world=accelerator.num_processes, batch_size=recipe.data.batch_size,
+        )
+        self.loader = torch.utils.data.DataLoader(
+            self.train_set, batch_size=recipe.data.batch_size, sampler=self.sampler,
+            num_workers=recipe.data.num_workers, pin_memory=accelerator.device.type == "cuda",
+            persistent_workers=False,
+            # Its own generator: iterating must not draw from the global RNG (resume equivalence).
+            generator=torch.Generator().manual_seed(recipe.seed), worker_init_fn=ignore_stop_signals,
+        )
+        accum = recipe.train.gradient_accumulation_steps
+        steps_per_epoch = max(1, self.sampler.batches_per_epoch // accum)
+        if recipe.train.epochs is not None:
+            self.total_steps, self.unit_total, self.per_epoch = recipe.train.epochs * steps_per_epoch, \
+                recipe.train.epochs, True
+        else:
+            self.total_steps, self.unit_total, self.per_epoch = recipe.train.steps or 0, recipe.train.steps or 0, False
+        max_steps = self.request.max_steps
+        self.stop_at = min(self.total_steps, max_steps) if max_steps else self.total_steps
+        self.images_per_step = recipe.data.batch_size * accum * accelerator.num_processes
+
+    def _restore(self, ckpt: Path) -> None:
+        """Weights, optimizers, method state, the grad scaler and the position in the data, from ``ckpt``."""
+        method, accelerator = self.method, self.accelerator
+        self.progress, method_state, extra = load_checkpoint(
             ckpt, networks=method.networks, optimizers=method.optimizers, accelerator=accelerator
         )
         method.load_state_dict(method_state)
         speed.match_optimizer_layouts(method)
         if accelerator.scaler is not None and "scaler" in extra:
             accelerator.scaler.load_state_dict(extra["scaler"])
-        accelerator.print(f"resuming {run_dir} from {ckpt.name} (step {progress.step}, epoch {progress.epoch})")
+        accelerator.print(f"resuming {self.run_dir} from {ckpt.name} "
+                          f"(step {self.progress.step}, epoch {self.progress.epoch})")
 
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "recipe.toml", to_toml(resolved))
-        write_text_atomic(run_dir / "recipe.json", json.dumps(resolved, indent=2))
-        write_environment(run_dir, registry=registry, num_processes=accelerator.num_processes)
-    log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
-                     resume_step=progress.step if resume else None) if is_main else None
-    if log is not None and log.replaced is not None:
-        accelerator.print(f"{run_dir}: an earlier run left metrics but no checkpoint; starting the log afresh "
-                          f"(the old one is kept as {log.replaced.name})")
-    fixed_batch = sample_batch(recipe, registry, train_set) if is_main else None
-    bar = make_progress(is_main and recipe.output.progress, stop_at, progress.step)
+    def _open_run_folder(self) -> None:
+        """The resolved recipe, the environment, the metrics log, the fixed sample batch, the progress bar."""
+        recipe, run_dir, resume = self.recipe, self.run_dir, self.request.resume
+        if self.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(run_dir / "recipe.toml", to_toml(self.request.resolved))
+            write_text_atomic(run_dir / "recipe.json", json.dumps(self.request.resolved, indent=2))
+            write_environment(run_dir, registry=self.registry, num_processes=self.accelerator.num_processes)
+            self.log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
+                                  resume_step=self.progress.step if resume else None)
+            if self.log.replaced is not None:
+                self.accelerator.print(f"{run_dir}: an earlier run left metrics but no checkpoint; starting the log "
+                                       f"afresh (the old one is kept as {self.log.replaced.name})")
+        self.fixed_batch = sample_batch(recipe, self.registry, self.train_set) if self.is_main else None
+        self.bar = make_progress(self.is_main and recipe.output.progress, self.stop_at, self.progress.step)
+        self.last_saved = self.progress.step if resume else -1
 
-    last: dict[str, float] = {}
-    images_per_step = recipe.data.batch_size * accum * accelerator.num_processes
-    tick, tick_step = time.perf_counter(), progress.step
-    data_clock = DataClock()  # data_wait in the log: the loop blocked on the loader, as a fraction of wall time
-    last_saved = progress.step if resume else -1
-    stopped = False
-    try:
+    def _train_and_export(self) -> Path | None:
+        """The loop under the stop signals; the final evaluation and checkpoint; the model file."""
         with StopSignals() as stop:
             try:
-                while progress.step < stop_at and not stopped:
-                    sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
-                    for batch in data_clock.iterate(loader):
-                        steps.set_lrs(method, recipe, progress, unit_total, per_epoch)
-                        batch = augment(steps.to_device(batch, accelerator.device), progress.epoch,
-                                        progress.batch_in_epoch)  # data.options.device_augment (kornia)
-                        batch = speed.format_batch(batch, plan)
-                        step_ctx = StepContext(accelerator=accelerator, step=progress.step, epoch=progress.epoch)
-                        with accelerator.accumulate(*method.networks.values()):
-                            losses = method.train_step(batch, step_ctx)
-                        progress.batch_in_epoch += 1
-                        if not accelerator.sync_gradients:
-                            continue
-                        progress.step += 1
-                        last = steps.check_finite(losses, progress, run_dir, accelerator)
-                        if is_main:
-                            now = time.perf_counter()
-                            rate = images_per_step * (progress.step - tick_step) / max(now - tick, 1e-9)
-                            if bar is not None:
-                                bar.update(progress.step, {**{k: f"{v:.3g}" for k, v in last.items()},
-                                                           "img/s": f"{rate:.1f}"})
-                            if progress.step % recipe.output.log_every == 0 or progress.step == stop_at:
-                                lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in method.optimizers.items()}
-                                assert log is not None
-                                log.log(progress.step, {"epoch": progress.epoch, **last, **lrs,
-                                                        "images_per_s": round(rate, 3),
-                                                        "data_wait": round(data_clock.fraction_since_mark(now - tick), 4)})
-                                tick, tick_step = now, progress.step
-                            if progress.step % recipe.output.sample_every == 0 or progress.step == stop_at:
-                                steps.write_samples(method, fixed_batch, accelerator, run_dir, progress.step, recipe.seed)
-                        due = evaluation is not None and evaluation.due(progress.step, progress.step == stop_at)
-                        if _checkpoint_and_evaluate(
-                                evaluation, progress, method, log, run_dir, accelerator, recipe, resolved, info,
-                                evaluate=due, save=progress.step % recipe.output.checkpoint_every == 0,
-                                have_checkpoint=False) is not None:
-                            last_saved = progress.step
-                        stopped = progress.step < stop_at and steps.any_process(stop.requested, accelerator)
-                        if progress.step >= stop_at or stopped:
-                            break
-                    else:
-                        progress.epoch += 1
-                        progress.batch_in_epoch = 0
+                self._loop(stop)
             except BadDataFile as err:  # data.on_bad_file = "stop": keep the progress made so far
-                if accelerator.num_processes > 1 or progress.step == 0 or last_saved == progress.step:
-                    raise
-                saved = steps.checkpoint(run_dir, progress, method, accelerator, recipe, protect=_protect(evaluation))
-                raise BadDataFile(f"{err}; progress is saved in checkpoint {saved}: fix or remove the file, then "
-                                  f"resume with: {resume_command(recipe_path, run_dir, overrides)}") from None
-            final_eval = evaluation is not None and not stopped and evaluation.evaluated_step != progress.step
-            saved = _checkpoint_and_evaluate(
-                evaluation, progress, method, log, run_dir, accelerator, recipe, resolved, info,
-                evaluate=final_eval, save=last_saved != progress.step, have_checkpoint=last_saved == progress.step)
-            if stopped:
-                saved = saved or list_checkpoints(run_dir)[-1]
-                raise RunInterrupted(stop.signum or signal.SIGTERM, progress.step, saved,
-                                     resume_command(recipe_path, run_dir, overrides))
-            model_path = steps.export(run_dir, method, accelerator, recipe, resolved, info)
-    finally:
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.close()
-    if evaluation is not None:  # after the progress bar: the table of the last evaluation, evaluation.json
-        evaluation.finish(model_path, info)
-    accelerator.wait_for_everyone()
-    return RunResult(run_dir, progress.step, total_steps, model_path, last)
+                self._save_after_bad_file(err)
+            progress, evaluation = self.progress, self.evaluation
+            final_eval = evaluation is not None and not self.stopped and evaluation.evaluated_step != progress.step
+            saved = self._checkpoint_and_evaluate(evaluate=final_eval, save=self.last_saved != progress.step,
+                                                  have_checkpoint=self.last_saved == progress.step)
+            if self.stopped:
+                saved = saved or list_checkpoints(self.run_dir)[-1]
+                raise RunInterrupted(stop.signum or signal.SIGTERM, progress.step, saved, self._resume_command())
+            return steps.export(self.run_dir, self.method, self.accelerator, self.request.resolved, self.info)
+
+    def _loop(self, stop: StopSignals) -> None:
+        """Epochs of batches until ``stop_at`` optimizer steps or a stop signal."""
+        progress = self.progress
+        self.tick, self.tick_step = time.perf_counter(), progress.step
+        self.data_clock = DataClock()  # data_wait in the log: the loop blocked on the loader, a fraction of wall time
+        while progress.step < self.stop_at and not self.stopped:
+            self.sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
+            for batch in self.data_clock.iterate(self.loader):
+                if self._step(batch):
+                    self._after_optimizer_step(stop)
+                    if progress.step >= self.stop_at or self.stopped:
+                        break
+            else:
+                progress.epoch += 1
+                progress.batch_in_epoch = 0
+
+    def _step(self, batch: Any) -> bool:
+        """One batch through the method's ``train_step``; whether an optimizer step happened."""
+        method, accelerator, progress = self.method, self.accelerator, self.progress
+        steps.set_lrs(method, self.recipe, progress, self.unit_total, self.per_epoch)
+        batch = self.augment(steps.to_device(batch, accelerator.device), progress.epoch,
+                             progress.batch_in_epoch)  # data.options.device_augment (kornia)
+        batch = speed.format_batch(batch, self.plan)
+        step_ctx = StepContext(accelerator=accelerator, step=progress.step, epoch=progress.epoch)
+        with accelerator.accumulate(*method.networks.values()):
+            self.losses = method.train_step(batch, step_ctx)
+        progress.batch_in_epoch += 1
+        if not accelerator.sync_gradients:
+            return False
+        progress.step += 1
+        return True
+
+    def _after_optimizer_step(self, stop: StopSignals) -> None:
+        """Finite losses, then (main process) progress, metrics and samples; evaluation and checkpoints."""
+        progress, recipe = self.progress, self.recipe
+        self.last = steps.check_finite(self.losses, progress, self.run_dir, self.accelerator)
+        if self.is_main:
+            self._log_and_sample()
+        due = self.evaluation is not None and self.evaluation.due(progress.step, progress.step == self.stop_at)
+        if self._checkpoint_and_evaluate(evaluate=due, save=progress.step % recipe.output.checkpoint_every == 0,
+                                         have_checkpoint=False) is not None:
+            self.last_saved = progress.step
+        self.stopped = progress.step < self.stop_at and steps.any_process(stop.requested, self.accelerator)
+
+    def _log_and_sample(self) -> None:
+        """The progress bar, ``metrics.jsonl`` every ``log_every`` steps, sample grids every ``sample_every``."""
+        progress, recipe, last = self.progress, self.recipe, self.last
+        now = time.perf_counter()
+        rate = self.images_per_step * (progress.step - self.tick_step) / max(now - self.tick, 1e-9)
+        if self.bar is not None:
+            self.bar.update(progress.step, {**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.1f}"})
+        if progress.step % recipe.output.log_every == 0 or progress.step == self.stop_at:
+            lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in self.method.optimizers.items()}
+            assert self.log is not None
+            self.log.log(progress.step, {"epoch": progress.epoch, **last, **lrs, "images_per_s": round(rate, 3),
+                                         "data_wait": round(self.data_clock.fraction_since_mark(now - self.tick), 4)})
+            self.tick, self.tick_step = now, progress.step
+        if progress.step % recipe.output.sample_every == 0 or progress.step == self.stop_at:
+            steps.write_samples(self.method, self.fixed_batch, self.accelerator, self.run_dir, progress.step,
+                                recipe.seed)
+
+    def _save_after_bad_file(self, err: BadDataFile) -> None:
+        """A bad data file stopped the run: checkpoint what was done (single process, some progress), re-raise."""
+        progress = self.progress
+        if self.accelerator.num_processes > 1 or progress.step == 0 or self.last_saved == progress.step:
+            raise err
+        saved = steps.checkpoint(self.run_dir, progress, self.method, self.accelerator, self.recipe,
+                                 protect=self._protected())
+        raise BadDataFile(f"{err}; progress is saved in checkpoint {saved}: fix or remove the file, then "
+                          f"resume with: {self._resume_command()}") from None
+
+    def _checkpoint_and_evaluate(self, *, evaluate: bool, save: bool, have_checkpoint: bool) -> Path | None:
+        """Evaluate when asked, then save a checkpoint when one is scheduled or when ``eval.best`` improved (unless
+        this step has one), and write the best model; every process calls it. The checkpoint saved, or None."""
+        evaluation, progress = self.evaluation, self.progress
+        improved = evaluate and evaluation is not None and evaluation.evaluate(progress.step, self.method, self.log)
+        path = None
+        if save or (improved and not have_checkpoint):
+            path = steps.checkpoint(self.run_dir, progress, self.method, self.accelerator, self.recipe,
+                                    protect=self._protected())
+        if improved:
+            assert evaluation is not None
+            where = path or checkpoint_dir(self.run_dir) / f"step-{progress.step:08d}"
+            evaluation.write_best(progress.step, where, self.method, self.request.resolved, self.info)
+        return path
+
+    def _protected(self) -> tuple[int, ...]:
+        return self.evaluation.protected_steps() if self.evaluation is not None else ()
+
+    def _resume_command(self) -> str:
+        return resume_command(self.request.recipe_path, self.run_dir, self.request.overrides)
 
 
-def _protect(evaluation: TrainingEvaluation | None) -> tuple[int, ...]:
-    return evaluation.protected_steps() if evaluation is not None else ()
-
-
-def _checkpoint_and_evaluate(evaluation: TrainingEvaluation | None, progress: Progress, method: Any, log: Any,
-                             run_dir: Path, accelerator: Any, recipe: Recipe, resolved: dict[str, Any], info: Any, *,
-                             evaluate: bool, save: bool, have_checkpoint: bool) -> Path | None:
-    """Evaluate when asked, then save a checkpoint when one is scheduled or when ``eval.best`` improved (unless
-    this step has one), and write the best model; every process calls it. The checkpoint saved, or None."""
-    improved = evaluate and evaluation is not None and evaluation.evaluate(progress.step, method, log)
-    path = None
-    if save or (improved and not have_checkpoint):
-        path = steps.checkpoint(run_dir, progress, method, accelerator, recipe, protect=_protect(evaluation))
-    if improved:
-        assert evaluation is not None
-        where = path or checkpoint_dir(run_dir) / f"step-{progress.step:08d}"
-        evaluation.write_best(progress.step, where, method, resolved, info)
-    return path
-
-
-__all__ = ["train", "RunResult", "RunInterrupted", "list_checkpoints"]
+__all__ = ["train", "RunRequest", "RunResult", "RunInterrupted", "TrainingRun", "list_checkpoints"]
