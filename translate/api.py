@@ -25,6 +25,9 @@ the same relies on nothing that may change without notice.
   ``size_multiple`` and ``scale_factor`` (:func:`size_multiple`, :func:`scale_factor`), the
   authors'-checkpoint interface (:class:`AuthorsCheckpoint`), a loss's ``trainable``
   (:func:`is_trainable`); see :mod:`translate.nn.traits`.
+- **Generator features** (for methods that need a generator's intermediate activations, such as
+  CUT's PatchNCE): :class:`FeatureEncoder`, :func:`feature_encoder`, :func:`check_feature_layers`
+  (:mod:`translate.nn.features`).
 - **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.components.metric`).
 - **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
   never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
@@ -47,6 +50,7 @@ from .data.options import AugmentOptions, Channels, FixedSizeOptions, GeneratedO
 from .data.preprocess import PreprocessMode
 from .data.source import DataSource, register_archives
 from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
+from .nn.features import FeatureEncoder, check_feature_layers, feature_encoder
 from .nn.traits import AuthorsCheckpoint, scale_factor, size_multiple
 from .plugin.factories import lazy_factory
 from .plugin.hookspecs import Register, hookimpl
@@ -73,6 +77,7 @@ __all__ = [
     "DataSource", "register_archives",
     "Metric", "EvalBatch", "MetricContext",
     "AuthorsCheckpoint", "size_multiple", "scale_factor",
+    "FeatureEncoder", "feature_encoder", "check_feature_layers",
     *(name for names in _LAZY.values() for name in names),
 ]
 

@@ -38,7 +38,7 @@ from translate.testing import (
     load_registry_with,
 )
 
-BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation", "perceptual", "srgan",
+BUILTIN_PLUGINS = {"pix2pix", "losses", "datasets", "cyclegan", "metrics", "segmentation", "perceptual", "srgan", "cut",
                    "commands"}
 EXAMPLE_DIST = "translate-example-plugin"
 EXAMPLE_GENERATOR = "tiny_resnet"
