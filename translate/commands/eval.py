@@ -30,6 +30,7 @@ from ..evaluation.runner import EvaluationError, GeneratorUnderTest, MetricSpec,
 from ..models import MODEL_FILENAME, LoadedModel, load_model
 from ..models.evaluation import BEST_EVALUATION_FILENAME, EVALUATION_FILENAME, best_model_path
 from ..recipe import EvalSpec, Recipe, load_recipe, parse_override
+from ..run.layout import RunFolder
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
@@ -38,7 +39,7 @@ PAIRED_DEFAULT_METRICS = ("l1", "psnr", "ssim")
 """The metrics of ``translate eval`` on paired (aligned) data when neither ``--metrics`` nor a recipe names any."""
 FALLBACK_SPLIT = "val"
 """The split evaluated when none was asked for and the data set has no ``test`` split."""
-RECIPE_FILENAME = "recipe.toml"
+RECIPE_FILENAME = RunFolder.RECIPE
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +95,7 @@ def resolve_target(spec: str, *, best: bool = False) -> Target:
     if best:
         model = best_model_path(run if run is not None else path)
         return Target(model, run, model.parent / BEST_EVALUATION_FILENAME)
-    if path.is_dir() and not (path / MODEL_FILENAME).is_file() and (path / "checkpoints").is_dir():
+    if path.is_dir() and RunFolder(path).unfinished():
         raise ModelFileError(f"{path}: run has checkpoints but no {MODEL_FILENAME}; training writes it when it "
                              "ends: finish the run (translate run RECIPE --resume) and evaluate again")
     folder = path if path.is_dir() else path.parent

@@ -16,10 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..run.layout import RunFolder
 from ..utils.atomic import write_text_atomic
 from ..version import __version__
 
-ENVIRONMENT_FILE = "environment.json"
+ENVIRONMENT_FILE = RunFolder.ENVIRONMENT
 """The file name inside the run folder."""
 
 LIBRARIES = ("torch", "accelerate", "torchvision", "timm", "kornia", "numpy", "safetensors", "pillow",
@@ -120,7 +121,7 @@ def environment(*, registry: Any | None = None, num_processes: int | None = None
 def write_environment(run_dir: str | os.PathLike[str], *, registry: Any | None = None,
                       num_processes: int | None = None) -> Path:
     """Write :func:`environment` to ``RUN/environment.json`` atomically and return its path."""
-    path = Path(run_dir) / ENVIRONMENT_FILE
+    path = RunFolder(run_dir).environment
     data = environment(registry=registry, num_processes=num_processes)
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path

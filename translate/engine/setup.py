@@ -15,6 +15,7 @@ from ..errors import DataError, RecipeError, TranslateError
 from ..plugin.registry import Registry
 from ..recipe import Recipe
 from ..run.checkpoint import latest_checkpoint
+from ..run.layout import RunFolder
 from .distributed import check_joined, check_not_alone, wants_cpu
 from .loss_device import BUILT_LOSSES, built_losses, place_losses
 
@@ -88,7 +89,7 @@ def sample_batch(recipe: Recipe, registry: Registry, train_set: Any) -> dict[str
 
 def check_resume_recipe(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
     """Refuse to mix runs: a folder with checkpoints needs --resume, and the same recipe."""
-    saved = run_dir / "recipe.json"
+    saved = RunFolder(run_dir).recipe_json
     if latest_checkpoint(run_dir) is not None and not resume:
         raise TranslateError(
             f"run folder {run_dir} already holds checkpoints; pass --resume to continue it, "

@@ -14,6 +14,7 @@ from ..data.contract import DataInfo
 from ..errors import TrainingDiverged
 from ..recipe import Recipe
 from ..run.checkpoint import Progress, latest_checkpoint, save_checkpoint
+from ..run.layout import RunFolder
 from ..run.nospace import disk_full_error, is_disk_full, state_nbytes
 from .schedule import linear_decay_factor
 
@@ -68,7 +69,7 @@ def write_samples(method: Method, batch: Any, accelerator: Any, run_dir: Path, s
 
     batch = to_device(batch, accelerator.device)
     groups = guarded_sample(method, batch, seed, accelerator.device)
-    save_grid(groups, run_dir / "samples" / f"step-{step:08d}.png")
+    save_grid(groups, RunFolder(run_dir).sample(step))
 
 
 def checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: Any, recipe: Recipe,

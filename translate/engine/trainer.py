@@ -18,7 +18,6 @@ generators every N steps and at the end, and keeps the best checkpoint (evaluate
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import time
 from dataclasses import dataclass
@@ -34,10 +33,10 @@ from ..errors import TranslateError
 from ..plugin.registry import Registry
 from ..recipe import Recipe, load_recipe, to_toml
 from ..run.checkpoint import Progress, checkpoint_dir, list_checkpoints, load_checkpoint
+from ..run.layout import RunFolder
 from ..run.lock import RunLock
 from ..run.logs import MetricsLog
 from ..run.resume import choose_checkpoint
-from ..utils.atomic import write_text_atomic
 from . import speed, steps
 from .data_wait import DataClock
 from .environment import write_environment
@@ -239,8 +238,7 @@ class TrainingRun:
         recipe, run_dir, resume = self.recipe, self.run_dir, self.request.resume
         if self.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(run_dir / "recipe.toml", to_toml(self.request.resolved))
-            write_text_atomic(run_dir / "recipe.json", json.dumps(self.request.resolved, indent=2))
+            RunFolder(run_dir).write_recipe(to_toml(self.request.resolved), self.request.resolved)
             write_environment(run_dir, registry=self.registry, num_processes=self.accelerator.num_processes)
             self.log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
                                   resume_step=self.progress.step if resume else None)

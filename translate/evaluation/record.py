@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TranslateError
+from ..run.layout import RunFolder
 from ..utils.atomic import write_text_atomic
 from .runner import EvaluationResult
 from .values import float_value
 
 FORMAT = 1
-EVALUATION_FILENAME = "evaluation.json"
-BEST_MODEL_FILENAME = "model-best.safetensors"
+EVALUATION_FILENAME = RunFolder.EVALUATION
+BEST_MODEL_FILENAME = RunFolder.BEST_MODEL
 """A run's best model by the recipe's ``[eval].best`` value, written during training."""
-BEST_RECORD_FILENAME = "best.json"
+BEST_RECORD_FILENAME = RunFolder.BEST_RECORD
 """Which step that is: ``{"key", "value", "step", "higher_is_better", "checkpoint"}``."""
 
 

@@ -24,10 +24,11 @@ from ..evaluation.record import (
     BEST_RECORD_FILENAME,
     EVALUATION_FILENAME,  # what translate eval writes next to the model
 )
+from ..run.layout import RunFolder
 from .schema import EvaluationMeta
 from .weights import file_sha256
 
-BEST_EVALUATION_FILENAME = "evaluation-best.json"
+BEST_EVALUATION_FILENAME = RunFolder.BEST_EVALUATION
 """What ``translate eval RUN --best`` writes, beside the last model's ``evaluation.json``."""
 
 _MAX_RUN_JSON = 16 * 1024 * 1024
@@ -126,7 +127,7 @@ def _best_step_evaluation(run: Path, sha: str, notes: list[str] | None) -> Evalu
         _note(notes, f"{run / BEST_RECORD_FILENAME} is missing or names no step: the best model is exported "
               "without evaluation")
         return None
-    values = {k[5:]: v for k, v in _metrics_at(run / "metrics.jsonl", step).items()
+    values = {k[5:]: v for k, v in RunFolder(run).metrics_at(step).items()
               if k.startswith("eval/") and _finite(v) and _METRIC.match(k[5:])}
     if not values and isinstance(best.get("key"), str) and _finite(best.get("value")):
         values = {best["key"]: best["value"]}
@@ -142,23 +143,6 @@ def _best_step_evaluation(run: Path, sha: str, notes: list[str] | None) -> Evalu
     except (ValidationError, TypeError, AttributeError) as err:
         _note(notes, f"the evaluation of step {step} does not fit the model file's evaluation schema ({err})")
         return None
-
-
-def _metrics_at(path: Path, step: int) -> dict[str, Any]:
-    """The keys logged at ``step`` in a metrics log (every record of that step merged)."""
-    merged: dict[str, Any] = {}
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(record, dict) and record.get("step") == step:
-                    merged.update(record)
-    except OSError:
-        pass
-    return merged
 
 
 def _note(notes: list[str] | None, line: str) -> None:

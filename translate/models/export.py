@@ -22,7 +22,6 @@ metadata's ``evaluation``, shown in the model card with its protocol.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TranslateError
+from ..run.layout import NOT_LOSSES, RunFolder
 from ..utils.atomic import umask, write_text_atomic
 from . import (
     CONFIG_FILENAME,
@@ -56,7 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
 
 _METRIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
-_NOT_LOSSES = {"step", "time", "epoch", "images_per_s", "data_wait"}
 _MAX_LOSSES = 64  # TrainingSummary's limit
 
 
@@ -155,7 +154,7 @@ def export_run(
     _check_target(out)
     if best:
         source = best_model_path(source)
-    elif source.is_dir() and not (source / MODEL_FILENAME).is_file() and (source / "checkpoints").is_dir():
+    elif source.is_dir() and RunFolder(source).unfinished():
         raise TranslateError(
             f"{source}: run has checkpoints but no {MODEL_FILENAME}; training writes it when it ends: "
             "finish the run (translate run RECIPE --resume) and export again"
@@ -182,12 +181,12 @@ def training_summary(run_dir: Path) -> TrainingSummary | None:
 
     steps = epoch = None
     losses: dict[str, float] = {}
-    record = _last_metrics_record(run_dir / "metrics.jsonl")
+    record = RunFolder(run_dir).last_metrics()
     if record is not None:
         steps, epoch = _count(record.get("step")), _count(record.get("epoch"))
         losses = {k: float(v) for k, v in record.items()
-                  if k not in _NOT_LOSSES and not k.startswith("lr_") and _finite(v) and _METRIC.match(k)}
-    ckpt = latest_checkpoint(run_dir) if (run_dir / "checkpoints").is_dir() else None
+                  if k not in NOT_LOSSES and not k.startswith("lr_") and _finite(v) and _METRIC.match(k)}
+    ckpt = latest_checkpoint(run_dir) if RunFolder(run_dir).checkpoints.is_dir() else None
     manifest = read_run_json(ckpt / "manifest.json") if ckpt is not None else None
     progress = manifest.get("progress") if isinstance(manifest, dict) else None
     if isinstance(progress, dict) and _count(progress.get("step")) is not None:
@@ -204,29 +203,6 @@ def _count(value: Any) -> int | None:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _last_metrics_record(path: Path, tail: int = 65536) -> dict[str, Any] | None:
-    """The last complete JSON line of a metrics log (reads only the end of the file)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - tail))
-            lines = fh.read().decode("utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(record, dict):
-            return record
-    return None
-
-
-# --------------------------------------------------------------------------- CLI
 
 
 def export_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import TranslateError
 from ..utils.atomic import write_text_atomic
+from .layout import RunFolder
 from .nospace import disk_full_error, is_disk_full, state_nbytes
 from .state import load_state, save_state
 
@@ -45,7 +46,8 @@ class Progress:
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
-    return run_dir / "checkpoints"
+    """``RUN/checkpoints`` (:attr:`RunFolder.checkpoints`)."""
+    return RunFolder(run_dir).checkpoints
 
 
 _NAME = re.compile(r"step-(\d+)")

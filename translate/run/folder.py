@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TranslateError
+from .layout import NOT_LOSSES, RunFolder
 
 SAMPLE_NAME = re.compile(r"^step-(\d+)\.png$")
 """Sample grids the trainer writes: ``RUN/samples/step-00000004.png``."""
 
-NOT_LOSSES = {"step", "time", "epoch", "images_per_s", "data_wait"}
-"""Numeric keys of metrics.jsonl that are bookkeeping, not losses (``lr_*`` and ``eval/*`` neither)."""
 
 
 class NotARunFolder(TranslateError):
@@ -46,7 +45,7 @@ def fmt(value: Any) -> str:
 
 
 @dataclass
-class RunFolder:
+class RunContents:
     """What the report found in a run folder; ``notes`` says what is missing or unreadable."""
 
     path: Path
@@ -103,7 +102,7 @@ def _json(path: Path, what: str, notes: dict[str, str], key: str) -> dict[str, A
     return data
 
 
-def read_run_folder(run_dir: str | Path) -> RunFolder:
+def read_run_folder(run_dir: str | Path) -> RunContents:
     """Gather the recipe, metrics log, sample grids, evaluation, best checkpoint and environment.
 
     Raises:
@@ -113,11 +112,12 @@ def read_run_folder(run_dir: str | Path) -> RunFolder:
     if not path.is_dir():
         raise NotARunFolder(f"{path} is not a folder; give the run folder that 'translate run' wrote "
                             "(the recipe's [output] dir)")
-    recipe_file, metrics_file = path / "recipe.toml", path / "metrics.jsonl"
+    layout = RunFolder(path)
+    recipe_file, metrics_file = layout.recipe, layout.metrics
     if not recipe_file.is_file() and not metrics_file.is_file():
         raise NotARunFolder(f"{path} is not a run folder: it has neither recipe.toml nor metrics.jsonl "
                             "(give the folder that 'translate run' wrote, the recipe's [output] dir)")
-    run = RunFolder(path)
+    run = RunContents(path)
     notes = run.notes
     if recipe_file.is_file():
         try:
@@ -148,7 +148,7 @@ def read_run_folder(run_dir: str | Path) -> RunFolder:
             notes["metrics"] = "metrics.jsonl holds no records yet: no step was logged"
     else:
         notes["metrics"] = "metrics.jsonl not found: no step was logged"
-    folder = path / "samples"
+    folder = layout.samples
     if folder.is_dir():
         for file in folder.iterdir():
             m = SAMPLE_NAME.match(file.name)
@@ -157,13 +157,13 @@ def read_run_folder(run_dir: str | Path) -> RunFolder:
         run.samples.sort()
     if not run.samples:
         notes["samples"] = "no sample grids (samples/step-*.png) yet"
-    run.evaluation = _json(path / "evaluation.json", "the run has not been evaluated "
+    run.evaluation = _json(layout.evaluation, "the run has not been evaluated "
                            "(add an [eval] table to the recipe, or run 'translate eval')", notes, "evaluation")
-    best = path / "best.json"
+    best = layout.best_record
     if best.is_file():
         run.best = _json(best, "", notes, "best")
-    run.environment = _json(path / "environment.json", "the environment was not recorded", notes, "environment")
+    run.environment = _json(layout.environment, "the environment was not recorded", notes, "environment")
     return run
 
 
-__all__ = ["NotARunFolder", "RunFolder", "SAMPLE_NAME", "fmt", "number", "read_run_folder"]
+__all__ = ["NOT_LOSSES", "NotARunFolder", "RunContents", "SAMPLE_NAME", "fmt", "number", "read_run_folder"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.atomic import write_text_atomic
+from .layout import RunFolder
 
 PREVIOUS_SUFFIX = ".previous"
 
@@ -21,7 +22,7 @@ class MetricsLog:
     """
 
     def __init__(self, run_dir: Path, *, tensorboard: bool, resume_step: int | None = None) -> None:
-        self.path = run_dir / "metrics.jsonl"
+        self.path = RunFolder(run_dir).metrics
         self.replaced: Path | None = None
         if resume_step is not None and self.path.exists():
             self._truncate_after(resume_step)
@@ -67,5 +68,5 @@ class MetricsLog:
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """All records of a run's metrics log."""
-    path = Path(run_dir) / "metrics.jsonl"
+    path = RunFolder(run_dir).metrics
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from ...errors import TranslateError
-from ...run.folder import RunFolder, read_run_folder
+from ...run.folder import RunContents, read_run_folder
+from ...run.layout import RunFolder
 from ...utils.atomic import umask, write_text_atomic
 from ...version import __version__
 from .plots import Plot, all_plots
@@ -28,7 +29,7 @@ from .sections import (
     timing_section,
 )
 
-REPORT_FILE = "report.html"
+REPORT_FILE = RunFolder.REPORT
 
 _STYLE = """<style>
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}
@@ -77,7 +78,7 @@ def _replace_assets(folder: Path, plots: list[Plot]) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def render(run: RunFolder, plots: list[Plot]) -> str:
+def render(run: RunContents, plots: list[Plot]) -> str:
     """The whole page as one HTML string."""
     esc = html.escape
     by_name = {p.name: p for p in plots}
@@ -133,7 +134,7 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     return write_run_report(read_run_folder(run_dir), out=out)
 
 
-def write_run_report(run: RunFolder, *, out: str | Path | None = None) -> Path:
+def write_run_report(run: RunContents, *, out: str | Path | None = None) -> Path:
     """:func:`write_report` for a run folder already read (:func:`~.run_folder.read_run_folder`)."""
     page = Path(out) if out is not None else run.path / REPORT_FILE
     if page.is_dir():

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ...run.folder import RunFolder
+from ...run.folder import RunContents
 
 MAX_COLUMNS = 3
 
@@ -87,7 +87,7 @@ def _finish(ax: Any, title: str, xlabel: str, hidden: int, labels: int) -> None:
         ax.legend(fontsize=8)
 
 
-def loss_plot(run: RunFolder) -> Plot | None:
+def loss_plot(run: RunContents) -> Plot | None:
     """One panel per network group of losses; None when the log has no losses."""
     keys = run.loss_keys()
     if not keys:
@@ -102,7 +102,7 @@ def loss_plot(run: RunFolder) -> Plot | None:
                 _png(fig))
 
 
-def metric_plot(run: RunFolder) -> Plot | None:
+def metric_plot(run: RunContents) -> Plot | None:
     """One panel per evaluation key (``eval/<key>``); None when training evaluated nothing."""
     keys = run.eval_keys()
     if not keys:
@@ -118,7 +118,7 @@ def metric_plot(run: RunFolder) -> Plot | None:
     return Plot("metrics.png", "Evaluation metrics during training", ", ".join(keys), _png(fig))
 
 
-def lr_plot(run: RunFolder) -> Plot | None:
+def lr_plot(run: RunContents) -> Plot | None:
     """The learning rate of every optimizer against the step."""
     keys = run.lr_keys()
     if not keys:
@@ -129,7 +129,7 @@ def lr_plot(run: RunFolder) -> Plot | None:
     return Plot("learning_rates.png", "Learning rates", ", ".join(keys), _png(fig))
 
 
-def throughput_plot(run: RunFolder) -> Plot | None:
+def throughput_plot(run: RunContents) -> Plot | None:
     """Images/s against the time since the first record (seconds, or minutes past two)."""
     records = [r for r in run.records if isinstance(r.get("time"), (int, float))
                and isinstance(r.get("images_per_s"), (int, float))]
@@ -146,7 +146,7 @@ def throughput_plot(run: RunFolder) -> Plot | None:
                 _png(fig))
 
 
-def all_plots(run: RunFolder) -> list[Plot]:
+def all_plots(run: RunContents) -> list[Plot]:
     """Every plot the run's metrics log allows, in page order."""
     return [p for p in (loss_plot(run), metric_plot(run), lr_plot(run), throughput_plot(run)) if p is not None]
 

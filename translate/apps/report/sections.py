@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...run.folder import RunFolder, fmt, number
+from ...run.folder import RunContents, fmt, number
 from .plots import Plot
 
 MAX_SAMPLES = 24
@@ -81,7 +81,7 @@ def _sample_png(path: Path) -> tuple[bytes, int, int, str]:
         return buf.getvalue(), im.width, im.height, f", downscaled from {width}x{height}"
 
 
-def samples_section(run: RunFolder) -> str:
+def samples_section(run: RunContents) -> str:
     out = ["<h2>Sample grids</h2>"]
     if not run.samples:
         return out[0] + missing(run.notes.get("samples", "no sample grids"))
@@ -104,7 +104,7 @@ def samples_section(run: RunFolder) -> str:
     return "".join(out)
 
 
-def evaluation_section(run: RunFolder) -> str:
+def evaluation_section(run: RunContents) -> str:
     out = ["<h2>Evaluation</h2>"]
     ev = run.evaluation
     if ev is None:
@@ -139,7 +139,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def timing_section(run: RunFolder) -> str:
+def timing_section(run: RunContents) -> str:
     out = ["<h2>Timing</h2>"]
     times = [float(r["time"]) for r in run.records if number(r.get("time")) is not None]
     steps = [int(r["step"]) for r in run.records if number(r.get("step")) is not None]
@@ -159,7 +159,7 @@ def timing_section(run: RunFolder) -> str:
     return "".join(out)
 
 
-def environment_section(run: RunFolder) -> str:
+def environment_section(run: RunContents) -> str:
     out = ["<h2>Environment</h2>"]
     env = run.environment
     if env is None:
@@ -174,7 +174,7 @@ def environment_section(run: RunFolder) -> str:
     return "".join(out)
 
 
-def recipe_section(run: RunFolder) -> str:
+def recipe_section(run: RunContents) -> str:
     if run.recipe is None:
         return "<h2>Recipe</h2>" + missing(run.notes.get("recipe", "recipe.toml not found"))
     return f"<h2>Recipe</h2><p>The resolved recipe (recipe.toml):</p><pre class=\"recipe\">{esc(run.recipe)}</pre>"

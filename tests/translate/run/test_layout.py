@@ -1,0 +1,43 @@
+"""RunFolder names every file of a run folder once: what the trainer writes is what it names, and
+the readers' shared pieces (last metrics record, one step's metrics, loss keys) read them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from translate.evaluation.record import BEST_MODEL_FILENAME, BEST_RECORD_FILENAME, EVALUATION_FILENAME
+from translate.models.schema import MODEL_FILENAME
+from translate.run.layout import NOT_LOSSES, RunFolder, loss_keys
+
+
+def test_a_finished_run_holds_what_the_layout_names(pix2pix_run: Path) -> None:
+    run = RunFolder(pix2pix_run)
+    assert run.is_run() and not run.unfinished()
+    for path in (run.recipe, run.recipe_json, run.environment, run.metrics, run.model):
+        assert path.is_file(), path.name
+    assert run.checkpoints.is_dir() and any(run.checkpoints.iterdir())
+    assert any(run.samples.glob("step-*.png"))
+    written = sorted(p.name for p in run.samples.iterdir())
+    assert all(run.sample(int(name[5:13])).name == name for name in written)
+    assert run.saved_recipe() == json.loads(run.recipe_json.read_text())
+
+
+def test_the_names_other_packages_use_are_the_layouts() -> None:
+    assert RunFolder.MODEL == MODEL_FILENAME  # a run's model file is named as in a model folder
+    assert (EVALUATION_FILENAME, BEST_MODEL_FILENAME, BEST_RECORD_FILENAME) == (
+        RunFolder.EVALUATION, RunFolder.BEST_MODEL, RunFolder.BEST_RECORD)
+
+
+def test_metrics_readers(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    assert run.last_metrics() is None and run.metrics_at(2) == {} and not run.is_run()
+    lines = [{"step": 1, "G": 1.0}, {"step": 2, "G": 0.5, "lr_G": 2e-4, "images_per_s": 3.0},
+             {"step": 2, "eval/psnr": 20.0}]
+    run.metrics.write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"step": 3, "G"')  # cut by a kill
+    assert run.last_metrics() == lines[-1]
+    assert run.metrics_at(2) == {**lines[1], **lines[2]}
+    assert loss_keys(run.metrics_at(2)) == ["G"]
+    assert {"step", "time", "epoch", "images_per_s", "data_wait"} == NOT_LOSSES
+    run.checkpoints.mkdir()
+    assert run.is_run() and run.unfinished()
