@@ -27,12 +27,11 @@ def register_commands(register: Callable[..., None]) -> None:
         ("check", "validate a recipe without training", here, "add_check_arguments", here, "check_cli"),
         ("plugins", "list installed plugins and what they register", here, "add_plugins_arguments", here,
          "plugins_cli"),
-        ("infer", "translate images with a trained model", here, "add_infer_arguments", "translate.commands.infer",
-         "infer_cli"),
+        ("infer", "translate images with a trained model", here, "add_infer_arguments", here, "infer_cli"),
         ("export", "write a shareable model folder (model.safetensors, config.json, README.md)", here,
-         "add_export_arguments", "translate.models.export", "export_cli"),
+         "add_export_arguments", here, "export_cli"),
         ("eval", "evaluate a model on a data split and write evaluation.json", "translate.commands.eval",
-         "add_eval_arguments", "translate.commands.eval", "eval_cli"),
+         "add_eval_arguments", here, "eval_cli"),
         ("report", "write a run's self-contained HTML report (plots, samples, evaluation)",
          "translate.commands.report", "add_report_arguments", "translate.commands.report", "report_cli"),
         ("push", "upload a model folder to the Hugging Face Hub", "translate.models.hub.push", "add_push_arguments",
@@ -42,7 +41,7 @@ def register_commands(register: Callable[..., None]) -> None:
         ("demo", "open an interactive drawing demo of a model in the browser (Gradio)", "translate.commands.demo",
          "add_demo_arguments", "translate.commands.demo", "demo_cli"),
         ("convert", "turn the authors' pix2pix/CycleGAN checkpoints (.pth) into a model folder",
-         "translate.commands.convert", "add_convert_arguments", "translate.commands.convert", "convert_cli"),
+         "translate.commands.convert", "add_convert_arguments", here, "convert_cli"),
         ("data", "public data sets", here, "add_data_arguments", here, "data_cli"),
         ("docs", "print generated documentation", here, "add_docs_arguments", here, "docs_cli"),
     ]
@@ -57,7 +56,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key (value parsed as TOML, e.g. --set train.epochs=5)")
     parser.add_argument("--output-dir", help="run folder (overrides output.dir)")
-    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (the schedule is unchanged)")
+    parser.add_argument("--max-steps", type=int,
+                        help="stop after this many optimizer steps (the schedule is unchanged)")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the run folder")
 
 
@@ -66,7 +66,7 @@ def run_cli(args: argparse.Namespace) -> int:
     from ..engine.trainer import train
 
     result = train(args.recipe, overrides=args.overrides, output_dir=args.output_dir,
-                   max_steps=args.max_steps, resume=args.resume)
+                   max_steps=args.max_steps, resume=args.resume, registry=args.registry)
     _run_report(getattr(result, "run_dir", None))
     return 0
 
@@ -97,7 +97,7 @@ def check_cli(args: argparse.Namespace) -> int:
     """Validate the recipe; one line on stdout (ok) or stderr (the problems)."""
     from ..recipe.check import check_recipe
 
-    status, line = check_recipe(args.recipe, args.overrides)
+    status, line = check_recipe(args.recipe, args.overrides, args.registry)
     print(line, file=sys.stderr if status else sys.stdout)
     return status
 
@@ -114,6 +114,34 @@ def plugins_cli(args: argparse.Namespace) -> int:
 
     print_plugins(get_plugins(), args.json)
     return 0
+
+
+def infer_cli(args: argparse.Namespace) -> int:
+    """``translate infer`` with the command line's registry."""
+    from .infer import infer_cli as run
+
+    return run(args, args.registry)
+
+
+def export_cli(args: argparse.Namespace) -> int:
+    """``translate export`` with the command line's registry."""
+    from ..models.export import export_cli as run
+
+    return run(args, args.registry)
+
+
+def eval_cli(args: argparse.Namespace) -> int:
+    """``translate eval`` with the command line's registry."""
+    from .eval import eval_cli as run
+
+    return run(args, args.registry)
+
+
+def convert_cli(args: argparse.Namespace) -> int:
+    """``translate convert`` with the command line's registry."""
+    from .convert import convert_cli as run
+
+    return run(args, args.registry)
 
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +208,7 @@ def data_cli(args: argparse.Namespace) -> int:
     if args.data_command is None:
         args.command_parser.print_help()
         return 0
-    return run(args)
+    return run(args, args.registry)
 
 
 def add_docs_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,6 +30,7 @@ def build_parser(registry: Registry, command: str | None = None) -> argparse.Arg
     """The parser with one subcommand per registered command (one line of help each); ``command``'s
     own arguments are added (the others' are not built)."""
     parser = argparse.ArgumentParser(prog="translate", description=DESCRIPTION)
+    parser.set_defaults(registry=registry)  # the one registry, made here at the edge and handed down
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _ordered(registry):

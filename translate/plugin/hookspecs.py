@@ -61,7 +61,8 @@ def register_data_sources(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """``factory(options, ctx: translate.MetricContext) -> translate.Metric`` (see :mod:`translate.components.metric`)."""
+    """``factory(options, ctx: translate.MetricContext) -> translate.Metric``
+    (see :mod:`translate.components.metric`)."""
 
 
 @hookspec
@@ -76,7 +77,8 @@ def register_commands(register: Register) -> None:
 
     ``arguments(parser: argparse.ArgumentParser) -> None`` adds the command's arguments (called only
     when the command is chosen); ``run(args: argparse.Namespace) -> int`` runs it and returns the exit
-    status. Raise :class:`translate.TranslateError` for what the user got wrong: it is printed as
+    status; ``args.registry`` is the registry the command line loaded (pass it on rather than loading
+    plugins again). Raise :class:`translate.TranslateError` for what the user got wrong: it is printed as
     ``error: ...`` with exit status 2. ``description`` is the command's line in ``translate --help``.
     Name both with :func:`translate.lazy_factory` so that ``translate --help`` stays fast. The
     built-in commands are registered the same way (:mod:`translate.commands.builtin`).

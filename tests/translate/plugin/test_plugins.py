@@ -745,6 +745,9 @@ def add_arguments(parser):
 def run(args):
     if args.name == "bad":
         raise translate.TranslateError("no greeting for 'bad'")
+    if args.name == "registry":  # the command line hands its registry down
+        print("greet" in args.registry.names("command"))
+        return 0
     print(" ".join(["hello", args.name] * args.times))
     return 0
 
@@ -763,6 +766,7 @@ def test_a_plugin_adds_a_command(capsys: pytest.CaptureFixture[str], fake_dist: 
     line = next(line for line in out.splitlines() if line.strip().startswith("greet"))
     assert "greet someone [translate-greet]" in line  # one line, marked with the distribution it comes from
     assert run_cli(capsys, "greet", "ada", "--times", "2")[:2] == (0, "hello ada hello ada\n")
+    assert run_cli(capsys, "greet", "registry")[:2] == (0, "True\n")
     code, out, err = run_cli(capsys, "greet", "bad")
     assert (code, out) == (2, "") and err == "error: no greeting for 'bad'\n"
 
