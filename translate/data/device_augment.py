@@ -145,13 +145,4 @@ def device_augmentation(data_options: Any, channels: Mapping[str, int], *, seed:
     return DeviceAugment(options, channels, seed=seed, rank=rank, source=source)
 
 
-def for_recipe(recipe: Any, registry: Any, channels: Mapping[str, int], *, rank: int = 0,
-               source: str = "<recipe>") -> DeviceAugment | _Unchanged:
-    """:func:`device_augmentation` of a recipe's data set (its ``data.options`` validated by the data set's
-    options model), seeded by the recipe's seed: what the trainer applies to each training batch."""
-    comp = registry.get("dataset", recipe.data.name)
-    options = comp.parse_options(recipe.data.options, "data.options")
-    return device_augmentation(options, channels, seed=recipe.seed, rank=rank, source=source)
-
-
-__all__ = ["DeviceAugment", "build_pipeline", "device_augmentation", "for_recipe"]
+__all__ = ["DeviceAugment", "build_pipeline", "device_augmentation"]

@@ -62,7 +62,7 @@ class TrainingEvaluation:
     """The ``[eval]`` table of one run. Every process builds one; only the main process evaluates."""
 
     def __init__(self, recipe: Recipe, registry: Registry, run_dir: Path, accelerator: Any, *,
-                 resume: bool) -> None:
+                 resume: bool, data_options: Any = None) -> None:
         assert recipe.eval is not None
         self.recipe, self.spec, self.registry = recipe, recipe.eval, registry
         self.run_dir, self.accelerator = run_dir, accelerator
@@ -74,7 +74,7 @@ class TrainingEvaluation:
         self._previous_best_step: int | None = None
         with accelerator.main_process_first():  # a generated data set is written once, by the main process
             try:
-                self.dataset = build_dataset(recipe, registry, self.spec.split)
+                self.dataset = build_dataset(recipe, registry, self.spec.split, data_options)
             except DataError as err:
                 raise DataError(f"eval.split = {self.spec.split!r}: {err}") from None
         if resume and self.spec.best is not None:

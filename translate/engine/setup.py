@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 
 from ..components.build import BuildContext
 from ..components.method import Method
@@ -66,17 +67,28 @@ def make_accelerator(recipe: Recipe) -> Any:
     return accelerator
 
 
-def build_dataset(recipe: Recipe, registry: Registry, split: str) -> Any:
-    """The recipe's data set for ``split``, through the registry, under the ``data.on_bad_file`` policy."""
+def data_options(recipe: Recipe, registry: Registry) -> BaseModel:
+    """The recipe's ``data.options`` validated by the data set's own model: parsed once per run, then
+    shared by every split and the device augmentation."""
+    return registry.get("dataset", recipe.data.name).parse_options(recipe.data.options, "data.options")
+
+
+def build_dataset(recipe: Recipe, registry: Registry, split: str, options: BaseModel | None = None) -> Any:
+    """The recipe's data set for ``split``, through the registry, under the ``data.on_bad_file`` policy.
+
+    ``options``: the parsed ``data.options`` (:func:`data_options`); None parses the table here.
+    """
     comp = registry.get("dataset", recipe.data.name)
-    dataset = comp.build(recipe.data.options, path="data.options", split=split)
+    table = options if options is not None else recipe.data.options
+    dataset = comp.build(table, path="data.options", split=split)
     return guard_bad_files(dataset, recipe.data.on_bad_file)
 
 
-def sample_batch(recipe: Recipe, registry: Registry, train_set: Any) -> dict[str, Any]:
+def sample_batch(recipe: Recipe, registry: Registry, train_set: Any,
+                 options: BaseModel | None = None) -> dict[str, Any]:
     """A fixed batch for sample grids: the validation split when there is one."""
     try:
-        ds = build_dataset(recipe, registry, "val")
+        ds = build_dataset(recipe, registry, "val", options)
         if len(ds) == 0:
             raise DataError("empty")
     except DataError:

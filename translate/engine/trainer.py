@@ -50,6 +50,7 @@ from .setup import (
     build_method,
     check_precision,
     check_resume_recipe,
+    data_options,
     make_accelerator,
     prepare,
     resolve_run_dir,
@@ -173,15 +174,16 @@ class TrainingRun:
         recipe, accelerator, registry = self.recipe, self.accelerator, self.registry
         source = str(self.request.recipe_path)
         set_seed(recipe.seed)
+        self.data_options = data_options(recipe, registry)  # parsed once: every split, device augmentation
         with accelerator.main_process_first():  # a generated data set is written once, by the main process
-            self.train_set = build_dataset(recipe, registry, "train")
+            self.train_set = build_dataset(recipe, registry, "train", self.data_options)
         self.method, self.info = build_method(recipe, registry, self.train_set, source)
         if recipe.train.init_from and fine_tune:  # a resumed run has its weights in the checkpoint
             for line in init_from_model(self.method, recipe.train.init_from, registry, source):
                 accelerator.print(f"train.init_from: {line}")
         if recipe.eval is not None:  # before the seed below: building metrics may draw random numbers
             self.evaluation = TrainingEvaluation(recipe, registry, self.run_dir, accelerator,
-                                                 resume=self.request.resume)
+                                                 resume=self.request.resume, data_options=self.data_options)
             self.evaluation.check(self.method)
         if recipe.train.sync_batchnorm and accelerator.num_processes > 1:
             for name, net in self.method.networks.items():
@@ -196,8 +198,9 @@ class TrainingRun:
     def _make_loader(self) -> None:
         """Device augmentation, the sampler, the loader and the schedule's length."""
         recipe, accelerator = self.recipe, self.accelerator
-        self.augment = device_augment.for_recipe(recipe, self.registry, self.train_set.channels,
-                                                 rank=accelerator.process_index, source=str(self.request.recipe_path))
+        self.augment = device_augment.device_augmentation(self.data_options, self.train_set.channels, seed=recipe.seed,
+                                                          rank=accelerator.process_index,
+                                                          source=str(self.request.recipe_path))
         self.sampler = EpochSampler(
             len(self.train_set), seed=recipe.seed, shuffle=recipe.data.shuffle, rank=accelerator.process_index,
             world=accelerator.num_processes, batch_size=recipe.data.batch_size,
@@ -245,7 +248,8 @@ class TrainingRun:
             if self.log.replaced is not None:
                 self.accelerator.print(f"{run_dir}: an earlier run left metrics but no checkpoint; starting the log "
                                        f"afresh (the old one is kept as {self.log.replaced.name})")
-        self.fixed_batch = sample_batch(recipe, self.registry, self.train_set) if self.is_main else None
+        self.fixed_batch = sample_batch(recipe, self.registry, self.train_set, self.data_options) if self.is_main \
+            else None
         self.bar = make_progress(self.is_main and recipe.output.progress, self.stop_at, self.progress.step)
         self.last_saved = self.progress.step if resume else -1
 
