@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-from translate.api import ModelFileError, TranslateError, file_sha256
+from translate.api import ModelFileError, file_sha256
 
 from .caffe_proto import CaffeLayer, read_caffemodel
 from .fcn8s import CAFFE_NAMES, CAFFEMODEL_URL, NO_BIAS, WEIGHTS_FILE, FCN8s, load_into
@@ -93,7 +92,7 @@ DESCRIPTION = ("Convert the pix2pix authors' FCN-8s Cityscapes caffemodel to saf
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``translate convert-fcn8s`` (and ``python -m translate_segmentation.convert_caffe``)."""
+    """The arguments of ``translate convert-fcn8s``."""
     parser.description = f"{DESCRIPTION} ({CAFFEMODEL_URL})"
     parser.add_argument("caffemodel", help="fcn-8s-cityscapes.caffemodel")
     parser.add_argument("output", nargs="?", default=WEIGHTS_FILE, help=f"output file (default {WEIGHTS_FILE})")
@@ -106,18 +105,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} (sha256 {file_sha256(out)})")
     print(f"use it with weights = \"{out}\" in the fcn8s segmenter options, or put it in ~/.cache/translate/weights/")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m translate_segmentation.convert_caffe``: the same as ``translate convert-fcn8s``."""
-    parser = argparse.ArgumentParser(prog="python -m translate_segmentation.convert_caffe")
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except TranslateError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
-from translate.api import DataError, TranslateError
+from translate.api import DataError
 
 PHOTO_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_color.png"
@@ -100,7 +99,7 @@ DESCRIPTION = "Make pix2pix Cityscapes A|B pairs (photo | colour labels) from th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``translate prepare-cityscapes`` (and ``python -m translate_segmentation.prepare_cityscapes``)."""
+    """The arguments of ``translate prepare-cityscapes``."""
     parser.description = DESCRIPTION
     parser.add_argument("gtfine", help="the unzipped gtFine folder (with train/ and val/)")
     parser.add_argument("leftimg", help="the unzipped leftImg8bit folder (with train/ and val/)")
@@ -116,18 +115,3 @@ def run(args: argparse.Namespace) -> int:
                      size=args.size, force=args.force, log=True)
     print(", ".join(f"{split}: {n} pairs" for split, n in counts.items()) + f" in {args.out}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m translate_segmentation.prepare_cityscapes``: the same as ``translate prepare-cityscapes``."""
-    parser = argparse.ArgumentParser(prog="python -m translate_segmentation.prepare_cityscapes")
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except TranslateError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,7 @@ def _dataset(args: argparse.Namespace) -> SRDataset:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``translate bicubic-baseline`` (and ``python -m translate_srgan.bicubic``)."""
+    """The arguments of ``translate bicubic-baseline``."""
     parser.add_argument("folder", help="a generated sr_shapes folder, or any folder of images (sr_folder)")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
     parser.add_argument("--scale", type=int, default=4, help="sr_folder: downsampling factor (default 4)")
@@ -87,18 +86,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"bicubic x{dataset.scale} on {args.folder} ({args.split}, {result['images']} images): "
           f"psnr {result['psnr']:.2f} dB, ssim {result['ssim']:.4f}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m translate_srgan.bicubic``: the same as ``translate bicubic-baseline``."""
-    parser = argparse.ArgumentParser(prog="python -m translate_srgan.bicubic", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except TranslateError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
