@@ -18,36 +18,48 @@ from ..plugin.factories import lazy_factory
 from ..plugin.hookspecs import hookimpl
 
 
+def _with_registry(module: str, attr: str) -> Callable[[argparse.Namespace], int]:
+    """The command ``module.attr(args, registry)``, imported when it runs, given the command line's registry."""
+    run = lazy_factory(module, attr)
+
+    def command(args: argparse.Namespace) -> int:
+        return run(args, args.registry)
+
+    command.__name__ = command.__qualname__ = attr
+    return command
+
+
 @hookimpl
 def register_commands(register: Callable[..., None]) -> None:
     """The commands of translate itself, in the order ``translate --help`` lists them."""
-    here = __name__
+    here, cmd = __name__, "translate.commands"
     commands = [
-        ("run", "train from a TOML recipe", here, "add_run_arguments", here, "run_cli"),
-        ("check", "validate a recipe without training", here, "add_check_arguments", here, "check_cli"),
-        ("plugins", "list installed plugins and what they register", here, "add_plugins_arguments", here,
-         "plugins_cli"),
-        ("infer", "translate images with a trained model", here, "add_infer_arguments", here, "infer_cli"),
-        ("export", "write a shareable model folder (model.safetensors, config.json, README.md)", here,
-         "add_export_arguments", here, "export_cli"),
-        ("eval", "evaluate a model on a data split and write evaluation.json", "translate.commands.eval",
-         "add_eval_arguments", here, "eval_cli"),
+        ("run", "train from a TOML recipe", (here, "add_run_arguments"), lazy_factory(here, "run_cli")),
+        ("check", "validate a recipe without training", (here, "add_check_arguments"),
+         lazy_factory(here, "check_cli")),
+        ("plugins", "list installed plugins and what they register", (here, "add_plugins_arguments"),
+         lazy_factory(here, "plugins_cli")),
+        ("infer", "translate images with a trained model", (here, "add_infer_arguments"),
+         _with_registry(f"{cmd}.infer", "infer_cli")),
+        ("export", "write a shareable model folder (model.safetensors, config.json, README.md)",
+         (here, "add_export_arguments"), _with_registry("translate.models.export", "export_cli")),
+        ("eval", "evaluate a model on a data split and write evaluation.json", (f"{cmd}.eval", "add_eval_arguments"),
+         _with_registry(f"{cmd}.eval", "eval_cli")),
         ("report", "write a run's self-contained HTML report (plots, samples, evaluation)",
-         "translate.commands.report", "add_report_arguments", "translate.commands.report", "report_cli"),
-        ("push", "upload a model folder to the Hugging Face Hub", "translate.models.hub.push", "add_push_arguments",
-         "translate.models.hub.push", "push_cli"),
-        ("serve", "serve a model over HTTP (POST /translate, GET /model, GET /health)", "translate.commands.serve",
-         "add_serve_arguments", "translate.commands.serve", "serve_cli"),
-        ("demo", "open an interactive drawing demo of a model in the browser (Gradio)", "translate.commands.demo",
-         "add_demo_arguments", "translate.commands.demo", "demo_cli"),
+         (f"{cmd}.report", "add_report_arguments"), lazy_factory(f"{cmd}.report", "report_cli")),
+        ("push", "upload a model folder to the Hugging Face Hub", ("translate.models.hub.push", "add_push_arguments"),
+         lazy_factory("translate.models.hub.push", "push_cli")),
+        ("serve", "serve a model over HTTP (POST /translate, GET /model, GET /health)",
+         (f"{cmd}.serve", "add_serve_arguments"), lazy_factory(f"{cmd}.serve", "serve_cli")),
+        ("demo", "open an interactive drawing demo of a model in the browser (Gradio)",
+         (f"{cmd}.demo", "add_demo_arguments"), lazy_factory(f"{cmd}.demo", "demo_cli")),
         ("convert", "turn the authors' pix2pix/CycleGAN checkpoints (.pth) into a model folder",
-         "translate.commands.convert", "add_convert_arguments", here, "convert_cli"),
-        ("data", "public data sets", here, "add_data_arguments", here, "data_cli"),
-        ("docs", "print generated documentation", here, "add_docs_arguments", here, "docs_cli"),
+         (f"{cmd}.convert", "add_convert_arguments"), _with_registry(f"{cmd}.convert", "convert_cli")),
+        ("data", "public data sets", (here, "add_data_arguments"), lazy_factory(here, "data_cli")),
+        ("docs", "print generated documentation", (here, "add_docs_arguments"), lazy_factory(here, "docs_cli")),
     ]
-    for name, description, args_module, args_attr, run_module, run_attr in commands:
-        register(name, lazy_factory(run_module, run_attr), arguments=lazy_factory(args_module, args_attr),
-                 description=description)
+    for name, description, (args_module, args_attr), run in commands:
+        register(name, run, arguments=lazy_factory(args_module, args_attr), description=description)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,34 +126,6 @@ def plugins_cli(args: argparse.Namespace) -> int:
 
     print_plugins(get_plugins(), args.json)
     return 0
-
-
-def infer_cli(args: argparse.Namespace) -> int:
-    """``translate infer`` with the command line's registry."""
-    from .infer import infer_cli as run
-
-    return run(args, args.registry)
-
-
-def export_cli(args: argparse.Namespace) -> int:
-    """``translate export`` with the command line's registry."""
-    from ..models.export import export_cli as run
-
-    return run(args, args.registry)
-
-
-def eval_cli(args: argparse.Namespace) -> int:
-    """``translate eval`` with the command line's registry."""
-    from .eval import eval_cli as run
-
-    return run(args, args.registry)
-
-
-def convert_cli(args: argparse.Namespace) -> int:
-    """``translate convert`` with the command line's registry."""
-    from .convert import convert_cli as run
-
-    return run(args, args.registry)
 
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:

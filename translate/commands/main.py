@@ -58,15 +58,19 @@ def _chosen(argv: list[str]) -> tuple[argparse.Namespace, str | None]:
     return known, command
 
 
+def _print_version() -> int:
+    from ..version import __version__
+
+    print(__version__)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``translate ARGV``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     known, command = _chosen(argv)
-    if known.version and command is None:
-        from ..version import __version__
-
-        print(__version__)
-        return 0
+    if known.version and command is None:  # no plugins loaded for this
+        return _print_version()
     try:
         from ..plugin.loading import get_plugins
 
@@ -74,10 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(registry, command)
         args = parser.parse_args(argv)
         if args.version:
-            from ..version import __version__
-
-            print(__version__)
-            return 0
+            return _print_version()
         if args.command is None:
             parser.print_help()
             return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -101,20 +100,20 @@ def sample_batch(recipe: Recipe, registry: Registry, train_set: Any,
 
 def check_resume_recipe(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
     """Refuse to mix runs: a folder with checkpoints needs --resume, and the same recipe."""
-    saved = RunFolder(run_dir).recipe_json
+    run = RunFolder(run_dir)
     if latest_checkpoint(run_dir) is not None and not resume:
         raise TranslateError(
             f"run folder {run_dir} already holds checkpoints; pass --resume to continue it, "
             "or choose another --output-dir (nothing was changed)"
         )
-    if resume and saved.exists():
-        before = json.loads(saved.read_text())
+    before = run.saved_recipe() if resume else None
+    if before is not None:
         diffs = [k for k in sorted(set(before) | set(resolved))
                  if k != "output" and before.get(k) != resolved.get(k)]
         if diffs:
             raise TranslateError(
                 f"cannot resume {run_dir}: the recipe differs from the one that started the run in "
-                f"{', '.join(diffs)}; resume with the same recipe (see {saved})"
+                f"{', '.join(diffs)}; resume with the same recipe (see {run.recipe_json})"
             )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate.utils import send_to_device
 
 from ..components.method import Method
 from ..data.contract import DataInfo
@@ -21,8 +22,6 @@ from .schedule import linear_decay_factor
 
 def to_device(batch: Any, device: torch.device) -> Any:
     """Move the tensors of a (nested) batch to ``device`` (Accelerate's ``send_to_device``, non-blocking)."""
-    from accelerate.utils import send_to_device
-
     return send_to_device(batch, device, non_blocking=True)
 
 

@@ -48,7 +48,7 @@ def read_run_json(path: Path) -> Any:
 
 def best_model_path(run: Path) -> Path:
     """``RUN/model-best.safetensors``, or a :class:`TranslateError` saying how a run gets one."""
-    best = run / BEST_MODEL_FILENAME
+    best = RunFolder(run).best_model
     if run.is_dir() and best.is_file():
         return best
     if not run.is_dir():

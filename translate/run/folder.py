@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TranslateError
-from .layout import NOT_LOSSES, RunFolder
+from .layout import NOT_LOSSES, RunFolder, loss_keys
 
 SAMPLE_NAME = re.compile(r"^step-(\d+)\.png$")
 """Sample grids the trainer writes: ``RUN/samples/step-00000004.png``."""
@@ -78,7 +78,7 @@ class RunContents:
         return list(seen)
 
     def loss_keys(self) -> list[str]:
-        return [k for k in self.keys() if k not in NOT_LOSSES and not k.startswith(("lr_", "eval/"))]
+        return loss_keys(self.keys())
 
     def eval_keys(self) -> list[str]:
         return [k for k in self.keys() if k.startswith("eval/")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..utils.atomic import write_text_atomic
 
@@ -94,10 +94,6 @@ class RunFolder:
     def report(self) -> Path:
         return self.path / self.REPORT
 
-    def is_run(self) -> bool:
-        """Whether the folder is one ``translate run`` wrote (a recipe, a metrics log or checkpoints)."""
-        return self.recipe.is_file() or self.metrics.is_file() or self.checkpoints.is_dir()
-
     def unfinished(self) -> bool:
         """A run that has checkpoints but no model file yet (training writes it when it ends)."""
         return self.checkpoints.is_dir() and not self.model.is_file()
@@ -150,9 +146,10 @@ class RunFolder:
         return merged
 
 
-def loss_keys(record: dict[str, Any]) -> list[str]:
-    """The keys of a metrics record that are losses: not bookkeeping, learning rates or evaluation values."""
-    return [k for k in record if k not in NOT_LOSSES and not k.startswith(("lr_", "eval/"))]
+def loss_keys(keys: Iterable[str]) -> list[str]:
+    """Of ``keys`` (a metrics record, or the keys of a log), the losses: not bookkeeping, learning rates
+    or evaluation values."""
+    return [k for k in keys if k not in NOT_LOSSES and not k.startswith(("lr_", "eval/"))]
 
 
 __all__ = ["NOT_LOSSES", "RunFolder", "loss_keys"]

@@ -13,7 +13,7 @@ from translate.run.layout import NOT_LOSSES, RunFolder, loss_keys
 
 def test_a_finished_run_holds_what_the_layout_names(pix2pix_run: Path) -> None:
     run = RunFolder(pix2pix_run)
-    assert run.is_run() and not run.unfinished()
+    assert not run.unfinished()
     for path in (run.recipe, run.recipe_json, run.environment, run.metrics, run.model):
         assert path.is_file(), path.name
     assert run.checkpoints.is_dir() and any(run.checkpoints.iterdir())
@@ -31,7 +31,7 @@ def test_the_names_other_packages_use_are_the_layouts() -> None:
 
 def test_metrics_readers(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
-    assert run.last_metrics() is None and run.metrics_at(2) == {} and not run.is_run()
+    assert run.last_metrics() is None and run.metrics_at(2) == {}
     lines = [{"step": 1, "G": 1.0}, {"step": 2, "G": 0.5, "lr_G": 2e-4, "images_per_s": 3.0},
              {"step": 2, "eval/psnr": 20.0}]
     run.metrics.write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"step": 3, "G"')  # cut by a kill
@@ -40,4 +40,4 @@ def test_metrics_readers(tmp_path: Path) -> None:
     assert loss_keys(run.metrics_at(2)) == ["G"]
     assert {"step", "time", "epoch", "images_per_s", "data_wait"} == NOT_LOSSES
     run.checkpoints.mkdir()
-    assert run.is_run() and run.unfinished()
+    assert run.unfinished()

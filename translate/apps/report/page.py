@@ -136,7 +136,7 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
 
 def write_run_report(run: RunContents, *, out: str | Path | None = None) -> Path:
     """:func:`write_report` for a run folder already read (:func:`~.run_folder.read_run_folder`)."""
-    page = Path(out) if out is not None else run.path / REPORT_FILE
+    page = Path(out) if out is not None else RunFolder(run.path).report
     if page.is_dir():
         raise TranslateError(f"{page} is a folder; give the HTML file to write (--out FILE), "
                              f"e.g. {page / REPORT_FILE}")
