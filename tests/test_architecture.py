@@ -378,6 +378,7 @@ DECLARED_READS = {
     "size_multiple": "translate/nn/traits.py",
     "scale_factor": "translate/nn/traits.py",
     "trainable": "translate/components/losses.py",
+    "rebuild_options": "translate/nn/traits.py",
     "infer_options_from_authors_state_dict": "translate/nn/traits.py",
     "from_authors_state_dict": "translate/nn/traits.py",
 }

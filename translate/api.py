@@ -22,7 +22,8 @@ the same relies on nothing that may change without notice.
 - **Data sources**: :class:`DataSource`, :func:`register_archives`.
 - **Networks**: :func:`init_weights`, :func:`norm_layer`, :func:`conv_bias`, :func:`is_channels_last`.
 - **What the core reads from your objects** (declared, checked when built): a network's
-  ``size_multiple`` and ``scale_factor`` (:func:`size_multiple`, :func:`scale_factor`), the
+  ``size_multiple`` and ``scale_factor`` (:func:`size_multiple`, :func:`scale_factor`), the options
+  that rebuild it from a model file (:func:`rebuild_options`), the
   authors'-checkpoint interface (:class:`AuthorsCheckpoint`), a loss's ``trainable``
   (:func:`is_trainable`); see :mod:`translate.nn.traits`.
 - **Generator features** (for methods that need a generator's intermediate activations, such as
@@ -51,7 +52,7 @@ from .data.preprocess import PreprocessMode
 from .data.source import DataSource, register_archives
 from .errors import DataError, ModelFileError, PluginError, RecipeError, TranslateError
 from .nn.features import FeatureEncoder, check_feature_layers, feature_encoder
-from .nn.traits import AuthorsCheckpoint, scale_factor, size_multiple
+from .nn.traits import AuthorsCheckpoint, rebuild_options, scale_factor, size_multiple
 from .plugin.factories import lazy_factory
 from .plugin.hookspecs import Register, hookimpl
 from .plugin.options import NoOptions, Options
@@ -76,7 +77,7 @@ __all__ = [
     "AugmentOptions", "FixedSizeOptions", "GeneratedOptions", "Channels", "PreprocessMode",
     "DataSource", "register_archives",
     "Metric", "EvalBatch", "MetricContext",
-    "AuthorsCheckpoint", "size_multiple", "scale_factor",
+    "AuthorsCheckpoint", "size_multiple", "scale_factor", "rebuild_options",
     "FeatureEncoder", "feature_encoder", "check_feature_layers",
     *(name for names in _LAZY.values() for name in names),
 ]

@@ -9,14 +9,14 @@ largest reduction (``size_multiple``). Other input channel counts use timm's ``i
 pretrained first convolution is adapted as timm does).
 
 Pretrained encoder weights come as for the perceptual losses (:mod:`.backbone`). A model file must
-be loadable without them, since it holds the trained encoder: the record of a generator built with
-``weights="pretrained"`` says ``weights="stored"``, so rebuilding it from the file builds the
-architecture only and the file's tensors fill it.
+be loadable without them, since it holds the trained encoder: the network's ``rebuild_options``
+(a trait the core declares, :func:`translate.api.rebuild_options`) turns ``weights="pretrained"``
+into ``weights="stored"`` in the model file, so rebuilding it from the file builds the architecture
+only and the file's tensors fill it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -72,17 +72,9 @@ class TimmUNet(nn.Module):
         init_weights(self.decoder, "kaiming")
         init_weights(self.head, "kaiming")
 
-    # The record a BuildContext attaches says how to rebuild this network from a model file, whose
-    # tensors replace every weight: built from "pretrained" weights, it is rebuilt as "stored".
-    @property
-    def translate_record(self) -> Any:
-        return self.__dict__.get("_translate_record")
-
-    @translate_record.setter
-    def translate_record(self, record: Any) -> None:
-        if record is not None and dataclasses.is_dataclass(record) and record.options.get("weights") == "pretrained":
-            record = dataclasses.replace(record, options={**record.options, "weights": "stored"})
-        self.__dict__["_translate_record"] = record
+    def rebuild_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Rebuilt from a model file, whose tensors replace every weight: "pretrained" becomes "stored"."""
+        return {**options, "weights": "stored"} if options.get("weights") == "pretrained" else options
 
     def _up(self, x: torch.Tensor, size: torch.Size) -> torch.Tensor:
         if tuple(x.shape[-2:]) == tuple(size):

@@ -1,4 +1,10 @@
-"""BuildContext: how a method builds its networks, losses and optimizers from a recipe."""
+"""BuildContext: how a method builds its networks, losses and optimizers from a recipe; BuiltMethod: what it built.
+
+The context keeps the record of every network it builds (component, options, plugin, channels)
+beside the module, never on it; :meth:`BuildContext.finish` hands the method over with those
+records (by network name) and the losses it built, as one :class:`BuiltMethod` that the engine
+prepares, samples, checks and exports from.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from ..data.contract import DataInfo
 from ..errors import PluginError, RecipeError
 from ..plugin.registry import Component, Registry
 from ..recipe import ComponentSpec, Recipe, declared_loss_roles
-from .method import ComponentRecord
+from .method import ComponentRecord, ExportSpec, Method, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -36,6 +42,7 @@ class BuildContext:
     records: list[ComponentRecord] = field(default_factory=list)
     losses: dict[str, Any] = field(default_factory=dict)
     smoke: bool = False
+    _built: list[tuple[Any, ComponentRecord]] = field(default_factory=list, repr=False)
 
     def _spec(self, section: str, default: str | None, kind: str) -> tuple[str, ComponentSpec]:
         if section.startswith("losses."):
@@ -112,8 +119,18 @@ class BuildContext:
             in_channels=cin,
             out_channels=cout,
         )
-        module.translate_record = rec
+        self._built.append((module, rec))
         self.records.append(rec)
+
+    def record_of(self, module: Any) -> ComponentRecord | None:
+        """How ``module`` (or the module inside a DDP / compile wrapper) was built here, or None."""
+        module = unwrap(module)
+        return next((rec for built, rec in self._built if built is module), None)
+
+    def finish(self, method: Method) -> "BuiltMethod":
+        """``method`` with the records of its networks (by name) and the losses built for it."""
+        records = {name: rec for name, net in method.networks.items() if (rec := self.record_of(net)) is not None}
+        return BuiltMethod(method=method, data=self.data, records=records, losses=dict(self.losses))
 
     def adam(
         self, params: Iterable["torch.nn.Parameter"], lr: float, betas: tuple[float, float] | list[float],
@@ -140,3 +157,37 @@ class BuildContext:
     def fail(self, key: str, message: str) -> RecipeError:
         """A recipe error for a method-level consistency check (e.g. channel mismatch)."""
         return RecipeError(self.source, [f"{key}: {message}"])
+
+
+@dataclass
+class BuiltMethod:
+    """A method as its factory built it, with what the builder recorded beside it.
+
+    ``records`` maps a network's name in ``method.networks`` to how it was built (the model file
+    stores it, the size checks read its kind); networks built outside the context have none.
+    ``losses`` are the losses built through :meth:`BuildContext.loss` (role -> loss), placed on the
+    run's device by the engine. ``data`` is what the training set says about itself.
+    """
+
+    method: Method
+    data: DataInfo
+    records: dict[str, ComponentRecord]
+    losses: dict[str, Any]
+
+    def exports(self) -> list[tuple[ExportSpec, "torch.nn.Module", ComponentRecord]]:
+        """``(spec, network, record)`` for each generator ``method.exports()`` names, wrappers removed.
+
+        Raises:
+            PluginError: an export names a network the method lacks or one built outside the context.
+        """
+        out = []
+        for spec in self.method.exports():
+            if spec.network not in self.method.networks:
+                raise PluginError(f"export {spec.name!r}: the method has no network {spec.network!r} "
+                                  f"(it has {', '.join(self.method.networks)})")
+            record = self.records.get(spec.network)
+            if record is None:
+                raise PluginError(f"export {spec.name!r}: network {spec.network!r} was not built through "
+                                  "BuildContext.generator(), so nothing records how to rebuild it")
+            out.append((spec, unwrap(self.method.networks[spec.network]), record))
+        return out

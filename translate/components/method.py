@@ -125,7 +125,11 @@ class Method:
 
 @dataclass
 class ComponentRecord:
-    """How a network was built: recorded on the module for export."""
+    """How a network was built (component, validated options, plugin, channels).
+
+    :class:`~translate.components.build.BuildContext` keeps one per network it builds, beside the
+    module (:class:`~translate.components.build.BuiltMethod`); model files store it per generator.
+    """
 
     kind: str
     name: str

@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..components.build import BuiltMethod
 from ..components.method import Method
 from ..data.contract import DataInfo
 from ..errors import DataError, TranslateError
@@ -189,12 +190,11 @@ class TrainingEvaluation:
         steps = [s for s in (self._previous_best_step, self.best["step"] if self.best else None) if s is not None]
         return tuple(steps)
 
-    def write_best(self, step: int, checkpoint: Path, method: Method, resolved: dict[str, Any],
-                   info: DataInfo) -> None:
+    def write_best(self, step: int, checkpoint: Path, built: BuiltMethod, resolved: dict[str, Any]) -> None:
         """Write ``model-best.safetensors`` and ``best.json`` for ``step`` (every process calls it)."""
         from .steps import export
 
-        export(self.run_dir, method, self.accelerator, resolved, info, filename=BEST_MODEL_FILENAME)
+        export(self.run_dir, built, self.accelerator, resolved, filename=BEST_MODEL_FILENAME)
         if self.accelerator.is_main_process and self.best is not None:
             body = {**self.best, "value": json_value(self.best["value"]),
                     "checkpoint": checkpoint.relative_to(self.run_dir).as_posix()}

@@ -1,8 +1,8 @@
 """Losses that hold weights (a VGG for a perceptual loss): placed on the run's device by the engine.
 
 A method builds its losses through ``BuildContext.loss``, which records them in ``ctx.losses``;
-:func:`translate.engine.setup.build_method` keeps that record on the method
-(:data:`BUILT_LOSSES`). After ``prepare``, :func:`place_losses` moves every loss that is a
+the :class:`~translate.components.build.BuiltMethod` that :func:`translate.engine.setup.build_method`
+returns carries them (``built.losses``). After ``prepare``, :func:`place_losses` moves every loss that is a
 ``torch.nn.Module`` to ``accelerator.device`` in float32 (autocast decides the compute dtype),
 in place, so the method's own references see the moved module. Unless the module says
 ``trainable = True`` (a class or instance attribute), its parameters are frozen
@@ -18,14 +18,6 @@ import torch
 
 from ..components.losses import is_trainable
 from ..errors import PluginError
-
-BUILT_LOSSES = "translate_built_losses"
-"""Attribute of a built method holding the losses its factory built (role -> loss)."""
-
-
-def built_losses(method: Any) -> dict[str, Any]:
-    """The losses recorded on ``method`` when it was built (empty for a method built otherwise)."""
-    return dict(getattr(method, BUILT_LOSSES, None) or {})
 
 
 def place_losses(losses: dict[str, Any], device: torch.device | str) -> list[str]:

@@ -22,13 +22,12 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import torch
 
-from .loss_device import built_losses
 
-
-def state_modules(method: Any) -> list[torch.nn.Module]:
-    """The modules whose state sampling must keep: the method's networks and its loss modules."""
+def state_modules(method: Any, losses: Iterable[Any] = ()) -> list[torch.nn.Module]:
+    """The modules whose state sampling must keep: the method's networks and its loss modules
+    (``losses``: the losses built for it, ``BuiltMethod.losses.values()``)."""
     modules = list(method.networks.values())
-    modules += [m for m in built_losses(method).values() if isinstance(m, torch.nn.Module)]
+    modules += [m for m in losses if isinstance(m, torch.nn.Module)]
     return modules
 
 
@@ -82,15 +81,18 @@ def _set_buffer(top: torch.nn.Module, name: str, value: torch.Tensor) -> None:
 
 
 @contextlib.contextmanager
-def training_state_kept(method: Any, device: torch.device | str | None = None) -> Iterator[None]:
+def training_state_kept(method: Any, device: torch.device | str | None = None,
+                        losses: Iterable[Any] = ()) -> Iterator[None]:
     """Everything sampling could change in training, restored on exit (see the module docstring)."""
-    with rng_kept(device), modules_kept(state_modules(method)):
+    with rng_kept(device), modules_kept(state_modules(method, losses)):
         yield
 
 
-def guarded_sample(method: Any, batch: Any, seed: int, device: torch.device | str | None = None) -> Any:
-    """``method.sample(batch)`` seeded with ``seed``, under ``no_grad``, with training state kept."""
-    with training_state_kept(method, device), torch.no_grad():
+def guarded_sample(method: Any, batch: Any, seed: int, device: torch.device | str | None = None,
+                   losses: Iterable[Any] = ()) -> Any:
+    """``method.sample(batch)`` seeded with ``seed``, under ``no_grad``, with training state kept
+    (that of the networks and of the loss modules in ``losses``)."""
+    with training_state_kept(method, device, losses), torch.no_grad():
         torch.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from ..components.build import BuildContext
-from ..components.method import Method
+from ..components.build import BuildContext, BuiltMethod
+from ..components.method import ComponentRecord, Method
 from ..data.contract import DataInfo, data_info, guard_bad_files
 from ..errors import DataError, RecipeError, TranslateError
 from ..plugin.registry import Registry
@@ -17,7 +17,7 @@ from ..recipe import Recipe
 from ..run.checkpoint import latest_checkpoint
 from ..run.layout import RunFolder
 from .distributed import check_joined, check_not_alone, wants_cpu
-from .loss_device import BUILT_LOSSES, built_losses, place_losses
+from .loss_device import place_losses
 
 
 def resolve_run_dir(recipe: Recipe, recipe_path: Path, output_dir: str | None) -> Path:
@@ -117,8 +117,9 @@ def check_resume_recipe(run_dir: Path, resolved: dict[str, Any], resume: bool) -
             )
 
 
-def prepare(accelerator: Any, method: Method) -> None:
-    """Prepare every network and optimizer in one call (ENGINE_NOTES 1), in a fixed order."""
+def prepare(accelerator: Any, built: BuiltMethod) -> None:
+    """Prepare every network and optimizer in one call (ENGINE_NOTES 1), in a fixed order; place the losses."""
+    method = built.method
     nets, opts = list(method.networks), list(method.optimizers)
     objs = [method.networks[n] for n in nets] + [method.optimizers[n] for n in opts]
     prepared = accelerator.prepare(*objs)
@@ -128,11 +129,12 @@ def prepare(accelerator: Any, method: Method) -> None:
         method.networks[name] = prepared[i]
     for j, name in enumerate(opts):
         method.optimizers[name] = prepared[len(nets) + j]
-    place_losses(built_losses(method), accelerator.device)  # weights of losses: on the device, frozen
+    place_losses(built.losses, accelerator.device)  # weights of losses: on the device, frozen
 
 
-def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str) -> tuple[Method, DataInfo]:
-    """The recipe's method, built with a :class:`BuildContext` on the training set, and the set's :class:`DataInfo`.
+def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str) -> BuiltMethod:
+    """The recipe's method, built with a :class:`BuildContext` on the training set, with its build records,
+    its losses and the set's :class:`DataInfo`.
 
     Raises:
         RecipeError: the data set lacks image keys the method needs.
@@ -141,30 +143,31 @@ def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str
     ctx = BuildContext(recipe=recipe, registry=registry, channels=dict(train_set.channels), data=info, source=source)
     comp = registry.get("method", recipe.method.name)
     method: Method = comp.build(recipe.method.options, path="method.options", ctx=ctx)
-    setattr(method, BUILT_LOSSES, dict(ctx.losses))  # placed on the device by prepare()
+    built = ctx.finish(method)
     missing = [k for k in method.data_keys if k not in train_set.channels]
     if missing:
         raise RecipeError(source, [
             f"data.name: data set {recipe.data.name!r} provides {sorted(train_set.channels)}, "
             f"but method {recipe.method.name!r} needs {list(method.data_keys)}"
         ])
-    problems = size_problems(method, info, recipe.data.batch_size)
+    problems = size_problems(method, info, recipe.data.batch_size, built.records)
     if problems:
         raise RecipeError(source, problems)
     for opt in method.optimizers.values():
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
-    return method, info
+    return built
 
 
 MAX_BATCH_PIXELS = 2**30
 """Images x height x width of one batch above this are refused (3 float32 channels: 12 GiB of input alone)."""
 
 
-def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
+def size_problems(method: Method, info: DataInfo, batch_size: int,
+                  records: dict[str, ComponentRecord] | None = None) -> list[str]:
     """What does not fit between the data's image sizes and the networks, with scale taken into account.
 
-    A generator (a network whose ``translate_record`` says so, or that declares a ``scale_factor``)
+    A generator (a network whose build record in ``records`` says so, or that declares a ``scale_factor``)
     reads the data set's inputs, ``info.input_size`` (``image_size // scale``) a side: its
     ``scale_factor`` must equal ``info.scale`` and its ``size_multiple`` must divide the input side.
     Other networks (discriminators) see target-sized images, ``info.image_size`` a side: their
@@ -173,7 +176,7 @@ def size_problems(method: Method, info: DataInfo, batch_size: int) -> list[str]:
 
     problems = []
     for name, network in method.networks.items():
-        record = getattr(network, "translate_record", None)
+        record = (records or {}).get(name)
         what = f"{record.kind} {record.name!r}" if record is not None else f"network {name!r}"
         scale = scale_factor(network, what)
         generator = record.kind == "generator" if record is not None else scale != 1

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from accelerate.utils import send_to_device
 
+from ..components.build import BuiltMethod
 from ..components.method import Method
-from ..data.contract import DataInfo
 from ..errors import TrainingDiverged
 from ..recipe import Recipe
 from ..run.checkpoint import Progress, latest_checkpoint, save_checkpoint
@@ -58,7 +58,7 @@ def check_finite(losses: dict[str, torch.Tensor], progress: Progress, run_dir: P
     return values
 
 
-def write_samples(method: Method, batch: Any, accelerator: Any, run_dir: Path, step: int, seed: int) -> None:
+def write_samples(built: BuiltMethod, batch: Any, accelerator: Any, run_dir: Path, step: int, seed: int) -> None:
     """Write the sample grid of ``step`` from the fixed batch, seeded with ``seed``.
 
     ``method.sample`` runs through :func:`.sampling.guarded_sample`: the networks' buffers and modes
@@ -67,7 +67,7 @@ def write_samples(method: Method, batch: Any, accelerator: Any, run_dir: Path, s
     from .sampling import guarded_sample
 
     batch = to_device(batch, accelerator.device)
-    groups = guarded_sample(method, batch, seed, accelerator.device)
+    groups = guarded_sample(built.method, batch, seed, accelerator.device, built.losses.values())
     save_grid(groups, RunFolder(run_dir).sample(step))
 
 
@@ -85,11 +85,12 @@ def checkpoint(run_dir: Path, progress: Progress, method: Method, accelerator: A
     )
 
 
-def export(run_dir: Path, method: Method, accelerator: Any, resolved: dict[str, Any], info: DataInfo,
+def export(run_dir: Path, built: BuiltMethod, accelerator: Any, resolved: dict[str, Any],
            filename: str | None = None) -> Path | None:
     """Write ``RUN/model.safetensors`` (or ``RUN/<filename>``) on the main process; every process calls it.
 
-    ``resolved`` is the run's resolved recipe (the method's name is its ``method.name``).
+    ``resolved`` is the run's resolved recipe (the method's name is its ``method.name``); the
+    generators, their build records and the data set's ``DataInfo`` come from ``built``.
 
     Raises:
         DiskFull: the disk filled up.
@@ -99,13 +100,14 @@ def export(run_dir: Path, method: Method, accelerator: Any, resolved: dict[str, 
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return None
-    exports = [(spec, accelerator.unwrap_model(method.networks[spec.network])) for spec in method.exports()]
+    exports = built.exports()
+    info = built.data
     path = run_dir / (filename or MODEL_FILENAME)
     try:
         return save_model(path, method=resolved["method"]["name"], exports=exports, recipe=resolved,
-                          data=info, limitations=tuple(method.limitations) + tuple(info.limitations))
+                          data=info, limitations=tuple(built.method.limitations) + tuple(info.limitations))
     except Exception as err:
         if not is_disk_full(err):
             raise
-        nbytes = sum(state_nbytes(net.state_dict()) for _, net in exports)
+        nbytes = sum(state_nbytes(net.state_dict()) for _, net, _ in exports)
         raise disk_full_error("the model file", path, nbytes, latest_checkpoint(run_dir)) from None

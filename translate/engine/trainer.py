@@ -177,7 +177,8 @@ class TrainingRun:
         self.data_options = data_options(recipe, registry)  # parsed once: every split, device augmentation
         with accelerator.main_process_first():  # a generated data set is written once, by the main process
             self.train_set = build_dataset(recipe, registry, "train", self.data_options)
-        self.method, self.info = build_method(recipe, registry, self.train_set, source)
+        self.built = build_method(recipe, registry, self.train_set, source)
+        self.method, self.info = self.built.method, self.built.data
         if recipe.train.init_from and fine_tune:  # a resumed run has its weights in the checkpoint
             for line in init_from_model(self.method, recipe.train.init_from, registry, source):
                 accelerator.print(f"train.init_from: {line}")
@@ -190,7 +191,7 @@ class TrainingRun:
                 self.method.networks[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
         self.plan = speed.resolve_speed(recipe.train, accelerator.device.type)
         speed.before_prepare(self.method, self.plan)
-        prepare(accelerator, self.method)
+        prepare(accelerator, self.built)
         speed.after_prepare(self.method, self.plan)
         accelerator.print(f"speed: {recipe.train.speed} ({self.plan.describe()})")
         set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
@@ -267,7 +268,7 @@ class TrainingRun:
             if self.stopped:
                 saved = saved or list_checkpoints(self.run_dir)[-1]
                 raise RunInterrupted(stop.signum or signal.SIGTERM, progress.step, saved, self._resume_command())
-            return steps.export(self.run_dir, self.method, self.accelerator, self.request.resolved, self.info)
+            return steps.export(self.run_dir, self.built, self.accelerator, self.request.resolved)
 
     def _loop(self, stop: StopSignals) -> None:
         """Epochs of batches until ``stop_at`` optimizer steps or a stop signal."""
@@ -327,7 +328,7 @@ class TrainingRun:
                                          "data_wait": round(self.data_clock.fraction_since_mark(now - self.tick), 4)})
             self.tick, self.tick_step = now, progress.step
         if progress.step % recipe.output.sample_every == 0 or progress.step == self.stop_at:
-            steps.write_samples(self.method, self.fixed_batch, self.accelerator, self.run_dir, progress.step,
+            steps.write_samples(self.built, self.fixed_batch, self.accelerator, self.run_dir, progress.step,
                                 recipe.seed)
 
     def _save_after_bad_file(self, err: BadDataFile) -> None:
@@ -352,7 +353,7 @@ class TrainingRun:
         if improved:
             assert evaluation is not None
             where = path or checkpoint_dir(self.run_dir) / f"step-{progress.step:08d}"
-            evaluation.write_best(progress.step, where, self.method, self.request.resolved, self.info)
+            evaluation.write_best(progress.step, where, self.built, self.request.resolved)
         return path
 
     def _protected(self) -> tuple[int, ...]:

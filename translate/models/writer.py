@@ -1,8 +1,8 @@
 """Writing a model file: the generators' weights and the ``translate`` metadata describing them.
 
-:func:`build_meta` collects, for each exported generator, what its ``translate_record`` says
-(component, options, plugin, channels) and the export's direction and test-time mode; the data
-set's :class:`~translate.data.contract.DataInfo` gives the recommended input size and the data folder's
+:func:`build_meta` collects, for each exported generator, what its build record says
+(:class:`~translate.components.method.ComponentRecord`: component, options, plugin, channels)
+and the export's direction and test-time mode; the data set's :class:`~translate.data.contract.DataInfo` gives the recommended input size and the data folder's
 name; the recipe gives a short summary of its own skeleton keys (method and data set names, seed,
 length, batch size). A data set's option keys are never read here.
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ..components.method import unwrap
-from ..nn.traits import scale_factor, size_multiple
+from ..nn.traits import rebuild_options, scale_factor, size_multiple
 from ..utils.atomic import atomic_path
 from .schema import (
     FORMAT_VERSION,
@@ -35,7 +35,7 @@ from .schema import (
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..components.method import ExportSpec
+    from ..components.method import ComponentRecord, ExportSpec
     from ..data.contract import DataInfo
 
 _MAX_SIZE = 65536
@@ -45,7 +45,7 @@ def save_model(
     path: str | os.PathLike[str],
     *,
     method: str,
-    exports: list[tuple["ExportSpec", "torch.nn.Module"]],
+    exports: list[tuple["ExportSpec", "torch.nn.Module", "ComponentRecord"]],
     recipe: dict[str, Any] | BaseModel | None = None,
     data: "DataInfo | None" = None,
     limitations: list[str] | tuple[str, ...] = (),
@@ -55,9 +55,11 @@ def save_model(
     Args:
         path: the ``.safetensors`` file to write (its folder must exist).
         method: the training method's registry name.
-        exports: ``(ExportSpec, module)`` pairs, the default generator first. Each module (a DDP,
-            Accelerate or ``torch.compile`` wrapper is unwrapped by :func:`translate.components.method.unwrap`)
-            must carry ``translate_record`` (set by :class:`translate.BuildContext`).
+        exports: ``(ExportSpec, module, ComponentRecord)`` triples, the default generator first
+            (:meth:`translate.components.build.BuiltMethod.exports` gives them; a DDP, Accelerate or
+            ``torch.compile`` wrapper is unwrapped by :func:`translate.components.method.unwrap`). The
+            record says how the module was built (:meth:`translate.BuildContext.record_of`); the
+            options stored are its :func:`~translate.nn.traits.rebuild_options`.
         recipe: the resolved recipe (dict or :class:`translate.recipe.Recipe`); a short summary of
             its skeleton (method, data set name, seed, length, batch size) is stored.
         data: what the training data set says about itself (``data_info(dataset)``): its input
@@ -76,7 +78,7 @@ def save_model(
 def build_meta(
     *,
     method: str,
-    exports: list[tuple["ExportSpec", "torch.nn.Module"]],
+    exports: list[tuple["ExportSpec", "torch.nn.Module", "ComponentRecord"]],
     recipe: dict[str, Any] | BaseModel | None = None,
     data: "DataInfo | None" = None,
     limitations: list[str] | tuple[str, ...] = (),
@@ -88,19 +90,19 @@ def build_meta(
         raise ValueError("save_model needs at least one export")
     tensors: dict[str, Any] = {}
     generators: dict[str, GeneratorMeta] = {}
-    for spec, module in exports:
-        module = unwrap(module)
-        record = getattr(module, "translate_record", None)
-        if record is None:
+    for export in exports:
+        if len(export) != 3 or export[2] is None:
             raise ValueError(
-                f"export {spec.name!r}: module {type(module).__name__} has no translate_record; "
-                "build generators through BuildContext.generator()"
+                f"export {export[0].name!r}: exports are (ExportSpec, module, ComponentRecord) triples; the record "
+                "says how the module was built (BuildContext.record_of(module), or BuiltMethod.exports())"
             )
+        spec, module, record = export
+        module = unwrap(module)
         if spec.name in generators:
             raise ValueError(f"duplicate export name {spec.name!r}")
         generators[spec.name] = GeneratorMeta(
             component=record.name,
-            options=dict(record.options),
+            options=rebuild_options(module, dict(record.options), f"export {spec.name!r}"),
             plugin=PluginMeta(name=record.plugin_name, distribution=record.distribution, version=record.version),
             in_channels=record.in_channels,
             out_channels=record.out_channels if record.out_channels is not None else record.in_channels,

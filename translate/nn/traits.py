@@ -10,6 +10,10 @@ reads only these optional attributes, each through the function here (never with
 - ``scale_factor`` (:func:`scale_factor`): the output height and width are ``scale_factor`` times
   the input's (super-resolution: 2, 4, ...); default 1, an image-to-image translator that keeps the
   size. ``size_multiple`` is always about the *input*.
+- ``rebuild_options(options)`` (:func:`rebuild_options`): a network whose build fetches weights
+  from elsewhere (a pretrained encoder) returns the options that rebuild it from a model file,
+  whose tensors replace every weight (``weights = "pretrained"`` becomes ``"stored"``); a network
+  without it is rebuilt with the options it was built with.
 - The authors'-checkpoint interface (:class:`AuthorsCheckpoint`): a network that can read the
   pytorch-CycleGAN-and-pix2pix authors' state dicts offers these methods, and ``translate convert``
   asks every registered network for them (:mod:`translate.models.convert.recognise`).
@@ -30,6 +34,7 @@ MAX_SCALE_FACTOR = 16
 
 SIZE_MULTIPLE = "size_multiple"
 SCALE_FACTOR = "scale_factor"
+REBUILD_OPTIONS = "rebuild_options"
 
 
 def _declared_int(module: Any, name: str, where: str, low: int, high: int | None, meaning: str) -> int:
@@ -57,6 +62,22 @@ def scale_factor(module: Any, where: str = "generator") -> int:
     """
     return _declared_int(module, SCALE_FACTOR, where, 1, MAX_SCALE_FACTOR,
                          "output height and width = scale_factor x input's")
+
+
+def rebuild_options(module: Any, options: dict[str, Any], where: str = "generator") -> dict[str, Any]:
+    """The options that rebuild ``module`` from a model file (its ``rebuild_options`` method, else ``options``).
+
+    Raises:
+        PluginError: ``rebuild_options`` does not return a dict.
+    """
+    method = getattr(module, REBUILD_OPTIONS, None)
+    if method is None:
+        return dict(options)
+    rebuilt = method(dict(options))
+    if not isinstance(rebuilt, dict):
+        raise PluginError(f"{where}: {type(module).__name__}.rebuild_options() returned {type(rebuilt).__name__}, "
+                          "expected a dict of options")
+    return rebuilt
 
 
 def scaled(size: tuple[int, int], factor: int) -> tuple[int, int]:
@@ -87,4 +108,5 @@ class AuthorsCheckpoint(Protocol):
     def from_authors_state_dict(self, state: dict[str, Any]) -> dict[str, Any]: ...
 
 
-__all__ = ["MAX_SCALE_FACTOR", "AuthorsCheckpoint", "check_network", "scale_factor", "scaled", "size_multiple"]
+__all__ = ["MAX_SCALE_FACTOR", "AuthorsCheckpoint", "check_network", "rebuild_options", "scale_factor", "scaled",
+           "size_multiple"]

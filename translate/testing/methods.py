@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..components.build import BuildContext
+from ..components.build import BuildContext, BuiltMethod
 from ..data.contract import DataInfo
 from ..nn.traits import scale_factor, size_multiple
 from ..plugin.registry import OptionsInvalid, Registry
@@ -84,24 +84,21 @@ def check_method(registry: Registry, name: str, *, options: dict[str, Any] | Non
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         method = comp.build(parsed, ctx=ctx)
-        accelerator = _prepared(method, ctx, where)
-        batch = batch if batch is not None else _random_batch(method, ctx.channels, ctx.data, batch_size)
+        built = _checked(method, ctx, where)
+        accelerator = _prepared(built, where)
+        batch = batch if batch is not None else _random_batch(built, ctx.channels, batch_size)
         batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         _train(method, batch, accelerator, steps, where)
-        _sample(method, batch, seed, accelerator.device, where)
-    _export(method, comp.name, recipe, ctx.data, registry, folder, where)
+        _sample(built, batch, seed, accelerator.device, where)
+    _export(built, comp.name, recipe, registry, folder, where)
     return method
 
 
-def _prepared(method: Any, ctx: BuildContext, where: str) -> Any:
-    """The method checked, its losses recorded, prepared as the engine does (losses placed); the Accelerator."""
+def _checked(method: Any, ctx: BuildContext, where: str) -> BuiltMethod:
+    """The method checked (a ``Method`` with module networks, no loss among them), with its build records."""
     import torch
-    from accelerate import Accelerator
 
-    from ..components.losses import is_trainable
     from ..components.method import Method
-    from ..engine.loss_device import BUILT_LOSSES
-    from ..engine.setup import prepare
 
     if not isinstance(method, Method):
         raise AssertionError(f"{where}: factory returned {type(method).__name__}, not a translate.Method")
@@ -111,13 +108,22 @@ def _prepared(method: Any, ctx: BuildContext, where: str) -> Any:
     inside = [role for role, loss in ctx.losses.items() if id(loss) in nets]
     if inside:
         raise AssertionError(f"{where}: losses {inside} are in method.networks (losses are never checkpointed)")
-    setattr(method, BUILT_LOSSES, dict(ctx.losses))
+    return ctx.finish(method)
+
+
+def _prepared(built: BuiltMethod, where: str) -> Any:
+    """The method prepared as the engine does (losses placed, checked); the Accelerator."""
+    import torch
+    from accelerate import Accelerator
     from accelerate.state import is_initialized
+
+    from ..components.losses import is_trainable
+    from ..engine.setup import prepare
 
     # the CPU, unless this process already set Accelerate up (its state is process-wide)
     accelerator = Accelerator() if is_initialized() else Accelerator(cpu=True)
-    prepare(accelerator, method)
-    for role, loss in ctx.losses.items():
+    prepare(accelerator, built)
+    for role, loss in built.losses.items():
         if not isinstance(loss, torch.nn.Module):
             continue
         off = [n for n, t in [*loss.named_parameters(), *loss.named_buffers()] if t.device != accelerator.device]
@@ -127,23 +133,24 @@ def _prepared(method: Any, ctx: BuildContext, where: str) -> Any:
     return accelerator
 
 
-def _random_batch(method: Any, channels: dict[str, int], info: DataInfo, batch_size: int) -> dict[str, Any]:
+def _random_batch(built: BuiltMethod, channels: dict[str, int], batch_size: int) -> dict[str, Any]:
     """Random images for every data key: inputs of the generators at side ``s``, other keys at ``scale * s``.
 
     ``scale`` is the largest ``scale_factor`` of the exported generators; inputs are the keys that
-    ``info.translations`` names as inputs, else the first data key (when a generator scales).
+    ``built.data.translations`` names as inputs, else the first data key (when a generator scales).
     ``s`` is the smallest side >= 32 / scale that every generator's ``size_multiple`` divides and
     whose ``scale * s`` every other network's ``size_multiple`` divides.
     """
     import torch
 
+    method, info = built.method, built.data
     keys = list(method.data_keys) or list(channels)
     exported = {spec.network for spec in method.exports()}
     scale = max([scale_factor(method.networks[n]) for n in exported if n in method.networks] or [1])
     gen = other = 1
-    for net in method.networks.values():
+    for name, net in method.networks.items():
         m = size_multiple(net)
-        record = getattr(net, "translate_record", None)
+        record = built.records.get(name)
         if record is not None and record.kind == "generator":
             gen = gen * m // math.gcd(gen, m)
         else:
@@ -179,14 +186,15 @@ def _train(method: Any, batch: dict[str, Any], accelerator: Any, steps: int, whe
         raise AssertionError(f"{where}: {steps} train steps changed no weight (are the optimizers stepped?)")
 
 
-def _snapshot(method: Any) -> dict[str, Any]:
+def _snapshot(built: BuiltMethod) -> dict[str, Any]:
     """Everything sampling must leave alone (parameters included, to catch a plugin that writes them)."""
     import numpy as np
     import torch
 
     from ..engine.sampling import state_modules
 
-    modules = state_modules(method)
+    method = built.method
+    modules = state_modules(method, built.losses.values())
     return {
         "parameters and buffers": [t.detach().clone() for m in modules for t in [*m.parameters(), *m.buffers()]],
         "train/eval modes": [s.training for m in modules for s in m.modules()],
@@ -211,15 +219,15 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _sample(method: Any, batch: dict[str, Any], seed: int, device: "torch.device", where: str) -> None:
+def _sample(built: BuiltMethod, batch: dict[str, Any], seed: int, device: "torch.device", where: str) -> None:
     import torch
 
     from ..engine.samples import make_grid
     from ..engine.sampling import guarded_sample
 
-    before = _snapshot(method)
-    groups = guarded_sample(method, batch, seed, device)
-    after = _snapshot(method)
+    before = _snapshot(built)
+    groups = guarded_sample(built.method, batch, seed, device, built.losses.values())
+    after = _snapshot(built)
     changed = [k for k in before if not _same(before[k], after[k])]
     if changed:
         raise AssertionError(f"{where}: sampling changed {', '.join(changed)} (sample must not touch training state)")
@@ -234,34 +242,36 @@ def _sample(method: Any, batch: dict[str, Any], seed: int, device: "torch.device
     make_grid(groups)
 
 
-def _export(method: Any, name: str, recipe: Recipe, info: DataInfo, registry: Registry, folder: str | Path | None,
+def _export(built: BuiltMethod, name: str, recipe: Recipe, registry: Registry, folder: str | Path | None,
             where: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        _export_to(method, name, recipe, info, registry, Path(folder) if folder is not None else Path(tmp), where)
+        _export_to(built, name, recipe, registry, Path(folder) if folder is not None else Path(tmp), where)
 
 
-def _export_to(method: Any, name: str, recipe: Recipe, info: DataInfo, registry: Registry, folder: Path,
-               where: str) -> None:
+def _export_to(built: BuiltMethod, name: str, recipe: Recipe, registry: Registry, folder: Path, where: str) -> None:
     import torch
 
-    from ..components.method import unwrap
+    from ..errors import PluginError
     from ..inference.pipeline import load
     from ..models import save_model
     from ..nn.test_mode import in_test_mode
 
+    method, info = built.method, built.data
     specs = method.exports()
     if not specs:
         raise AssertionError(f"{where}: exports() names no generator")
     missing = [s.network for s in specs if s.network not in method.networks]
     if missing:
         raise AssertionError(f"{where}: exports() names networks {missing} that are not in method.networks")
-    exports = [(spec, unwrap(method.networks[spec.network])) for spec in specs]
+    try:
+        exports = built.exports()
+    except PluginError as err:
+        raise AssertionError(f"{where}: {err}") from None
     folder.mkdir(parents=True, exist_ok=True)
     path = save_model(folder / "model.safetensors", method=name, exports=exports, recipe=resolved_dict(recipe),
                       data=info, limitations=tuple(method.limitations) + tuple(info.limitations))
-    for spec, net in exports:
+    for spec, net, record in exports:
         pipe = load(path, registry=registry, device="cpu", direction=spec.name, mode="eval")
-        record = net.translate_record
         multiple = size_multiple(net)
         side = multiple * -(-32 // multiple)
         scale = scale_factor(net)

@@ -15,12 +15,13 @@ from safetensors.torch import load_file, save_file
 import translate
 import translate_perceptual
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
-from translate.components.method import ComponentRecord
+from translate.components.method import ComponentRecord, ExportSpec
 from translate.engine.trainer import train
 from translate.errors import TranslateError
-from translate.models import load_model
+from translate.models import build_meta, load_model
 from translate.models.export import export_run
 from translate.models.weights import WeightsMissing
+from translate.nn.traits import rebuild_options
 from translate.testing import check_generator, check_options_strict, load_registry_with
 
 REG = load_registry_with(translate_perceptual)
@@ -81,12 +82,16 @@ def test_default_pretrained_weights_offline_are_a_clear_error(monkeypatch: pytes
 def test_the_model_file_record_says_stored_and_rebuilds_on_the_meta_device():
     gen = COMP.build({"backbone": "test_resnet", "weights": "random"}, in_channels=3, out_channels=3)
     options = COMP.parse_options({"backbone": "test_resnet", "weights_file": "/absent/x.safetensors"}, "o")
-    gen.translate_record = ComponentRecord("generator", "timm_unet", options.model_dump(mode="json"), "perceptual",
-                                           "translate-i2i", "0", 3, 3)
-    assert gen.translate_record.options["weights"] == "stored"
-    assert gen.translate_record.options["weights_file"] == "/absent/x.safetensors"  # where it started from
+    record = ComponentRecord("generator", "timm_unet", options.model_dump(mode="json"), "perceptual",
+                             "translate-i2i", "0", 3, 3)
+    assert record.options["weights"] == "pretrained"
+    meta, _ = build_meta(method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen, record)])
+    stored = meta.generators["AtoB"].options
+    assert stored["weights"] == "stored" and record.options["weights"] == "pretrained"  # the record is kept
+    assert stored["weights_file"] == "/absent/x.safetensors"  # where it started from
+    assert rebuild_options(gen, {"weights": "random"}) == {"weights": "random"}
     with torch.device("meta"):
-        rebuilt = COMP.build(gen.translate_record.options, in_channels=3, out_channels=3)
+        rebuilt = COMP.build(stored, in_channels=3, out_channels=3)
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in gen.state_dict().items()}
 
 

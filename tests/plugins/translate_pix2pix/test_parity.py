@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from translate.components.build import BuildContext
-from translate.components.method import ExportSpec, StepContext
+from translate.components.method import ComponentRecord, ExportSpec, StepContext
 from translate.errors import ModelFileError
 from translate.models import load_model, save_model
 from translate.plugin.loading import load_plugins
@@ -325,8 +325,8 @@ def test_dropout_layers_option(num_downs: int, authors_layers: list[int]) -> Non
 
 
 def test_dropout_layers_is_recorded_in_the_model_file(tmp_path) -> None:
-    g = _recorded_generator({"ngf": 4, "num_downs": 6, "dropout_layers": "authors"})
-    path = save_model(tmp_path / "m.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), g)])
+    g, record = _recorded_generator({"ngf": 4, "num_downs": 6, "dropout_layers": "authors"})
+    path = save_model(tmp_path / "m.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), g, record)])
     loaded = load_model(path, REG)
     assert loaded.meta.generators["AtoB"].options["dropout_layers"] == "authors"
     assert loaded.meta.generators["AtoB"].options["bias"] == "authors"
@@ -336,24 +336,27 @@ def test_dropout_layers_is_recorded_in_the_model_file(tmp_path) -> None:
 
 # --- model files written before this change -------------------------------------------------------
 
-def _recorded_generator(options: dict[str, Any]) -> nn.Module:
+def _recorded_generator(options: dict[str, Any]) -> tuple[nn.Module, ComponentRecord]:
     recipe = Recipe.model_validate({"method": {"name": "pix2pix"}, "generator": {"name": "unet", "options": options},
                                     "data": {"name": "facades"}, "train": {"epochs": 1}})
     torch.manual_seed(0)
-    return BuildContext(recipe, REG, channels={}).generator(in_channels=3, out_channels=3)
+    ctx = BuildContext(recipe, REG, channels={})
+    module = ctx.generator(in_channels=3, out_channels=3)
+    return module, ctx.record_of(module)
 
 
 def test_a_model_file_written_by_translate_0_1_0_still_loads(tmp_path) -> None:
-    old = randomize(_recorded_generator({"ngf": 4, "num_downs": 5, "bias": "v0.1"}))
+    old, record = _recorded_generator({"ngf": 4, "num_downs": 5, "bias": "v0.1"})
+    old = randomize(old)
     # translate 0.1.0's tensors: the authors' ones plus biases on the outermost and innermost down-convs.
     authors_names = set(gen("unet", {"ngf": 4, "num_downs": 5}).state_dict())
     assert set(old.state_dict()) == authors_names | {"down.0.bias", "down.4.1.bias"}
     # ... and its recorded options, which had neither `bias` nor `dropout_layers`.
-    recorded = {k: v for k, v in old.translate_record.options.items() if k not in ("bias", "dropout_layers")}
+    recorded = {k: v for k, v in record.options.items() if k not in ("bias", "dropout_layers")}
     assert recorded == {"init": "normal", "init_gain": 0.02, "ngf": 4, "norm": "batch", "dropout": 0.5,
                         "num_downs": 5, "skip_connections": True}
-    old.translate_record = dataclasses.replace(old.translate_record, options=recorded)
-    path = save_model(tmp_path / "old.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), old)])
+    record = dataclasses.replace(record, options=recorded)
+    path = save_model(tmp_path / "old.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), old, record)])
     loaded = load_model(path, REG).modules["AtoB"]
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():

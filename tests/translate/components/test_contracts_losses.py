@@ -15,9 +15,10 @@ from torch import nn
 import translate
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.commands.main import main
-from translate.components.build import BuildContext
+from translate.components.build import BuildContext, BuiltMethod
 from translate.components.method import Method
-from translate.engine.loss_device import BUILT_LOSSES, place_losses
+from translate.data.contract import DataInfo
+from translate.engine.loss_device import place_losses
 from translate.engine.setup import prepare
 from translate.errors import PluginError, RecipeError, UnknownComponent
 from translate.recipe import Recipe, validate
@@ -119,8 +120,7 @@ def test_the_engines_prepare_places_the_built_losses_on_the_accelerators_device(
     method = Method()
     method.networks["G"] = nn.Conv2d(3, 3, 1)
     loss = _probe()
-    setattr(method, BUILT_LOSSES, {"perceptual": loss})
-    prepare(FakeAccelerator(), method)
+    prepare(FakeAccelerator(), BuiltMethod(method, DataInfo(), records={}, losses={"perceptual": loss}))
     assert loss.perceptual_probe.weight.device.type == "meta" and not loss.training
     assert method.networks["G"].weight.device.type == "cpu"  # networks are Accelerate's business
 

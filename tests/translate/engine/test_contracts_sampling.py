@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 import translate
-from translate.components.build import BuildContext
+from translate.components.build import BuildContext, BuiltMethod
 from translate.components.method import ExportSpec, Method, StepContext
+from translate.data.contract import DataInfo
 from translate.engine.sampling import guarded_sample, training_state_kept
 from translate.engine.steps import write_samples
 from translate.plugin.loading import get_registry
@@ -150,7 +151,7 @@ def test_the_engine_writes_samples_through_the_guard(tmp_path: Path):
 
     method = _trained()
     before = _state(method)
-    write_samples(method, _batch(), Accelerator(), tmp_path, step=4, seed=0)
+    write_samples(BuiltMethod(method, DataInfo(), {}, {}), _batch(), Accelerator(), tmp_path, step=4, seed=0)
     assert (tmp_path / "samples" / "step-00000004.png").is_file()
     assert _equal(before, _state(method)) == []
 
@@ -171,8 +172,7 @@ def test_the_guard_restores_state_when_sample_raises():
 def test_the_guard_keeps_loss_modules_too():
     method = _trained()
     loss = nn.BatchNorm2d(3).eval()
-    setattr(method, "translate_built_losses", {"perceptual": loss})
-    with training_state_kept(method):
+    with training_state_kept(method, losses=[loss]):
         loss.train()
         loss(torch.randn(2, 3, 4, 4))
     assert not loss.training and torch.equal(loss.running_mean, torch.zeros(3))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from translate.commands.main import main
+from translate.components.method import ComponentRecord
 from translate.data.contract import DataInfo
 from translate.engine.setup import MAX_BATCH_PIXELS, size_problems
 from translate.engine.trainer import train
@@ -43,6 +44,9 @@ def test_size_problems() -> None:
     assert size_problems(method, DataInfo(image_size=None), 10**6) == []  # sizes kept per image
     (problem,) = size_problems(method, DataInfo(image_size=64), 1)
     assert "network 'G'" in problem and "multiples of 256" in problem
+    records = {"G": ComponentRecord("generator", "unet_256", {}, "pix2pix", "translate-i2i", "0", 3, 3)}
+    (problem,) = size_problems(method, DataInfo(image_size=64), 1, records)  # named by its build record
+    assert "generator 'unet_256'" in problem and "multiples of 256" in problem
     too_many = MAX_BATCH_PIXELS // (256 * 256) + 1
     (problem,) = size_problems(method, DataInfo(image_size=256), too_many)
     assert problem.startswith("data.batch_size:") and "lower the batch size" in problem

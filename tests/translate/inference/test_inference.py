@@ -34,14 +34,14 @@ def make_model(folder: Path, *, dropout: float = 0.0, test_mode: str = "eval", i
     torch.manual_seed(0)
     options = TinyOptions(dropout=dropout)
     gen = TinyGenerator(options, in_channels=in_channels, out_channels=3)
-    gen.translate_record = ComponentRecord("generator", "tiny", options.model_dump(), "tinyplug", "(in-process)",
-                                           "0", in_channels, 3)
+    record = ComponentRecord("generator", "tiny", options.model_dump(), "tinyplug", "(in-process)", "0",
+                             in_channels, 3)
     with torch.no_grad():
         gen.norm.running_mean.uniform_(-0.5, 0.5)
     folder.mkdir(parents=True, exist_ok=True)
     return save_model(folder / "model.safetensors", method="pix2pix",
                       exports=[(ExportSpec(direction, "G", direction=direction, input_domain=direction[0],
-                                           output_domain=direction[-1], test_mode=test_mode), gen)])
+                                           output_domain=direction[-1], test_mode=test_mode), gen, record)])
 
 
 def write_image(path: Path, height: int, width: int, mode: str = "RGB", seed: int = 0) -> None:

@@ -34,9 +34,9 @@ def tiny_folder(folder: Path, in_channels: int, out_channels: int) -> Path:
     torch.manual_seed(in_channels * 10 + out_channels)
     options = TinyOptions()
     gen = TinyGenerator(options, in_channels=in_channels, out_channels=out_channels)
-    gen.translate_record = ComponentRecord("generator", "tiny", options.model_dump(), "tinyplug", "(in-process)",
-                                           "0", in_channels, out_channels)
-    meta, tensors = build_meta(method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen)])
+    record = ComponentRecord("generator", "tiny", options.model_dump(), "tinyplug", "(in-process)", "0",
+                             in_channels, out_channels)
+    meta, tensors = build_meta(method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen, record)])
     return save_folder(folder, meta, tensors)
 
 

@@ -33,9 +33,11 @@ def save_generator(folder: Path, registry, name: str, options: dict) -> Path:
     """A model folder (``model.safetensors`` + ``config.json``) with one real generator."""
     recipe = Recipe.model_validate({"method": {"name": "pix2pix"}, "generator": {"name": name, "options": options},
                                     "data": {"name": "facades"}, "train": {"epochs": 1}})
-    module = BuildContext(recipe, registry, channels={}).generator(in_channels=3, out_channels=3)
+    ctx = BuildContext(recipe, registry, channels={})
+    module = ctx.generator(in_channels=3, out_channels=3)
     folder.mkdir()
-    path = save_model(folder / "model.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), module)])
+    path = save_model(folder / "model.safetensors", method="pix2pix",
+                      exports=[(ExportSpec("AtoB", "G"), module, ctx.record_of(module))])
     (folder / "config.json").write_text(config_json(read_metadata(path)))
     return folder
 

@@ -497,10 +497,12 @@ def model_folder(tmp_path) -> Path:
     registry = load_plugins(extra=[("tinyplug", TinyPlugin())], entry_points=[]).registry
     recipe = Recipe.model_validate({"method": {"name": "pix2pix"}, "generator": {"name": "tiny"},
                                     "data": {"name": "facades"}, "train": {"epochs": 1}})
-    gen = BuildContext(recipe, registry, channels={}).generator(in_channels=3, out_channels=3)
+    ctx = BuildContext(recipe, registry, channels={})
+    gen = ctx.generator(in_channels=3, out_channels=3)
     folder = tmp_path / "model"
     folder.mkdir()
-    save_model(folder / "model.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen)])
+    save_model(folder / "model.safetensors", method="pix2pix",
+               exports=[(ExportSpec("AtoB", "G"), gen, ctx.record_of(gen))])
     (folder / "config.json").write_text(config_json(read_metadata(folder / "model.safetensors")))
     (folder / "README.md").write_text("# model\n")
     (folder / "notes.txt").write_text("private notes\n")

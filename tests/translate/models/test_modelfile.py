@@ -16,9 +16,9 @@ from torch import nn
 import translate
 from tests.support.tiny_plugin import TinyGenerator, TinyOptions, TinyPlugin  # noqa: E402
 from translate.components.build import BuildContext
-from translate.components.method import ExportSpec
+from translate.components.method import ComponentRecord, ExportSpec
 from translate.data.contract import DataInfo
-from translate.errors import ModelFileError
+from translate.errors import ModelFileError, PluginError
 from translate.models import (
     FORMAT_VERSION,
     Preprocessing,
@@ -46,7 +46,8 @@ RECIPE = {
 }
 
 
-def build_generator(registry, *, in_channels=3, out_channels=3, **options) -> nn.Module:
+def build_generator(registry, *, in_channels=3, out_channels=3, **options) -> tuple[nn.Module, ComponentRecord]:
+    """A tiny generator built through a BuildContext, and the context's record of it."""
     recipe = Recipe.model_validate({**RECIPE, "generator": {"name": "tiny", "options": options}})
     ctx = BuildContext(recipe, registry, channels={})
     torch.manual_seed(0)
@@ -54,13 +55,13 @@ def build_generator(registry, *, in_channels=3, out_channels=3, **options) -> nn
     with torch.no_grad():  # non-trivial BatchNorm statistics so that buffers matter
         module.norm.running_mean.uniform_(-0.5, 0.5)
         module.norm.running_var.uniform_(0.5, 2.0)
-    return module
+    return module, ctx.record_of(module)
 
 
 @pytest.fixture
 def model_file(tmp_path, registry) -> Path:
     gen = build_generator(registry)
-    return save_model(tmp_path / "model.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen)],
+    return save_model(tmp_path / "model.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), *gen)],
                       recipe=RECIPE)
 
 
@@ -96,8 +97,9 @@ def edit_generator_meta(path: Path, **changes) -> None:
 
 
 def test_round_trip_gives_identical_outputs(tmp_path, registry):
-    gen = build_generator(registry, width=6)
-    path = save_model(tmp_path / "model.safetensors", method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen)])
+    gen, record = build_generator(registry, width=6)
+    path = save_model(tmp_path / "model.safetensors", method="pix2pix",
+                      exports=[(ExportSpec("AtoB", "G"), gen, record)])
     loaded = load_model(path, registry)
     module, info = loaded.generator()
     assert info.name == "AtoB" and info.meta.options == {"width": 6, "dropout": 0.0, "note": None}
@@ -141,7 +143,7 @@ def test_the_data_set_speaks_through_data_info(tmp_path, registry):
     """Recommended size and data folder come from DataInfo; the recipe's data options are never read."""
     recipe = {**RECIPE, "data": {"name": "facades", "batch_size": 2, "options": {
         "crop_size": 64, "image_size": 72, "root": "data/elsewhere", "preprocess": "crop"}}}
-    exports = [(ExportSpec("AtoB", "G"), build_generator(registry))]
+    exports = [(ExportSpec("AtoB", "G"), *build_generator(registry))]
     meta, _ = build_meta(method="pix2pix", exports=exports, recipe=recipe)
     assert meta.preprocessing == Preprocessing(size_multiple=4, recommended_size=None)
     assert meta.recipe == RecipeSummary(method="pix2pix", data="facades", seed=7, epochs=3, batch_size=2)
@@ -163,8 +165,8 @@ def build_generator_keys() -> list[str]:
 def test_two_generators_pick_by_name_and_direction(tmp_path, registry):
     g_ab, g_ba = build_generator(registry), build_generator(registry, in_channels=1, out_channels=3)
     exports = [
-        (ExportSpec("G_AB", "G_AB", "AtoB", "photo", "painting"), g_ab),
-        (ExportSpec("G_BA", "G_BA", "BtoA", "painting", "photo", test_mode="train"), g_ba),
+        (ExportSpec("G_AB", "G_AB", "AtoB", "photo", "painting"), *g_ab),
+        (ExportSpec("G_BA", "G_BA", "BtoA", "painting", "photo", test_mode="train"), *g_ba),
     ]
     loaded = load_model(save_model(tmp_path / "m.safetensors", method="cyclegan", exports=exports), registry)
     assert loaded.names == ["G_AB", "G_BA"]
@@ -176,10 +178,25 @@ def test_two_generators_pick_by_name_and_direction(tmp_path, registry):
         loaded.generator("sideways")
 
 
-def test_save_needs_a_recorded_module(tmp_path):
-    with pytest.raises(ValueError, match="translate_record"):
-        save_model(tmp_path / "m.safetensors", method="x",
-                   exports=[(ExportSpec("AtoB", "G"), TinyGenerator(TinyOptions(), in_channels=3, out_channels=3))])
+def test_save_needs_each_modules_build_record(tmp_path):
+    bare = TinyGenerator(TinyOptions(), in_channels=3, out_channels=3)
+    for export in [(ExportSpec("AtoB", "G"), bare), (ExportSpec("AtoB", "G"), bare, None)]:
+        with pytest.raises(ValueError, match=r"'AtoB': exports are \(ExportSpec, module, ComponentRecord\) triples"):
+            save_model(tmp_path / "m.safetensors", method="x", exports=[export])
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_context_records_beside_the_module_and_the_file_stores_rebuild_options(tmp_path, registry):
+    """The record is kept by the BuildContext (nothing is set on the module); a network's declared
+    rebuild_options decide what the model file stores, and the record itself is left as built."""
+    gen, record = build_generator(registry, width=6)
+    assert "translate_record" not in vars(gen) and record.options["width"] == 6
+    gen.rebuild_options = lambda options: {**options, "note": "rebuilt"}
+    meta, _ = build_meta(method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen, record)])
+    assert meta.generators["AtoB"].options["note"] == "rebuilt" and record.options["note"] is None
+    gen.rebuild_options = lambda options: "stored"
+    with pytest.raises(PluginError, match=r"export 'AtoB': TinyGenerator.rebuild_options\(\) returned str"):
+        build_meta(method="pix2pix", exports=[(ExportSpec("AtoB", "G"), gen, record)])
 
 
 def test_loading_never_unpickles(model_file, registry, monkeypatch):

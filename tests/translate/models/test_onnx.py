@@ -36,12 +36,14 @@ def build(registry, method: str, name: str, options: dict, *, cin: int = 3, cout
         "data": {"name": "facades"}, "train": {"epochs": 1},
     })
     torch.manual_seed(seed)
-    return BuildContext(recipe, registry, channels={}).generator(in_channels=cin, out_channels=cout)
+    ctx = BuildContext(recipe, registry, channels={})
+    net = ctx.generator(in_channels=cin, out_channels=cout)
+    return net, ctx.record_of(net)
 
 
 @pytest.fixture(scope="module")
 def unet_model(registry, tmp_path_factory) -> Path:
-    net = build(registry, "pix2pix", "unet", {"ngf": 8, "num_downs": 5})
+    net, record = build(registry, "pix2pix", "unet", {"ngf": 8, "num_downs": 5})
     with torch.no_grad():  # non-trivial BatchNorm statistics, so that eval mode matters
         for mod in net.modules():
             if isinstance(mod, torch.nn.BatchNorm2d):
@@ -49,7 +51,7 @@ def unet_model(registry, tmp_path_factory) -> Path:
                 mod.running_var.uniform_(0.5, 2.0)
     folder = tmp_path_factory.mktemp("unet")
     save_model(folder / "model.safetensors", method="pix2pix",
-               exports=[(ExportSpec("G", "G", test_mode="train"), net)])
+               exports=[(ExportSpec("G", "G", test_mode="train"), net, record)])
     return folder
 
 
@@ -59,8 +61,8 @@ def cyclegan_model(registry, tmp_path_factory) -> Path:
     g_ba = build(registry, "cyclegan", "resnet", {"ngf": 8, "n_blocks": 2}, cin=1, cout=3, seed=2)
     folder = tmp_path_factory.mktemp("cyclegan")
     save_model(folder / "model.safetensors", method="cyclegan", exports=[
-        (ExportSpec("AtoB", "G_AtoB", "AtoB"), g_ab),
-        (ExportSpec("BtoA", "G_BtoA", "BtoA", "B", "A"), g_ba),
+        (ExportSpec("AtoB", "G_AtoB", "AtoB"), *g_ab),
+        (ExportSpec("BtoA", "G_BtoA", "BtoA", "B", "A"), *g_ba),
     ])
     return folder
 

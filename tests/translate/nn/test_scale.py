@@ -23,7 +23,7 @@ from tests.support.scale_plugin import ScalePlugin
 from tests.support.tiny_plugin import TinyMetricsPlugin
 from translate.commands import builtin as builtin_commands
 from translate.components.build import BuildContext
-from translate.components.method import ExportSpec
+from translate.components.method import ComponentRecord, ExportSpec
 from translate.data.contract import DataInfo
 from translate.engine.samples import make_grid
 from translate.engine.setup import size_problems
@@ -87,17 +87,25 @@ def run(registry, tmp_path_factory) -> Path:
     return result.run_dir
 
 
-def build(registry, options: dict, *, cin: int = 3, cout: int = 3, seed: int = 0) -> torch.nn.Module:
+def build_recorded(registry, options: dict, *, cin: int = 3, cout: int = 3,
+                   seed: int = 0) -> tuple[torch.nn.Module, ComponentRecord]:
+    """An ``sr2`` generator built through a BuildContext, and the context's record of it."""
     recipe = Recipe.model_validate({"method": {"name": "tiny_sr"}, "generator": {"name": "sr2", "options": options},
                                     "data": {"name": "tiny_sr"}, "train": {"steps": 1}})
     torch.manual_seed(seed)
-    return BuildContext(recipe, registry, channels={}).generator(in_channels=cin, out_channels=cout)
+    ctx = BuildContext(recipe, registry, channels={})
+    net = ctx.generator(in_channels=cin, out_channels=cout)
+    return net, ctx.record_of(net)
+
+
+def build(registry, options: dict, **kw) -> torch.nn.Module:
+    return build_recorded(registry, options, **kw)[0]
 
 
 def saved(registry, folder: Path, options: dict, **kw) -> Path:
-    net = build(registry, options, **kw)
+    net, record = build_recorded(registry, options, **kw)
     folder.mkdir(parents=True, exist_ok=True)
-    save_model(folder / "model.safetensors", method="tiny_sr", exports=[(ExportSpec("G", "G"), net)],
+    save_model(folder / "model.safetensors", method="tiny_sr", exports=[(ExportSpec("G", "G"), net, record)],
                data=DataInfo(image_size=16 * net.scale_factor, scale=net.scale_factor))
     return folder
 
@@ -330,8 +338,10 @@ def test_a_module_that_disagrees_with_its_metadata_is_refused(registry, tmp_path
 def test_a_generator_that_does_not_upscale_as_declared_is_caught_at_inference(registry, tmp_path: Path) -> None:
     recipe = Recipe.model_validate({"method": {"name": "tiny_sr"}, "generator": {"name": "wrong_scale"},
                                     "data": {"name": "tiny_sr"}, "train": {"steps": 1}})
-    net = BuildContext(recipe, registry, channels={}).generator(in_channels=3, out_channels=3)
-    save_model(tmp_path / "model.safetensors", method="tiny_sr", exports=[(ExportSpec("G", "G"), net)])
+    ctx = BuildContext(recipe, registry, channels={})
+    net = ctx.generator(in_channels=3, out_channels=3)
+    save_model(tmp_path / "model.safetensors", method="tiny_sr",
+               exports=[(ExportSpec("G", "G"), net, ctx.record_of(net))])
     module, info = load_model(tmp_path, registry).generator()
     assert info.meta.scale_factor == 2
     with pytest.raises(TranslateError, match=r"returned shape \(1, 3, 8, 8\) .* expected \(1, 3, 16, 16\)"):

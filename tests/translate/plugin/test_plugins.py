@@ -330,7 +330,8 @@ class TestExamplePlugin:
         ctx = BuildContext(recipe=recipe, registry=registry, channels={"A": 3, "B": 3})
         net = ctx.generator(in_channels=3, out_channels=3)
         assert net.size_multiple == 4
-        assert (net.translate_record.name, net.translate_record.distribution) == (EXAMPLE_GENERATOR, EXAMPLE_DIST)
+        record = ctx.record_of(net)
+        assert (record.name, record.distribution) == (EXAMPLE_GENERATOR, EXAMPLE_DIST)
 
     def test_recipe_options_validated_by_the_plugin_model(self) -> None:
         registry = load_plugins_with(RecipeHelpers(), installed=True).registry

@@ -15,6 +15,7 @@ from torch import nn
 
 import translate
 from translate.components.method import ExportSpec, Method
+from translate.models import read_metadata
 from translate.plugin.loading import get_registry
 from translate.testing import check_component, check_loss, check_method, load_registry_with
 
@@ -192,10 +193,10 @@ def test_check_method_refuses_an_undeclared_loss_role():
                                                   "losses": {"reconstrution": {"name": "l1"}}})
 
 
-def test_check_method_builds_untabled_components_from_their_smoke_options():
-    method = check_method(get_registry(), "pix2pix", tables={"generator": TINY_UNET}, steps=1)
-    assert method.networks["D"].translate_record.options["ndf"] == 8  # patchgan's smoke options
-    assert method.networks["G"].translate_record.options["num_downs"] == 5
+def test_check_method_builds_untabled_components_from_their_smoke_options(tmp_path):
+    method = check_method(get_registry(), "pix2pix", tables={"generator": TINY_UNET}, steps=1, folder=tmp_path)
+    assert next(method.networks["D"].parameters()).shape[0] == 8  # patchgan's smoke options: ndf 8
+    assert read_metadata(tmp_path / "model.safetensors").generators["G"].options["num_downs"] == 5
 
 
 EXAMPLE_DIST = "translate-example-plugin"

@@ -2,7 +2,7 @@
 
 Each file is read safely (:mod:`.checkpoint`), recognised by the registered generators
 (:mod:`.recognise`), built for real with the inferred options, filled with
-``load_state_dict(strict=True)`` and given the ``translate_record`` a trained generator carries; the
+``load_state_dict(strict=True)`` and described by the build record a trained generator has; the
 metadata comes from :func:`translate.models.build_meta` and the folder (``model.safetensors``,
 ``config.json``, ``README.md``) is written by :func:`translate.models.export.save_folder`, so a converted
 model infers, exports to ONNX and pushes like a trained one.
@@ -46,12 +46,14 @@ _TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 @dataclass
 class ConvertedGenerator:
-    """One converted generator: its export spec, the file it came from and how it was recognised."""
+    """One converted generator: its export spec, the file it came from, how it was recognised, the
+    network and its build record (the component and options that rebuild it)."""
 
     spec: ExportSpec
     checkpoint: Checkpoint
     recognised: Recognised
     module: "torch.nn.Module"
+    record: ComponentRecord
 
 
 @dataclass
@@ -103,19 +105,19 @@ def _has(module: "torch.nn.Module", kinds: tuple[type, ...], dropout: bool = Fal
     return any(isinstance(m, kinds) and (not dropout or getattr(m, "p", 0) > 0) for m in module.modules())
 
 
-def _build(rec: Recognised, where: Path) -> "torch.nn.Module":
+def _build(rec: Recognised, where: Path) -> tuple["torch.nn.Module", ComponentRecord]:
     comp = rec.component
     module = comp.build(rec.options, in_channels=rec.in_channels, out_channels=rec.out_channels)
     try:
         module.load_state_dict(rec.state, strict=True)
     except RuntimeError as err:
         raise ModelFileError(f"{where}: the weights do not load into {comp.name!r}: {err}") from None
-    module.translate_record = ComponentRecord(
+    record = ComponentRecord(
         kind="generator", name=comp.name, options=rec.options.model_dump(mode="json"),
         plugin_name=comp.plugin.name, distribution=comp.plugin.distribution, version=comp.plugin.version,
         in_channels=rec.in_channels, out_channels=rec.out_channels,
     )
-    return module.eval()
+    return module.eval(), record
 
 
 def convert(
@@ -174,10 +176,13 @@ def convert(
         registry = get_registry()
     pair = len(ordered) == 2
     built: list[tuple[Checkpoint, Recognised, Any]] = []
+    records: list[ComponentRecord] = []
     for path, _ in ordered:
         ckpt = read_checkpoint(path)
         rec = recognise(ckpt.tensors, registry, where=str(path), generator=generator, overrides=overrides)
-        built.append((ckpt, rec, _build(rec, path)))
+        module, record = _build(rec, path)
+        built.append((ckpt, rec, module))
+        records.append(record)
     from torch import nn
 
     batchnorm = any(_has(m, (nn.modules.batchnorm._BatchNorm,)) for _, _, m in built)
@@ -186,7 +191,8 @@ def convert(
     if pair and method != "cyclegan":
         raise TranslateError(f"two files make a CycleGAN model (G_A and G_B); --method {method} takes one file")
     specs = _specs(ordered, method, direction, src, dst, test_mode, built)
-    generators = [ConvertedGenerator(spec, ckpt, rec, module) for spec, (ckpt, rec, module) in zip(specs, built)]
+    generators = [ConvertedGenerator(spec, ckpt, rec, module, record)
+                  for spec, (ckpt, rec, module), record in zip(specs, built, records)]
     default = direction or specs[0].direction
     generators.sort(key=lambda g: g.spec.direction != default)  # the default generator first
     meta, tensors = _meta(method, generators, source, license)
@@ -218,11 +224,11 @@ def _specs(ordered: list[tuple[Path, str | None]], method: str, direction: str |
 
 def _meta(method: str, generators: list[ConvertedGenerator], source: str | None,
           license: str | None) -> tuple["ModelMeta", dict[str, "torch.Tensor"]]:
-    """The metadata (``translate_record`` of each module, the provenance) and the tensors to write."""
+    """The metadata (the build record of each module, the provenance) and the tensors to write."""
     from .. import ModelMeta, build_meta
     from ..schema import ConvertedFile, ProvenanceMeta
 
-    meta, tensors = build_meta(method=method, exports=[(g.spec, g.module) for g in generators],
+    meta, tensors = build_meta(method=method, exports=[(g.spec, g.module, g.record) for g in generators],
                                limitations=_provenance_lines(generators, source, license))
     provenance = ProvenanceMeta(
         converted_from=f"checkpoints of the authors' {AUTHORS_CODE} code",
