@@ -401,6 +401,20 @@ def test_plugin_attributes_are_read_only_where_they_are_declared() -> None:
     assert problems == [], "\n".join(problems)
 
 
+def test_the_core_glues_nothing_onto_objects() -> None:
+    """What the core knows about a built object (its build record, its losses) is kept beside it
+    (``BuiltMethod``), never set on it: no ``setattr`` and no ``translate_*`` attribute in the core."""
+    problems = [f"{path.relative_to(ROOT)}:{call.lineno}: setattr" for path in MODULES.values()
+                for call in _calls(path) if isinstance(call.func, ast.Name) and call.func.id == "setattr"]
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+            problems += [f"{path.relative_to(ROOT)}:{node.lineno}: .{t.attr} =" for t in targets
+                         if isinstance(t, ast.Attribute) and t.attr.startswith("translate_")]
+    assert problems == [], "\n".join(problems)
+
+
 def test_components_are_built_in_one_place() -> None:
     """Every build goes through ``Component.build`` / ``Registry.create`` (options parsed there, networks
     checked there); the command line runs a command's registered function."""

@@ -273,11 +273,8 @@ def _positive(args: argparse.Namespace, name: str) -> int | None:
 
 
 def _best_step(run: Path) -> int | None:
-    from ..models.evaluation import BEST_RECORD_FILENAME, read_run_json
-
-    best = read_run_json(run / BEST_RECORD_FILENAME)
-    step = best.get("step") if isinstance(best, dict) else None
-    return step if isinstance(step, int) and not isinstance(step, bool) else None
+    best = RunFolder(run).best()
+    return best["step"] if best is not None else None
 
 
 __all__ = ["PAIRED_DEFAULT_METRICS", "EvalData", "Target", "add_eval_arguments", "choose_data", "choose_metrics",

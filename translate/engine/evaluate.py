@@ -19,7 +19,6 @@ reads the best so far back from ``best.json``. After the final evaluation and th
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,7 +29,6 @@ from ..data.contract import DataInfo
 from ..errors import DataError, TranslateError
 from ..evaluation import (
     BEST_MODEL_FILENAME,
-    BEST_RECORD_FILENAME,
     EVALUATION_FILENAME,
     EvaluationResult,
     GeneratorUnderTest,
@@ -43,19 +41,18 @@ from ..evaluation import (
 from ..evaluation.values import float_value, json_value
 from ..plugin.registry import Registry
 from ..recipe import Recipe
-from ..utils.atomic import write_text_atomic
+from ..run.layout import RunFolder
 from .setup import build_dataset
 from .steps import any_process
 
 
 def read_best(run_dir: Path) -> dict[str, Any] | None:
-    """``RUN/best.json`` (value as a float), or None when there is none or it cannot be read."""
+    """``RUN/best.json`` (:meth:`RunFolder.best`) with its value as a float, or None when there is none, it
+    cannot be read or its value is not a metric value."""
+    best = RunFolder(run_dir).best()
     try:
-        best = json.loads((Path(run_dir) / BEST_RECORD_FILENAME).read_text(encoding="utf-8"))
-        best["value"] = float_value(best["value"])
-        best["step"] = int(best["step"])
-        return best
-    except (OSError, ValueError, KeyError, TypeError):
+        return {**best, "value": float_value(best["value"])} if best is not None else None
+    except (KeyError, ValueError):
         return None
 
 
@@ -198,7 +195,7 @@ class TrainingEvaluation:
         if self.accelerator.is_main_process and self.best is not None:
             body = {**self.best, "value": json_value(self.best["value"]),
                     "checkpoint": checkpoint.relative_to(self.run_dir).as_posix()}
-            write_text_atomic(self.run_dir / BEST_RECORD_FILENAME, json.dumps(body, indent=2) + "\n")
+            RunFolder(self.run_dir).write_best(body)
         self._previous_best_step = None
 
     def finish(self, model_path: Path | None, info: DataInfo) -> Path | None:

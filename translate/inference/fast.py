@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..nn.gemm_conv import use_gemm_convolutions
+from ..nn.traits import scale_factor, size_multiple
 
 FAST_TOLERANCE = {"bf16": 0.05, "fp32": 1e-4}
 """Largest absolute difference from the fp32 module's output on the [-1, 1] scale that the fast path
@@ -74,9 +75,7 @@ class FastGenerator(nn.Module):
     def __init__(self, net: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
         super().__init__()
         self.net, self.dtype, self.channels_last = net, dtype, channels_last
-        for name in ("size_multiple", "scale_factor"):
-            if hasattr(net, name):
-                setattr(self, name, getattr(net, name))
+        self.size_multiple, self.scale_factor = size_multiple(net), scale_factor(net)  # the wrapped network's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.dtype)

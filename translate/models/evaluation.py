@@ -10,7 +10,6 @@ step (``eval/<key>`` in ``metrics.jsonl``, named by ``best.json``).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -24,26 +23,15 @@ from ..evaluation.record import (
     BEST_RECORD_FILENAME,
     EVALUATION_FILENAME,  # what translate eval writes next to the model
 )
-from ..run.layout import RunFolder
+from ..run.layout import RunFolder, read_run_json
 from .schema import EvaluationMeta
 from .weights import file_sha256
 
 BEST_EVALUATION_FILENAME = RunFolder.BEST_EVALUATION
 """What ``translate eval RUN --best`` writes, beside the last model's ``evaluation.json``."""
 
-_MAX_RUN_JSON = 16 * 1024 * 1024
 _MAX_VALUES = 64  # EvaluationMeta's limit
 _METRIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
-
-
-def read_run_json(path: Path) -> Any:
-    """A run's own JSON file, or None when it is missing, too large or unreadable."""
-    try:
-        if not path.is_file() or path.stat().st_size > _MAX_RUN_JSON:
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
 
 
 def best_model_path(run: Path) -> Path:
@@ -121,9 +109,9 @@ def _stored(value: Any) -> float | str:
 
 
 def _best_step_evaluation(run: Path, sha: str, notes: list[str] | None) -> EvaluationMeta | None:
-    best = read_run_json(run / BEST_RECORD_FILENAME)
-    step = _count(best.get("step")) if isinstance(best, dict) else None
-    if step is None:
+    best = RunFolder(run).best()
+    step = best["step"] if best is not None else None
+    if best is None or step is None:
         _note(notes, f"{run / BEST_RECORD_FILENAME} is missing or names no step: the best model is exported "
               "without evaluation")
         return None
@@ -159,4 +147,4 @@ def _finite(value: Any) -> bool:
 
 
 __all__ = ["BEST_EVALUATION_FILENAME", "BEST_MODEL_FILENAME", "BEST_RECORD_FILENAME", "EVALUATION_FILENAME",
-           "best_model_path", "evaluation_meta", "model_evaluation", "read_run_json"]
+           "best_model_path", "evaluation_meta", "model_evaluation"]

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TranslateError
-from ..run.layout import NOT_LOSSES, RunFolder
+from ..run.layout import NOT_LOSSES, RunFolder, read_run_json
 from ..utils.atomic import umask, write_text_atomic
 from . import (
     CONFIG_FILENAME,
@@ -48,7 +48,7 @@ from . import (
     write_model_file,
 )
 from .card import model_card
-from .evaluation import BEST_MODEL_FILENAME, best_model_path, model_evaluation, read_run_json
+from .evaluation import BEST_MODEL_FILENAME, best_model_path, model_evaluation
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -5,7 +5,9 @@ resume), the environment record, the metrics log, the checkpoints, the sample gr
 file (and the best step's), the evaluation record and the report. :class:`RunFolder` names each
 of them and reads what several parts of translate read (the metrics log, the losses of a metrics
 record), so the trainer that writes a run and the report, export and eval that read it agree by
-construction instead of by repeating file names.
+construction instead of by repeating file names. The best step's record (``best.json``) is read
+and written here too: the trainer writes it, and resume, ``translate eval --best`` and ``translate
+export`` read it through :meth:`RunFolder.best`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,21 @@ from typing import Any, Iterable
 
 from ..utils.atomic import write_text_atomic
 
+MAX_RUN_JSON = 16 * 1024 * 1024
+"""A run's own JSON files (records, manifests) above this size are not read."""
+
 NOT_LOSSES = frozenset({"step", "time", "epoch", "images_per_s", "data_wait"})
 """Numeric keys of ``metrics.jsonl`` that are bookkeeping, not losses (``lr_*`` and ``eval/*`` neither)."""
+
+
+def read_run_json(path: Path) -> Any:
+    """A run's own JSON file, or None when it is missing, larger than :data:`MAX_RUN_JSON` or unreadable."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_RUN_JSON:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
 
 
 class RunFolder:
@@ -100,12 +115,25 @@ class RunFolder:
 
     # -- writing
 
+    def write_best(self, record: dict[str, Any]) -> None:
+        """``best.json``: the best step's record (``key``, ``value``, ``step``, ``checkpoint``, ...), atomically."""
+        write_text_atomic(self.best_record, json.dumps(record, indent=2) + "\n")
+
     def write_recipe(self, toml_text: str, resolved: dict[str, Any]) -> None:
         """The resolved recipe, as TOML (to read) and JSON (to compare on resume), each written atomically."""
         write_text_atomic(self.recipe, toml_text)
         write_text_atomic(self.recipe_json, json.dumps(resolved, indent=2))
 
     # -- reading
+
+    def best(self) -> dict[str, Any] | None:
+        """``best.json`` as written (its ``value`` may be ``"inf"``/``"nan"``), or None when it is missing,
+        unreadable or names no step (a non-negative int)."""
+        record = read_run_json(self.best_record)
+        if not isinstance(record, dict):
+            return None
+        step = record.get("step")
+        return record if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
     def saved_recipe(self) -> dict[str, Any] | None:
         """The resolved recipe the run was started with (``recipe.json``), or None."""

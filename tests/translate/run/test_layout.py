@@ -41,3 +41,20 @@ def test_metrics_readers(tmp_path: Path) -> None:
     assert {"step", "time", "epoch", "images_per_s", "data_wait"} == NOT_LOSSES
     run.checkpoints.mkdir()
     assert run.unfinished()
+
+
+def test_the_best_record_is_written_and_read_here(tmp_path: Path) -> None:
+    """best.json: one writer (the trainer, through write_best) and one reader for resume, eval --best and export."""
+    from translate.engine.evaluate import read_best
+
+    run = RunFolder(tmp_path)
+    assert run.best() is None and read_best(tmp_path) is None
+    record = {"key": "psnr", "value": "inf", "step": 4, "higher_is_better": True, "checkpoint": "checkpoints/x"}
+    run.write_best(record)
+    assert run.best() == record and json.loads(run.best_record.read_text()) == record
+    assert read_best(tmp_path)["value"] == float("inf")  # "inf" as JSON keeps the file standard
+    for broken in ('{"key": "psnr", "value": 1.0, "step": true}', '{"key": "psnr", "value": 1.0}', "[1]", "{"):
+        run.best_record.write_text(broken)
+        assert run.best() is None, broken
+    run.best_record.write_text('{"key": "psnr", "value": "high", "step": 2}')
+    assert run.best() is not None and read_best(tmp_path) is None  # a step, but not a metric value
