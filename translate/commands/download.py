@@ -20,12 +20,9 @@ SHIPPED_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 """The recipes folder of a source checkout (searched besides ``./recipes``)."""
 
 
-def data_cli(args: argparse.Namespace, registry: Registry | None = None) -> int:
-    """Run ``translate data list`` or ``translate data download``; returns the exit status."""
-    if registry is None:
-        from ..plugin.loading import get_registry
-
-        registry = get_registry()
+def data_cli(args: argparse.Namespace, registry: Registry) -> int:
+    """Run ``translate data list`` or ``translate data download`` with the command line's registry; returns the
+    exit status."""
     if args.data_command == "list":
         return _list(registry)
     if args.data_command == "download":

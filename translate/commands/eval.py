@@ -212,16 +212,12 @@ def _get(registry: "Registry", kind: str, name: str, where: str) -> Any:
         raise EvaluationError(f"{where}: {err}") from None
 
 
-def eval_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:
+def eval_cli(args: argparse.Namespace, registry: "Registry") -> int:
     """``translate eval``: evaluate, write ``evaluation.json`` (atomically), print the table; returns 0."""
     from ..inference.translator import resolve_device
     from ..models.export import training_summary
     from ..models.weights import file_sha256
 
-    if registry is None:
-        from ..plugin.loading import get_registry
-
-        registry = get_registry()
     target = resolve_target(str(args.model), best=bool(getattr(args, "best", False)))
     out = Path(args.out) if getattr(args, "out", None) else target.out
     if out is None:
