@@ -13,8 +13,8 @@ the same relies on nothing that may change without notice.
   :func:`set_requires_grad`, :func:`unwrap`; :class:`AdversarialLoss` and :data:`Discriminator`
   for GAN objectives.
 - **Data sets**: the item contract (:func:`resolve_key`, :func:`split_key`, :data:`SampleKey`,
-  :class:`DataInfo`); options bases (:class:`AugmentOptions`, :class:`FixedSizeOptions`,
-  :class:`GeneratedOptions`, :data:`Channels`, :data:`PreprocessMode`); paired augmentation
+  :class:`DataInfo`, :func:`file_formats`); options bases (:class:`AugmentOptions`,
+  :class:`FixedSizeOptions`, :class:`GeneratedOptions`, :data:`Channels`, :data:`PreprocessMode`); paired augmentation
   (:class:`PairedAugment`); images (:func:`read_image`, :func:`list_images`, :func:`split_pair`,
   :func:`convert_channels`, :func:`to_tensor`, :func:`to_uint8`, :data:`IMAGE_EXTENSIONS`);
   generated sets (:func:`ensure_generated`, :data:`SHAPE_KINDS`, :class:`Shape`,
@@ -29,7 +29,8 @@ the same relies on nothing that may change without notice.
 - **Generator features** (for methods that need a generator's intermediate activations, such as
   CUT's PatchNCE): :class:`FeatureEncoder`, :func:`feature_encoder`, :func:`check_feature_layers`
   (:mod:`translate.nn.features`).
-- **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext` (:mod:`translate.components.metric`).
+- **Metrics**: :class:`Metric`, :class:`EvalBatch`, :class:`MetricContext`, and :class:`ReferenceStatistics`
+  for metrics compared with saved statistics of real images (:mod:`translate.components.metric`).
 - **Pretrained weights**: :func:`resolve_weights` (a local file, the usual folders or the Hub cache;
   never a silent download), :func:`load_weights`, :func:`file_sha256`, :class:`WeightsMissing`
   (:mod:`translate.models.weights`); :func:`hub_unreachable` (one quick connection instead of
@@ -45,8 +46,8 @@ from typing import Any
 
 from .components.build import BuildContext
 from .components.method import ExportSpec, Method, StepContext, set_requires_grad, unwrap
-from .components.metric import EvalBatch, Metric, MetricContext
-from .data.contract import DataInfo, SampleKey, resolve_key, split_key
+from .components.metric import EvalBatch, Metric, MetricContext, ReferenceStatistics
+from .data.contract import DataInfo, SampleKey, file_formats, resolve_key, split_key
 from .data.options import AugmentOptions, Channels, FixedSizeOptions, GeneratedOptions
 from .data.preprocess import PreprocessMode
 from .data.source import DataSource, register_archives
@@ -73,10 +74,10 @@ __all__ = [
     "hookimpl", "Register", "Options", "NoOptions", "lazy_factory",
     "TranslateError", "RecipeError", "PluginError", "DataError", "ModelFileError",
     "Method", "ExportSpec", "StepContext", "BuildContext", "set_requires_grad", "unwrap",
-    "DataInfo", "SampleKey", "resolve_key", "split_key",
+    "DataInfo", "SampleKey", "file_formats", "resolve_key", "split_key",
     "AugmentOptions", "FixedSizeOptions", "GeneratedOptions", "Channels", "PreprocessMode",
     "DataSource", "register_archives",
-    "Metric", "EvalBatch", "MetricContext",
+    "Metric", "EvalBatch", "MetricContext", "ReferenceStatistics",
     "AuthorsCheckpoint", "size_multiple", "scale_factor", "rebuild_options",
     "FeatureEncoder", "feature_encoder", "check_feature_layers",
     *(name for names in _LAZY.values() for name in names),

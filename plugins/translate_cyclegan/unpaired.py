@@ -42,6 +42,7 @@ from translate.api import (
     DataError,
     DataInfo,
     ensure_generated,
+    file_formats,
     list_images,
     paint_shape,
     place_shapes,
@@ -117,7 +118,8 @@ class UnpairedDataset(torch.utils.data.Dataset):
         self.serial_batches = options.serial_batches or split != "train"  # distinct rows off the train split
         self.augment = options.augment(split)
         self.info = DataInfo(image_size=options.training_size(), folder=root.name or None,
-                             translations=(("AtoB", "A", "B"), ("BtoA", "B", "A")))
+                             translations=(("AtoB", "A", "B"), ("BtoA", "B", "A")),
+                             file_formats=file_formats({"A": self.files_a, "B": self.files_b}))
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))

@@ -1,6 +1,7 @@
 """Built-in metrics: full-reference (l1, psnr, ssim, ms_ssim, lpips) and distribution (fid, kid).
 
-torchmetrics does the arithmetic; torch-fidelity provides FID/KID's Inception network. Pretrained
+torchmetrics computes the full-reference metrics; FID and KID equal clean-fid's in its three modes
+(clean-fid's resize, statistics and distances, torch-fidelity's Inception network). Pretrained
 weights (LPIPS's backbone, Inception) come from local files or the Hub cache through
 :func:`translate.api.resolve_weights`, never from a silent download. Torch is imported only when a
 factory runs, so loading the plugin stays fast. ``docs/metrics.md`` describes every metric, its
@@ -35,9 +36,9 @@ def register_metrics(register: Callable[..., None]) -> None:
                          "weights file; lower is better); value lpips")
     register("fid", lazy_factory(f"{__name__}.distribution", "build_fid"), options=FIDOptions,
              smoke_options={"feature": 64},
-             description="Frechet Inception distance to the real images (needs the Inception weights file; "
-                         "lower is better); value fid")
+             description="Frechet Inception distance to the real images, as clean-fid in its mode (needs the "
+                         "Inception weights file; lower is better); value fid")
     register("kid", lazy_factory(f"{__name__}.distribution", "build_kid"), options=KIDOptions,
              smoke_options={"feature": 64, "subsets": 2, "subset_size": 2},
-             description="kernel Inception distance to the real images (needs the Inception weights file; "
-                         "lower is better); values kid, kid_std")
+             description="kernel Inception distance to the real images, as clean-fid in its mode (needs the "
+                         "Inception weights file; lower is better); values kid, kid_std")

@@ -1,11 +1,17 @@
 """The Inception network of FID and KID: torch-fidelity's port of the 2015 TensorFlow graph.
 
 The weights file is the one torch-fidelity publishes (converted from the TensorFlow FID code's
-graph, so that the features match the original FID implementation). translate finds it with
-:func:`translate.api.resolve_weights` and never downloads it. torch-fidelity itself reads a weights
-file with PyTorch's unrestricted unpickler (which can run code from the file), so it never gets the file: the
-tensors are read here with :func:`translate.api.load_weights` (safetensors or
-``weights_only=True``) and torch-fidelity gets an in-memory copy of just those tensors.
+graph; pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` holds the same tensors under the same
+names). translate finds it with :func:`translate.api.resolve_weights` and never downloads it.
+torch-fidelity itself reads a weights file with PyTorch's unrestricted unpickler (which can run code
+from the file), so it never gets the file: the tensors are read here with
+:func:`translate.api.load_weights` (safetensors or ``weights_only=True``) and torch-fidelity gets an
+in-memory copy of just those tensors.
+
+clean-fid runs the same graph as NVIDIA's TorchScript file in its "clean" and "legacy_tensorflow"
+modes, and as pytorch-fid's ``InceptionV3`` in "legacy_pytorch". A TorchScript file runs code when
+loaded, so translate never loads it: :class:`InceptionFeatures` runs torch-fidelity's layers with
+each mode's normalisation (and, for "legacy_tensorflow", the TorchScript's resize) written out here.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from translate.api import ModelFileError, WeightsMissing, file_sha256, load_weights, resolve_weights
+from translate.api import ModelFileError, TranslateError, WeightsMissing, file_sha256, load_weights, resolve_weights
 
 FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 """torch-fidelity's release file, under the name torch.hub caches it (as torch-fidelity and torchmetrics do)."""
@@ -59,28 +65,59 @@ def build_inception(state_dict: dict[str, torch.Tensor], feature: int) -> nn.Mod
     return FeatureExtractorInceptionV3("inception-v3-compat", [str(feature)], feature_extractor_weights_path=buffer)
 
 
-def clean_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
-    """uint8 ``(N, C, H, W)`` -> uint8 ``(N, C, size, size)`` by antialiased bicubic interpolation.
+STAGES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (64, ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1")),
+    (192, ("Conv2d_3b_1x1", "Conv2d_4a_3x3", "MaxPool_2")),
+    (768, ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e")),
+    (2048, ("Mixed_7a", "Mixed_7b", "Mixed_7c")),
+)
+"""torch-fidelity's submodules in order, and the width of the features after each group."""
 
-    torch's antialiased bicubic is PIL's ``Image.resize(..., BICUBIC)`` on float images (clean-fid's
-    "clean" resize) to within a hundredth of a grey level; the result is rounded to uint8.
+
+def tf1_bilinear_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
+    """float ``(N, C, H, W)`` -> ``(N, C, size, size)``: TensorFlow 1's ``resize_bilinear`` (no half-pixel
+    centres) as NVIDIA's TorchScript Inception emulates it, which clean-fid's "legacy_tensorflow" runs.
+
+    An affine grid that maps output pixel ``i`` to input position ``i * H / size`` (the identity
+    shifted by ``1/H - 1/size`` in normalised coordinates) is sampled bilinearly, clamped at the
+    border. The shift is computed in float32 tensors, in the TorchScript's order.
     """
-    if tuple(images.shape[-2:]) == (size, size):
-        return images
-    resized = F.interpolate(images.float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-    return resized.clamp(0, 255).round().to(torch.uint8)
+    n, c, height, width = images.shape
+    theta = torch.eye(2, 3, device=images.device)
+    theta[0, 2] += theta[0, 0] / width - theta[0, 0] / size
+    theta[1, 2] += theta[1, 1] / height - theta[1, 1] / size
+    theta = theta.to(images.dtype).unsqueeze(0).repeat([n, 1, 1])
+    grid = F.affine_grid(theta, [n, c, size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def normalise(images: torch.Tensor, mode: str) -> torch.Tensor:
+    """clean-fid's network input of ``mode`` from float32 images in [0, 255] (the output of
+    :func:`.modes.preprocess`): the same operations in the same order as clean-fid's networks."""
+    if mode == "clean":
+        if tuple(images.shape[-2:]) != (INPUT_SIZE, INPUT_SIZE):
+            raise TranslateError(f"clean-fid's 'clean' mode feeds 299x299 images to Inception, got "
+                                 f"{tuple(images.shape[-2:])}")
+        return (images - 128) / 128
+    if mode == "legacy_tensorflow":
+        return (tf1_bilinear_resize(images) - 128) / 128
+    if mode == "legacy_pytorch":
+        return 2 * (images / 255) - 1
+    raise TranslateError(f"unknown clean-fid mode {mode!r}")
 
 
 class InceptionFeatures(nn.Module):
-    """``(N, 3, H, W)`` uint8 images -> ``(N, feature)`` Inception features, resized as ``resize`` says.
+    """float32 ``(N, 3, H, W)`` network input in [0, 255] -> ``(N, feature)`` Inception features, with the
+    normalisation (and, for "legacy_tensorflow", the resize) of clean-fid's ``mode``.
 
-    ``clean``: antialiased bicubic resize to 299x299 of the uint8 image (torch's antialiased bicubic
-    follows PIL's, as clean-fid does), rounded back to uint8 because torch-fidelity's network takes
-    uint8, whose own bilinear resize is then the identity. ``tf_bilinear``: the image goes in at its
-    size and torch-fidelity resizes it as TensorFlow 1's ``resize_bilinear`` (the original FID code).
+    The layers are torch-fidelity's port of the 2015 TensorFlow graph, run module by module here:
+    torch-fidelity's own ``forward`` takes uint8 images and resizes them itself, which no mode
+    does. The 2048 features are the final average pool (clean-fid's features); 64, 192 and 768 are
+    torch-fidelity's average pools after ``MaxPool_1``, ``MaxPool_2`` and ``Mixed_6e`` (clean-fid
+    offers only 2048), and the network stops there.
     """
 
-    def __init__(self, path: Path, feature: int, resize: str) -> None:
+    def __init__(self, path: Path, feature: int, mode: str) -> None:
         super().__init__()
         state = load_weights(path)
         try:
@@ -89,9 +126,12 @@ class InceptionFeatures(nn.Module):
             first = str(err).strip().splitlines()
             raise ModelFileError(f"{path}: not the Inception weights that torch-fidelity's FeatureExtractorInceptionV3 "
                                  f"expects ({' '.join(first[:2])[:400]}); expected {FILENAME} from {ORIGIN}") from None
+        if feature not in [width for width, _ in STAGES]:
+            raise TranslateError(f"Inception has no {feature}-wide feature layer; expected one of "
+                                 f"{', '.join(str(width) for width, _ in STAGES)}")
         self.path = path
         self.num_features = feature
-        self.resize = resize
+        self.mode = mode
         self.requires_grad_(False)
         self.eval()
 
@@ -100,25 +140,26 @@ class InceptionFeatures(nn.Module):
         return super().train(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.resize == "clean":
-            images = clean_resize(images)
-        return self.net(images)[0]
+        x = normalise(images.float(), self.mode)
+        for width, names in STAGES:
+            for name in names:
+                x = getattr(self.net, name)(x)
+            if width == self.num_features:
+                break
+        if self.num_features == 2048:
+            return torch.flatten(self.net.AvgPool(x), 1)
+        return F.adaptive_avg_pool2d(x, output_size=(1, 1)).squeeze(-1).squeeze(-1)
 
     def protocol(self) -> dict[str, Any]:
-        """The feature network, its weights and the resize, as JSON."""
+        """The feature network and its weights, as JSON."""
+        sha256 = file_sha256(self.path)
         return {
             "feature_network": NETWORK,
             "feature_library": f"torch-fidelity {version('torch-fidelity')}",
             "feature_layer": str(self.num_features),
             "feature_dim": self.num_features,
             "weights_file": self.path.name,
-            "weights_sha256": file_sha256(self.path),
-            "weights_published": file_sha256(self.path).startswith(PUBLISHED_SHA256_PREFIX),
+            "weights_sha256": sha256,
+            "weights_published": sha256.startswith(PUBLISHED_SHA256_PREFIX),
             "network_input_size": [INPUT_SIZE, INPUT_SIZE],
-            "resize": {
-                "clean": "clean: images quantised to uint8, antialiased bicubic resize to 299x299 (as clean-fid), "
-                         "rounded to uint8",
-                "tf_bilinear": "tf_bilinear: images quantised to uint8, resized to 299x299 by torch-fidelity's "
-                               "TensorFlow-1-compatible bilinear interpolation (as the original FID code)",
-            }[self.resize],
         }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from translate.api import Options
 
@@ -58,23 +58,50 @@ class LPIPSOptions(Options):
         name="alexnet-owt-7be5be79.pth, vgg16-397923af.pth or squeezenet1_1-b8a52dc0.pth"))
 
 
+RESIZE_REPLACED = {"clean": "clean", "tf_bilinear": "legacy_tensorflow"}
+"""The ``mode`` that replaces each value of the former ``resize`` option."""
+
+
 class FIDOptions(Options):
-    """Frechet Inception distance (Heusel et al. 2017) between the generated and the real images."""
+    """Frechet Inception distance (Heusel et al. 2017) between the generated and the real images, as clean-fid."""
 
     weights: Optional[str] = Field(None, description="the Inception network's " + WEIGHTS_HELP.format(
         name="weights-inception-2015-12-05-6726825d.pth"))
-    resize: Literal["clean", "tf_bilinear"] = Field(
-        "clean", description="how images reach Inception's 299x299: 'clean' (antialiased bicubic on uint8 images, "
-                             "as clean-fid) or 'tf_bilinear' (TensorFlow 1's bilinear resize, as the original "
-                             "TF code and torch-fidelity)")
-    feature: Literal[64, 192, 768, 2048] = Field(2048, description="Inception layer (its width) of the features")
+    mode: Literal["clean", "legacy_tensorflow", "legacy_pytorch"] = Field(
+        "clean", description="clean-fid's mode (the values equal clean-fid's): 'clean' (PIL bicubic resize to "
+                             "299x299 on float images), 'legacy_tensorflow' (TensorFlow 1's bilinear resize, as the "
+                             "original TF FID code) or 'legacy_pytorch' (torch's bilinear interpolate, as pytorch-fid) "
+                             "(docs/metrics.md)")
+    feature: Literal[64, 192, 768, 2048] = Field(2048, description="Inception layer (its width) of the features; "
+                                                                   "clean-fid uses 2048")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resize_was_replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "resize" in data:
+            old = data["resize"]
+            hint = (f'write mode = "{RESIZE_REPLACED[old]}" instead of resize = "{old}"'
+                    if isinstance(old, str) and old in RESIZE_REPLACED else "remove it and set mode")
+            raise ValueError("option resize was replaced by mode, clean-fid's three modes (resize = \"clean\" -> "
+                             "mode = \"clean\", resize = \"tf_bilinear\" -> mode = \"legacy_tensorflow\"); "
+                             f"{hint}")
+        return data
 
 
 class KIDOptions(FIDOptions):
-    """Kernel Inception distance (Binkowski et al. 2018): polynomial-kernel MMD over random subsets."""
+    """Kernel Inception distance (Binkowski et al. 2018): polynomial-kernel MMD over random subsets, as clean-fid."""
 
     subsets: int = Field(100, ge=1, le=10000, description="number of random subsets the MMD is averaged over")
     subset_size: int = Field(1000, ge=2, description="images per subset; clamped to the number of images (the "
                                                      "protocol records the size used)")
-    degree: int = Field(3, ge=1, le=10, description="degree of the polynomial kernel")
-    seed: int = Field(0, ge=0, description="seed of the subset sampling, so that KID is reproducible")
+    degree: Literal[3] = Field(3, description="degree of the polynomial kernel: 3, the only degree of clean-fid's "
+                                              "kernel_distance")
+    seed: int = Field(0, ge=0, description="seed of numpy's random subset sampling, so that KID is reproducible")
+
+    @field_validator("degree", mode="before")
+    @classmethod
+    def _cubic_only(cls, value: Any) -> Any:
+        if type(value) is not int or value != 3:
+            raise ValueError("KID is clean-fid's kernel_distance, whose polynomial kernel (x.y / d + 1)^3 has degree 3 "
+                             "only; remove the option (or set it to 3)")
+        return value

@@ -131,6 +131,8 @@ class FCNScore(Metric):
     def update(self, batch: EvalBatch) -> None:
         if self.options.images == "real" and not batch.aligned:
             raise DataError("fcn_score: images = 'real' needs paired data (each real photo with its label map)")
+        if batch.fake.shape[0] == 0:  # unpaired data: this batch held only real images already translated
+            return
         labels = self.labels_for(batch)
         size = tuple(self.options.size) if self.options.size else tuple(labels.shape[-2:])
         if tuple(labels.shape[-2:]) != size:

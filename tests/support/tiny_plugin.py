@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -83,20 +84,64 @@ class TinyMean(translate.Metric):
         self.reset()
 
     def reset(self) -> None:
-        self.fake, self.real, self.count = 0.0, 0.0, 0
+        self.fake, self.real, self.count, self.real_count = 0.0, 0.0, 0, 0
 
     def update(self, batch: translate.EvalBatch) -> None:
-        fake = batch.fake if self.net is None else self.net.eval()(batch.fake)
+        fake = batch.fake if self.net is None or not len(batch.fake) else self.net.eval()(batch.fake)
         self.fake += float(fake.mean(dim=(1, 2, 3)).sum())
         self.real += float(batch.real.mean(dim=(1, 2, 3)).sum())
-        self.count += batch.fake.shape[0]
+        self.count += batch.fake.shape[0]  # on unpaired data the two sides may differ in number
+        self.real_count += batch.real.shape[0]
 
     def compute(self) -> dict[str, float]:
-        return {"tiny_mean": self.fake / self.count, "tiny_mean_real": self.real / self.count}
+        return {"tiny_mean": self.fake / self.count, "tiny_mean_real": self.real / self.real_count}
+
+
+class TinyGap(translate.Metric):
+    """|mean generated - mean real| per channel, summed: a test metric that implements
+    ``translate.ReferenceStatistics`` (its statistics: the per-channel mean of the real images)."""
+
+    larger_is_better = False
+
+    def __init__(self, options: translate.NoOptions, ctx: translate.MetricContext) -> None:
+        self.reference: np.ndarray | None = None
+        self.source: str | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.fake_sum, self.real_sum = np.zeros(3), np.zeros(3)
+        self.fake_count = self.real_count = 0
+
+    def update(self, batch: translate.EvalBatch) -> None:
+        self.fake_sum += batch.fake.double().sum(dim=(0, 2, 3)).cpu().numpy() / (batch.fake[0, 0].numel())
+        self.fake_count += batch.fake.shape[0]
+        if self.reference is None:
+            self.add_real(batch.real)
+
+    def add_real(self, images: torch.Tensor) -> None:
+        self.real_sum += images.double().sum(dim=(0, 2, 3)).cpu().numpy() / (images[0, 0].numel())
+        self.real_count += images.shape[0]
+
+    def statistics(self) -> dict[str, np.ndarray]:
+        return {"mean": self.real_sum / self.real_count, "count": np.array(self.real_count), "mode": np.array("tiny")}
+
+    def use_reference(self, arrays: dict[str, np.ndarray], source: str) -> None:
+        if "mean" not in arrays or arrays["mean"].shape != (3,):
+            raise translate.TranslateError(f"{source}: holds no 'mean' of 3 channels (arrays: {', '.join(arrays)})")
+        self.reference, self.source = arrays["mean"], source
+
+    def compute(self) -> dict[str, float]:
+        real = self.reference if self.reference is not None else self.real_sum / self.real_count
+        return {"tiny_gap": float(np.abs(self.fake_sum / self.fake_count - real).sum())}
+
+    def protocol(self) -> dict[str, object]:
+        return {"reference_source": self.source}
 
 
 class TinyMetricsPlugin:
     @translate.hookimpl
     def register_metrics(self, register):
+        register("tiny_gap", TinyGap, options=translate.NoOptions, description="test metric: mean gap, with "
+                 "reference statistics")
         register("tiny_mae", TinyMae, options=TinyMaeOptions, description="test metric: mean absolute error")
         register("tiny_mean", TinyMean, options=TinyMeanOptions, description="test metric: mean image value")

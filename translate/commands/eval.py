@@ -18,34 +18,39 @@ the sha256 of the model file and the fingerprint of the images evaluated, and pr
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..data.contract import data_info, guard_bad_files
-from ..errors import DataError, ModelFileError, OptionsInvalid, RecipeError, TranslateError, UnknownComponent
+from ..data.contract import data_info
+from ..errors import ModelFileError, TranslateError
+from ..evaluation.published import check_published_images, compare_published, format_published
 from ..evaluation.record import format_table, write_evaluation
-from ..evaluation.runner import EvaluationError, GeneratorUnderTest, MetricSpec, evaluate_generators
-from ..models import MODEL_FILENAME, LoadedModel, load_model
+from ..evaluation.reference import assign_references
+from ..evaluation.runner import GeneratorUnderTest, evaluate_generators
+from ..models import MODEL_FILENAME, load_model
 from ..models.evaluation import BEST_EVALUATION_FILENAME, EVALUATION_FILENAME, best_model_path
-from ..recipe import EvalSpec, Recipe, load_recipe, parse_override
+from ..models.weights import statistics_file
+from ..recipe import load_recipe
 from ..run.layout import RunFolder
+from .eval_inputs import PAIRED_DEFAULT_METRICS, EvalData, choose_data, choose_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
 
-PAIRED_DEFAULT_METRICS = ("l1", "psnr", "ssim")
-"""The metrics of ``translate eval`` on paired (aligned) data when neither ``--metrics`` nor a recipe names any."""
-FALLBACK_SPLIT = "val"
-"""The split evaluated when none was asked for and the data set has no ``test`` split."""
 RECIPE_FILENAME = RunFolder.RECIPE
+STATS = "stats"
+"""``translate eval stats ...``: the statistics of real images instead of an evaluation (:mod:`.stats`)."""
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``translate eval``."""
     parser.add_argument("model", metavar="MODEL_OR_RUN",
-                        help="a run folder, a model folder, a model.safetensors file, or hf://owner/name[@rev]")
+                        help="a run folder, a model folder, a model.safetensors file, or hf://owner/name[@rev]; "
+                        "or `stats`: write the statistics of real images (translate eval stats FOLDER --metrics fid "
+                        "--out FILE.npz)")
+    parser.add_argument("folder", nargs="?", metavar="FOLDER",
+                        help="with `stats`: the folder of real images to summarise (or --data RECIPE.toml --split S)")
     parser.add_argument("--data", metavar="RECIPE_OR_FOLDER",
                         help="a recipe .toml whose [data] to use, or a data folder for the data set the model was "
                         "trained with (default: the run's recipe)")
@@ -65,6 +70,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--best", action="store_true",
                         help="evaluate the run's best checkpoint (model-best.safetensors) instead of its last model")
     parser.add_argument("--seed", type=int, default=0, help="seed for dropout of generators tested in train mode")
+    parser.add_argument("--reference", action="append", default=[], metavar="[GENERATOR=]FILE",
+                        help="compare with these statistics of real images (an .npz from `translate eval stats` or "
+                        "clean-fid: a path, a file name in the weights folders, hf://... or a URL) instead of the "
+                        "split's real images, in the metrics that take them (FID, KID); GENERATOR= (a name or "
+                        "direction) when several generators are evaluated; repeatable")
 
 
 @dataclass
@@ -102,122 +112,19 @@ def resolve_target(spec: str, *, best: bool = False) -> Target:
     return Target(path, run, None if hub else folder / EVALUATION_FILENAME)
 
 
-@dataclass
-class EvalData:
-    """The data set to evaluate on, how it was chosen, and the recipe ``[eval]`` table that goes with it."""
-
-    dataset: Any
-    describe: dict[str, Any]
-    eval: EvalSpec | None
-
-
-def choose_data(data: str | None, run_recipe: Recipe | None, loaded: LoadedModel, split_flag: str | None,
-                registry: "Registry") -> EvalData:
-    """The data set of ``--data`` (a recipe or a folder) or of the run's recipe, for the split to evaluate."""
-    recipe_eval = run_recipe.eval if run_recipe is not None else None
-    on_bad_file = run_recipe.data.on_bad_file if run_recipe is not None else "stop"
-    source = "the run's recipe"
-    if data is not None and (data.endswith(".toml") or Path(data).is_file()):
-        other, _ = load_recipe(data, registry=registry)
-        name, options, on_bad_file = other.data.name, dict(other.data.options), other.data.on_bad_file
-        recipe_eval, source = other.eval or recipe_eval, f"recipe {data}"
-    elif data is not None:
-        if not Path(data).is_dir():
-            raise DataError(f"--data {data}: no such recipe file or data folder")
-        if run_recipe is not None:
-            name, options = run_recipe.data.name, dict(run_recipe.data.options)
-        elif loaded.meta.recipe is not None and loaded.meta.recipe.data:
-            name, options = loaded.meta.recipe.data, {}
-        else:
-            raise DataError(f"--data {data}: the model does not record which data set it was trained with; pass a "
-                            "recipe instead (--data RECIPE.toml) whose [data] table names the data set")
-        comp = _get(registry, "dataset", name, "--data")
-        if comp.folder_option is None:
-            raise DataError(f"--data {data}: data set {name!r} (plugin {comp.plugin.name!r}) does not say which option "
-                            "names its folder; pass a recipe instead (--data RECIPE.toml)")
-        options[comp.folder_option] = data
-        source = f"folder {data} (option {comp.folder_option} of {name})"
-    elif run_recipe is not None:
-        name, options = run_recipe.data.name, dict(run_recipe.data.options)
-    else:
-        raise DataError(f"{loaded.path}: not a run folder, so there is no recipe to take the data from; pass "
-                        "--data RECIPE.toml (a recipe whose [data] to use) or --data FOLDER (the data set the "
-                        "model was trained with, in that folder)")
-    split = split_flag or (recipe_eval.split if recipe_eval is not None else "test")
-    comp = _get(registry, "dataset", name, "--data")
-    try:
-        parsed = comp.parse_options(options, "data.options")
-    except OptionsInvalid as err:
-        raise RecipeError(f"--data ({source})", err.lines) from None
-    try:
-        built = comp.build(parsed, split=split)
-    except DataError as err:
-        if split_flag or recipe_eval is not None:
-            raise DataError(f"{err} (split {split!r}: choose another with --split)") from None
-        split = FALLBACK_SPLIT  # no split asked for: a data set without a test split is evaluated on val
-        try:
-            built = comp.build(parsed, split=split)
-        except DataError:
-            raise DataError(f"{err} (no {split!r} split either: choose one with --split)") from None
-        print(f"note: data set {name!r} has no 'test' split ({err}); evaluating its {split!r} split "
-              "(choose with --split)", file=sys.stderr)
-    dataset = guard_bad_files(built, on_bad_file)
-    folder = getattr(parsed, comp.folder_option) if comp.folder_option else None
-    describe = {"name": name, "split": split, "folder": None if folder is None else str(folder),
-                "source": source, "options": parsed.model_dump(mode="json"), "size": len(dataset)}
-    return EvalData(dataset, describe, recipe_eval)
-
-
-def choose_metrics(flag: str | None, settings: list[str], recipe_eval: EvalSpec | None, aligned: bool,
-                   registry: "Registry") -> list[MetricSpec]:
-    """The metrics of ``--metrics`` (else ``[eval].metrics``, else the paired default), options validated."""
-    if flag is not None:
-        names, where = [n.strip() for n in flag.split(",") if n.strip()], "--metrics"
-        if not names:
-            raise EvaluationError(f"--metrics {flag!r}: name at least one metric (e.g. --metrics psnr,ssim)")
-    elif recipe_eval is not None:
-        names, where = list(recipe_eval.metrics), "[eval].metrics of the recipe"
-    elif aligned:
-        names, where = list(PAIRED_DEFAULT_METRICS), "--metrics (default for paired data: l1,psnr,ssim)"
-    else:
-        raise EvaluationError("the data set is unpaired and no metrics were named: pass --metrics (e.g. --metrics "
-                              "fid,kid; FID and KID need Inception weights, see docs/metrics.md)")
-    options = {n: dict(recipe_eval.options.get(n, {})) if recipe_eval is not None else {} for n in names}
-    for text in settings:
-        parts, value = parse_override(text)
-        if len(parts) < 2 or parts[0] not in options:
-            raise EvaluationError(f"--set {text}: expected METRIC.KEY=VALUE with METRIC one of the metrics evaluated "
-                                  f"({', '.join(names)})")
-        node = options[parts[0]]
-        for part in parts[1:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise EvaluationError(f"--set {text}: {part} is a value, not a table")
-        node[parts[-1]] = value
-    specs = []
-    for name in dict.fromkeys(names):
-        comp = _get(registry, "metric", name, where)
-        try:
-            parsed = comp.parse_options(options[name], f"--set {name}")
-        except OptionsInvalid as err:
-            raise EvaluationError("invalid metric options: " + "; ".join(err.lines)) from None
-        specs.append(MetricSpec(name, parsed.model_dump(mode="json")))
-    return specs
-
-
-def _get(registry: "Registry", kind: str, name: str, where: str) -> Any:
-    try:
-        return registry.get(kind, name)
-    except UnknownComponent as err:
-        raise EvaluationError(f"{where}: {err}") from None
-
-
 def eval_cli(args: argparse.Namespace, registry: "Registry") -> int:
     """``translate eval``: evaluate, write ``evaluation.json`` (atomically), print the table; returns 0."""
     from ..inference.translator import resolve_device
     from ..models.export import training_summary
     from ..models.weights import file_sha256
 
+    if str(args.model) == STATS:
+        from .stats import stats_cli
+
+        return stats_cli(args, registry)
+    if getattr(args, "folder", None) is not None:
+        raise TranslateError(f"translate eval {args.model} {args.folder}: a second folder is only for "
+                             f"`translate eval stats FOLDER`")
     target = resolve_target(str(args.model), best=bool(getattr(args, "best", False)))
     out = Path(args.out) if getattr(args, "out", None) else target.out
     if out is None:
@@ -235,12 +142,19 @@ def eval_cli(args: argparse.Namespace, registry: "Registry") -> int:
     generators = [GeneratorUnderTest(n, loaded.meta.generators[n].direction, loaded.modules[n],
                                      loaded.meta.generators[n].test_mode) for n in names]
     batch_size, num_images = _positive(args, "batch_size"), _positive(args, "num_images")
+    published = [p.model_dump() for p in spec.published] if spec is not None else []
+    check_published_images(published, len(data.dataset), "eval.published")
+    flags = list(getattr(args, "reference", None) or [])
+    references = assign_references(flags or (spec.reference if spec else None),
+                                   [(g.name, g.direction) for g in generators], statistics_file,
+                                   where="--reference" if flags else "eval.reference")
     result = evaluate_generators(
         generators, data.dataset, specs, registry, device=resolve_device(getattr(args, "device", "auto")),
         batch_size=batch_size if batch_size is not None else (spec.batch_size if spec else 8),
         num_images=num_images if num_images is not None else (spec.num_images if spec else None),
         precision=getattr(args, "precision", None) or (spec.precision if spec else "fp32"),
-        seed=int(getattr(args, "seed", 0) or 0), where="eval", progress=True, split=data.describe["split"])
+        seed=int(getattr(args, "seed", 0) or 0), where="eval", progress=True, split=data.describe["split"],
+        references=references)
     counts = {g["num_images"] for g in result.protocol.get("generators", {}).values()}
     model = {"path": str(loaded.path), "sha256": file_sha256(loaded.path), "source": str(args.model),
              "method": loaded.meta.method, "best": bool(getattr(args, "best", False)),
@@ -255,8 +169,11 @@ def eval_cli(args: argparse.Namespace, registry: "Registry") -> int:
         model["step"] = step
     describe = {**data.describe, "fingerprint": result.protocol.get("inputs_sha256"),
                 "num_images": min(counts) if counts else None}
-    write_evaluation(out, result, model=model, data=describe)
+    comparisons = compare_published(published, result.values, result.protocol)
+    write_evaluation(out, result, model=model, data=describe, published=comparisons)
     print(format_table(result))
+    if comparisons:
+        print(format_published(comparisons))
     print(f"wrote {out}")
     return 0
 

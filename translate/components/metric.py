@@ -11,15 +11,26 @@ Images reach a metric as float32 ``(N, C, H, W)`` tensors in [-1, 1] on ``ctx.de
 generated images (``fake``), the real images of the output domain (``real``) and the
 generator's inputs (``input``). ``aligned`` says whether ``real[i]`` is the ground truth of
 ``fake[i]`` (paired data); full-reference metrics set ``needs_aligned`` and the evaluator refuses
-them on unpaired data with a clear error instead of computing a meaningless number.
+them on unpaired data with a clear error instead of computing a meaningless number. On unpaired
+data each distinct input is translated once and each distinct real image given once, as the papers
+count them (120 horses against 140 zebras: :mod:`translate.evaluation.unpaired`), so ``fake`` (with
+``input``) and ``real`` may differ in length and either may be empty (0 rows) in a batch.
+
+A metric that compares generated images with *statistics* of the real ones (FID: their Inception
+mean and covariance; KID: their features) may also implement :class:`ReferenceStatistics`: the
+statistics of a set of real images are then computed once and saved (``translate eval stats``),
+published (clean-fid's ``.npz`` files) and compared against instead of real images
+(``translate eval --reference FILE``, ``[eval] reference``). The core reads and writes the files
+(``numpy`` arrays, never pickled, fingerprinted in the protocol); the metric says what they hold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
 
 
@@ -83,3 +94,30 @@ class Metric:
     def higher_is_better(self, value: str) -> bool:
         """Whether a larger ``value`` (one of :meth:`compute`'s keys) is better."""
         return self.larger_is_better
+
+
+@runtime_checkable
+class ReferenceStatistics(Protocol):
+    """A metric that can summarise real images as arrays, and compare with such a summary later.
+
+    - ``add_real(images)``: add real images only (``(N, C, H, W)`` float32 in [-1, 1] on the
+      metric's device), as ``translate eval stats`` does for a folder or a split.
+    - ``statistics()``: the statistics of the real images added so far, as named arrays (written to
+      an ``.npz`` file; numbers and strings only: a file is read back without unpickling). Include
+      what decides whether two files compare (the mode, the feature width): clean-fid's files hold
+      ``mu`` and ``sigma`` (FID) or ``feats`` (KID).
+    - ``use_reference(arrays, source)``: compare later generated images with ``arrays`` (read from
+      the file ``source``, its name given for messages and for what a published file's name says)
+      instead of the real images of each batch, which are then ignored. Raise
+      :class:`translate.TranslateError` naming ``source`` when the arrays do not fit (missing keys,
+      another feature width, another mode).
+
+    The evaluator records the file's name and sha256 in the protocol; the metric's own
+    :meth:`Metric.protocol` says how the statistics were made.
+    """
+
+    def add_real(self, images: "torch.Tensor") -> None: ...
+
+    def statistics(self) -> dict[str, "np.ndarray"]: ...
+
+    def use_reference(self, arrays: dict[str, "np.ndarray"], source: str) -> None: ...

@@ -62,6 +62,9 @@ class DataInfo:
       uses them; a data set without them cannot be evaluated.
     - ``aligned``: whether each target is the ground truth of its input (paired data), which
       full-reference metrics (PSNR, SSIM, ...) need.
+    - ``file_formats``: ``(image key, file suffix, count)`` triples: how the images of each key are
+      stored on disk (``("A", ".jpg", 120)``), recorded in evaluation protocols (JPEG and PNG copies
+      of one set give different FIDs).
     """
 
     image_size: int | None = None
@@ -71,6 +74,7 @@ class DataInfo:
     translations: tuple[tuple[str, str, str], ...] = ()
     aligned: bool = False
     scale: int = 1
+    file_formats: tuple[tuple[str, str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.scale, bool) or not isinstance(self.scale, int) or self.scale < 1:
@@ -90,6 +94,15 @@ class DataInfo:
             if d == direction:
                 return source, target
         return None
+
+
+def file_formats(files: dict[str, list[Any]]) -> tuple[tuple[str, str, int], ...]:
+    """``(key, suffix, count)`` for the files of each image key (suffixes lower-cased), for ``DataInfo.file_formats``."""
+    from collections import Counter
+    from pathlib import PurePath
+
+    return tuple((key, suffix, n) for key, paths in files.items()
+                 for suffix, n in sorted(Counter(PurePath(str(p)).suffix.lower() for p in paths).items()))
 
 
 def data_info(dataset: Any) -> DataInfo:

@@ -38,7 +38,10 @@ from ..evaluation import (
     format_table,
     write_evaluation,
 )
+from ..evaluation.published import check_published_images, compare_published, format_published
+from ..evaluation.reference import Reference, assign_references
 from ..evaluation.values import float_value, json_value
+from ..models.weights import statistics_file
 from ..plugin.registry import Registry
 from ..recipe import Recipe
 from ..run.layout import RunFolder
@@ -68,6 +71,12 @@ class TrainingEvaluation:
         self.last_result: EvaluationResult | None = None
         self.last_step: int | None = None
         self.evaluated_step: int | None = None  # the same on every process
+        self.references: dict[str, Reference] = {}  # [eval] reference, read by the main process in check()
+        if self.spec.best is not None and self.spec.split == "test":
+            accelerator.print(f"warning: eval.best = {self.spec.best!r} chooses the best checkpoint on the test split: "
+                              "that is selection on the test set, so the best value is optimistic; choose on a "
+                              "validation split (eval.split = \"val\") to report the test value honestly (the report "
+                              "and the model card show the final model's values beside the best)")
         self.best: dict[str, Any] | None = None
         self._previous_best_step: int | None = None
         with accelerator.main_process_first():  # a generated data set is written once, by the main process
@@ -110,7 +119,10 @@ class TrainingEvaluation:
                 raise TranslateError(
                     f"eval: data set {self.recipe.data.name!r} does not say which images a {export.direction} "
                     f"generator reads and should produce (DataInfo.translations), so it cannot be evaluated")
+        check_published_images([p.model_dump() for p in self.spec.published], count, "eval.published")
         count = min(count, self.spec.num_images or count)
+        self.references = assign_references(self.spec.reference, [(e.name, e.direction) for e in method.exports()],
+                                            statistics_file, where="eval.reference")  # read once, used every time
         fewest = 1
         for spec in self.specs:
             metric = build_metric(self.registry, spec, device=self.accelerator.device, where="eval")
@@ -164,7 +176,7 @@ class TrainingEvaluation:
                 gens, self.dataset, self.specs, self.registry, device=self.accelerator.device,
                 batch_size=self.spec.batch_size, num_images=num_images or self.spec.num_images,
                 precision=self.spec.precision,
-                seed=self.recipe.seed, where="eval", split=self.spec.split)
+                seed=self.recipe.seed, where="eval", split=self.spec.split, references=self.references)
 
     def _improves(self, result: EvaluationResult, step: int) -> bool:
         key = self.spec.best
@@ -210,9 +222,11 @@ class TrainingEvaluation:
             model.update(path=str(model_path), sha256=file_sha256(model_path))
         data = {"name": self.recipe.data.name, "split": self.spec.split, "folder": info.folder,
                 "fingerprint": result.protocol.get("inputs_sha256")}
-        path = write_evaluation(self.run_dir / EVALUATION_FILENAME, result, model=model, data=data)
+        published = compare_published([p.model_dump() for p in self.spec.published], result.values, result.protocol)
+        path = write_evaluation(self.run_dir / EVALUATION_FILENAME, result, model=model, data=data,
+                                published=published)
         self.accelerator.print(f"evaluation at step {self.last_step} on the {self.spec.split!r} split:\n"
-                               f"{format_table(result)}")
+                               f"{format_table(result)}" + (f"\n{format_published(published)}" if published else ""))
         if self.best is not None and self.best["step"] != self.last_step:
             self.accelerator.print(f"best {self.best['key']} {self.best['value']:.4g} at step {self.best['step']}: "
                                    f"{self.run_dir / BEST_MODEL_FILENAME}")

@@ -102,3 +102,12 @@ def forward(module: "torch.nn.Module", x: "torch.Tensor", device: "torch.device"
     with autocast:
         y = module(x)
     return y[..., : h * s, : w * s].float().clamp(-1.0, 1.0)
+
+
+def stack_images(images: list["torch.Tensor"], like: "torch.Tensor", device: "torch.device") -> "torch.Tensor":
+    """The images as one float32 batch on ``device``; none: an empty ``(0, *like.shape)`` batch."""
+    import torch
+
+    if not images:
+        return torch.empty((0, *like.shape), device=device)
+    return torch.stack(images).to(device, torch.float32)

@@ -28,11 +28,12 @@ BEST_RECORD_FILENAME = RunFolder.BEST_RECORD
 
 
 def write_evaluation(path: str | os.PathLike[str], result: EvaluationResult, *, model: dict[str, Any],
-                     data: dict[str, Any]) -> Path:
+                     data: dict[str, Any], published: list[dict[str, Any]] | None = None) -> Path:
     """Write ``evaluation.json`` atomically: format, translate version, time, values, protocol, model, data.
 
     ``model`` describes what was evaluated (at least ``path`` and ``sha256``), ``data`` the split
-    (``name``, ``split``, ``folder``, ``fingerprint``, ...).
+    (``name``, ``split``, ``folder``, ``fingerprint``, ...); ``published``, the published numbers beside
+    the values (:func:`translate.evaluation.published.compare_published`).
     """
     from ..version import __version__
 
@@ -43,6 +44,7 @@ def write_evaluation(path: str | os.PathLike[str], result: EvaluationResult, *, 
         **result.to_json(),
         "model": dict(model),
         "data": dict(data),
+        **({"published": list(published)} if published else {}),
     }
     path = Path(path)
     write_text_atomic(path, json.dumps(body, indent=2, allow_nan=False) + "\n")

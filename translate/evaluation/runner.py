@@ -20,7 +20,9 @@ from ..errors import TranslateError
 from ..nn.test_mode import in_test_mode
 from ..nn.traits import scale_factor
 from ..plugin.registry import OptionsInvalid, Registry, UnknownComponent
-from .generate import batches, fingerprint, generate, same_size
+from .generate import batches, fingerprint, generate, same_size, stack_images
+from .reference import Reference, hand_over_all
+from .unpaired import Distinct, image_name
 from .values import json_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,6 +108,8 @@ class _Plan:
     target_key: str
     metrics: list[Metric]
     prefix: str
+    inputs: Distinct = field(default_factory=Distinct)  # on unpaired data: each image once (.unpaired)
+    reals: Distinct = field(default_factory=Distinct)
 
 
 def evaluate_generators(
@@ -122,6 +126,7 @@ def evaluate_generators(
     where: str = "eval",
     progress: bool = False,
     split: str | None = None,
+    references: dict[str, Reference] | None = None,
 ) -> EvaluationResult:
     """Run each generator over ``dataset`` (the first ``num_images`` items, in order) and compute ``specs``.
 
@@ -139,6 +144,9 @@ def evaluate_generators(
         where: the recipe key or flag that asked for the evaluation, used in error messages.
         progress: show a tqdm progress bar.
         split: the split's name, recorded in the protocol (default: the data set's ``split`` attribute).
+        references: statistics files by generator name: that generator's metrics that implement
+            :class:`~translate.components.metric.ReferenceStatistics` compare with the file instead of
+            the real images (the others still read them); recorded in the protocol (file, sha256).
 
     Raises:
         EvaluationError: unknown metric or invalid options, a test mode or precision that does
@@ -162,6 +170,8 @@ def evaluate_generators(
         raise EvaluationError(f"{where}.metrics: no metric to compute")
     info = data_info(dataset)
     plans = _plans(generators, info, specs, registry, device=device, where=where)
+    used = hand_over_all(references or {}, [(p.generator.name, [(s.name, m) for s, m in zip(specs, p.metrics)])
+                                            for p in plans], where)
     count = len(dataset) if num_images is None else min(num_images, len(dataset))
     for plan in plans:
         for spec, metric in zip(specs, plan.metrics):
@@ -181,20 +191,28 @@ def evaluate_generators(
             for group in same_size(items, keys):
                 for plan in plans:
                     _run_plan(plan, group, device, precision, seed, info.aligned)
-    values, higher, metric_protocols = _collect(plans, specs, where, count)
+    values, higher, metric_protocols, owners = _collect(plans, specs, where, count)
     protocol = {
         "split": split if split is not None else getattr(dataset, "split", None),
         "precision": precision,
         "batch_size": batch_size,
         "seed": seed,
         "aligned": info.aligned,
+        **({"file_formats": {k: {suffix: n for key, suffix, n in info.file_formats if key == k}
+                             for k in dict.fromkeys(key for key, _, _ in info.file_formats)}}
+           if info.file_formats else {}),
         "generators": {p.generator.name: {"direction": p.generator.direction, "test_mode": p.generator.test_mode,
                                           "num_images": count, "input_key": p.input_key,
-                                          "target_key": p.target_key} for p in plans},
+                                          "target_key": p.target_key,
+                                          "generated_images": count if info.aligned else p.inputs.count,
+                                          "real_images": count if info.aligned else p.reals.count} for p in plans},
         "inputs_sha256": digest.hexdigest(),
         "metrics": metric_protocols,
+        "values_from": owners,
         "translate_version": __version__,
     }
+    if used:
+        protocol["references"] = used
     return EvaluationResult(values=values, protocol=protocol, higher_is_better=higher)
 
 
@@ -232,12 +250,18 @@ def _run_plan(plan: _Plan, items: list[dict[str, Any]], device: "torch.device", 
               aligned: bool) -> None:
     import torch
 
-    x = torch.stack([it[plan.input_key] for it in items]).to(device, torch.float32)
-    real = torch.stack([it[plan.target_key] for it in items]).to(device, torch.float32)
-    names = [str(it.get(f"name_{plan.input_key}", it.get("name", ""))) for it in items]
+    every = list(range(len(items)))
+    ins = every if aligned else plan.inputs.select(items, plan.input_key)
+    outs = every if aligned else plan.reals.select(items, plan.target_key)
+    if not ins and not outs:
+        return
+    x = stack_images([items[i][plan.input_key] for i in ins], items[0][plan.input_key], device)
+    real = stack_images([items[i][plan.target_key] for i in outs], items[0][plan.target_key], device)
+    names = [image_name(items[i], plan.input_key) for i in ins]
     fake = generate(plan.generator.module, x, names, mode=plan.generator.test_mode, device=device,
-                    precision=precision, seed=seed)
-    if fake.shape[-2:] != real.shape[-2:]:  # a super-resolution output is compared at the target's size
+                    precision=precision, seed=seed) if ins else real[:0]
+    # a super-resolution output is compared at the target's size
+    if ins and outs and fake.shape[-2:] != real.shape[-2:]:
         raise EvaluationError(
             f"generator {plan.generator.name!r} turns {tuple(x.shape[-2:])} {plan.input_key!r} images into "
             f"{tuple(fake.shape[-2:])} outputs, but the {plan.target_key!r} images to compare them with are "
@@ -250,8 +274,9 @@ def _run_plan(plan: _Plan, items: list[dict[str, Any]], device: "torch.device", 
 
 
 def _collect(plans: list[_Plan], specs: list[MetricSpec], where: str, count: int
-             ) -> tuple[dict[str, float], dict[str, bool], dict[str, Any]]:
-    """The flat values, which are better higher, and each metric's protocol (with its options and image count)."""
+             ) -> tuple[dict[str, float], dict[str, bool], dict[str, Any], dict[str, str]]:
+    """The flat values, which are better higher, each metric's protocol (with its options and image count),
+    and which metric gave each value."""
     values: dict[str, float] = {}
     higher: dict[str, bool] = {}
     protocols: dict[str, Any] = {}
@@ -267,4 +292,4 @@ def _collect(plans: list[_Plan], specs: list[MetricSpec], where: str, count: int
                 values[key] = float(value)
                 higher[key] = bool(metric.higher_is_better(name))
             protocols.setdefault(spec.name, {"options": dict(spec.options), **metric.protocol(), "num_images": count})
-    return values, higher, protocols
+    return values, higher, protocols, owner

@@ -145,7 +145,46 @@ def _evaluated(e: EvaluationMeta) -> list[str]:
     for key, value in e.protocol.items():
         if key not in shown or value != shown[key]:
             lines += _protocol_lines(key, value, indent="")
+    return lines + _final_and_best(e) + _published(e)
+
+
+def _final_and_best(e: EvaluationMeta) -> list[str]:
+    """This model's values beside the run's other candidate (best for a final model, final for a best one)."""
+    o = e.other_checkpoint
+    if o is None:
+        return []
+    this = "best" if o.label == "final" else "final"
+    def step(s: int | None) -> str:
+        return f" (step {s})" if s is not None else ""
+
+    def shown(v: object) -> str:
+        return "" if v is None else v if isinstance(v, str) else f"{v:.4g}"
+
+    keys = list(dict.fromkeys([*e.values, *o.values]))
+    rows = [[k, shown(e.values.get(k)), shown(o.values.get(k))] for k in keys]
+    chosen = (f"The best checkpoint was chosen by {_code(o.chosen_by)}" if o.chosen_by else
+              "The best checkpoint was chosen") + (f" on the {_code(o.split)} split." if o.split else ".")
+    lines = ["", "### Final and best", "", chosen + f" This model is the {this} one; the table gives both.", "",
+             *_table(["metric", f"this model, {this}{step(e.step)}", f"{o.label}{step(o.step)}"], rows)]
+    if o.split == "test":
+        lines += ["", "Choosing the best checkpoint on the test split is selection on the test set: the best "
+                  "value is optimistic. The final model's value is the one to compare with papers that report "
+                  "their final model."]
     return lines
+
+
+def _published(e: EvaluationMeta) -> list[str]:
+    """Published numbers beside this model's, with the difference and whether the protocols match."""
+    if not e.published:
+        return []
+    rows = []
+    for p in e.published:
+        ours = "not evaluated" if p.value is None else p.value if isinstance(p.value, str) else f"{p.value:.4g}"
+        diff = "" if p.difference is None else f"{p.difference:+.4g}"
+        verdict = {True: "yes", None: "protocol not stated"}.get(p.comparable, "no: " + "; ".join(p.differs))
+        rows.append([p.metric, p.source, f"{p.published:.4g}", ours, diff, verdict])
+    return ["", "### Published results", "", *_table(["metric", "source", "published", "this model", "difference",
+                                                      "comparable"], rows)]
 
 
 def _protocol_lines(key: str, value: object, indent: str) -> list[str]:

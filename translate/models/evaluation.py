@@ -24,7 +24,7 @@ from ..evaluation.record import (
     EVALUATION_FILENAME,  # what translate eval writes next to the model
 )
 from ..run.layout import RunFolder, read_run_json
-from .schema import EvaluationMeta
+from .schema import EvaluationMeta, OtherCheckpointMeta
 from .weights import file_sha256
 
 BEST_EVALUATION_FILENAME = RunFolder.BEST_EVALUATION
@@ -58,6 +58,47 @@ def model_evaluation(model_path: Path, *, best: bool = False,
     ``notes``. The best model without such a file gets the values logged at its step
     (``eval/<key>`` in ``metrics.jsonl``, else best.json's value) with the run's evaluation protocol.
     """
+    found = _own_evaluation(model_path, best=best, notes=notes)
+    if found is None:
+        return None
+    other = other_checkpoint(model_path.parent, best=best, step=found.step, split=found.split)
+    return found.model_copy(update={"other_checkpoint": other}) if other is not None else found
+
+
+def other_checkpoint(run: Path, *, best: bool, step: int | None, split: str | None) -> OtherCheckpointMeta | None:
+    """The run's other candidate beside the model exported from it: the best checkpoint's values (logged at its
+    step) beside the final model, the final model's (``evaluation.json``) beside the best; None when the run kept
+    no best checkpoint, or the best is the final step."""
+    record = RunFolder(run).best()
+    if record is None:
+        return None
+    key = record.get("key") if isinstance(record.get("key"), str) and _METRIC.match(record["key"]) else None
+    if best:
+        last = read_run_json(run / EVALUATION_FILENAME)
+        if not isinstance(last, dict) or not isinstance(last.get("values"), dict):
+            return None
+        last_step = _count((last.get("model") or {}).get("step")) if isinstance(last.get("model"), dict) else None
+        if last_step is not None and last_step == record["step"]:
+            return None
+        values = {k: _stored(v) for k, v in list(last["values"].items())[:_MAX_VALUES] if _METRIC.match(str(k))}
+        label, other_step = "final", last_step
+    else:
+        if step is not None and step == record["step"]:
+            return None
+        values = {k[5:]: _stored(v) for k, v in RunFolder(run).metrics_at(record["step"]).items()
+                  if k.startswith("eval/") and _METRIC.match(k[5:])}
+        label, other_step = "best", record["step"]
+    if not values:
+        return None
+    try:
+        return OtherCheckpointMeta(label=label, step=other_step, values=dict(list(values.items())[:_MAX_VALUES]),
+                                   chosen_by=key, split=split)
+    except ValidationError:
+        return None
+
+
+def _own_evaluation(model_path: Path, *, best: bool, notes: list[str] | None) -> EvaluationMeta | None:
+    """The evaluation recorded for this very file (its sha256), or the best step's logged values."""
     sha = file_sha256(model_path)
     for name in ((BEST_EVALUATION_FILENAME, EVALUATION_FILENAME) if best else (EVALUATION_FILENAME,)):
         path = model_path.parent / name
@@ -87,16 +128,19 @@ def evaluation_meta(record: dict[str, Any], *, values: dict[str, Any] | None = N
     data = record.get("data") if isinstance(record.get("data"), dict) else {}
     model = record.get("model") if isinstance(record.get("model"), dict) else {}
     protocol = record.get("protocol") if isinstance(record.get("protocol"), dict) else {}
+    replaced = values is not None  # the best step's values: the record's published comparisons are not about them
     values = dict(record.get("values") or {}) if values is None else values
     flat = {k: _stored(v) for k, v in list(values.items())[:_MAX_VALUES]}
     better = {k: v for k, v in (record.get("higher_is_better") or {}).items() if k in flat}
     counts = {g.get("num_images") for g in (protocol.get("generators") or {}).values() if isinstance(g, dict)}
     num_images = data.get("num_images", min(counts - {None}, default=None))
+    published = record.get("published") if isinstance(record.get("published"), list) else []
     return EvaluationMeta.model_validate({
         "values": flat, "higher_is_better": better, "split": data.get("split", protocol.get("split")),
         "num_images": num_images if _count(num_images) is not None else None, "data": data.get("name"),
         "data_fingerprint": data.get("fingerprint"), "model_sha256": model.get("sha256"),
         "step": step if step is not None else _count(model.get("step")), "protocol": protocol,
+        "published": [] if replaced else [p for p in published[:16] if isinstance(p, dict)],
     })
 
 
@@ -147,4 +191,4 @@ def _finite(value: Any) -> bool:
 
 
 __all__ = ["BEST_EVALUATION_FILENAME", "BEST_MODEL_FILENAME", "BEST_RECORD_FILENAME", "EVALUATION_FILENAME",
-           "best_model_path", "evaluation_meta", "model_evaluation"]
+           "best_model_path", "evaluation_meta", "model_evaluation", "other_checkpoint"]

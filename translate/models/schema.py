@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from ..nn.traits import MAX_SCALE_FACTOR
 
@@ -157,6 +157,36 @@ MAX_PROTOCOL_BYTES = 32 * 1024
 _MAX_PROTOCOL_DEPTH = 8
 
 
+_Value = float | Literal["inf", "-inf", "nan"]
+_Line = Annotated[str, StringConstraints(max_length=300, pattern=TEXT_PATTERN)]
+
+
+class PublishedMeta(_Strict):
+    """A published number printed beside the model's own (a recipe's ``[[eval.published]]``)."""
+
+    metric: str = Field(max_length=100, pattern=_METRIC)
+    source: _Line
+    published: float
+    value: _Value | None = None
+    difference: float | None = None
+    comparable: bool | None = Field(None, description="True: the protocols match; False: they differ (differs "
+                                    "says how) or the value was not evaluated; None: the source states no protocol")
+    differs: list[_Line] = Field(default_factory=list, max_length=16)
+    note: _Line | None = None
+
+
+class OtherCheckpointMeta(_Strict):
+    """The values of the run's other candidate: the best checkpoint for a final model, the final one for a best."""
+
+    label: Literal["best", "final"]
+    step: int | None = Field(None, ge=0)
+    values: dict[str, _Value] = Field(max_length=64)
+    chosen_by: str | None = Field(None, max_length=100, pattern=_METRIC,
+                                  description="the value eval.best chose the best checkpoint by")
+    split: str | None = Field(None, max_length=100, pattern=TEXT_PATTERN,
+                              description="the split that choice was made on")
+
+
 class EvaluationMeta(_Strict):
     """The held-out evaluation a model was exported with (``translate eval`` or the recipe's ``[eval]``).
 
@@ -177,6 +207,8 @@ class EvaluationMeta(_Strict):
                                      description="sha256 of the model file the values were computed on")
     step: int | None = Field(None, ge=0, description="the optimizer step of the evaluated weights, when known")
     protocol: dict[str, Any] = Field(default_factory=dict)
+    published: list[PublishedMeta] = Field(default_factory=list, max_length=16)
+    other_checkpoint: OtherCheckpointMeta | None = None
 
     @field_validator("values", "higher_is_better")
     @classmethod

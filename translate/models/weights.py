@@ -11,6 +11,10 @@ downloaded behind the user's back and nothing is initialised randomly instead.
   torch's hub cache ``torch.hub.get_dir()/checkpoints/`` (where torchvision and torch-fidelity keep
   what they download, so a machine that ran them once already has the files);
 - a path: that file (or, for a folder, the file's usual name inside it);
+- ``http://`` or ``https://`` (a URL the user wrote, so the user asked for it): downloaded once into
+  ``~/.cache/translate/weights/`` under the URL's file name (resumed, size-checked and bounded
+  against stalling servers as data downloads are: :mod:`translate.data.download.fetch`), then read
+  from there;
 - ``hf://owner/repo/path/in/repo[@revision]`` (or ``hf://owner/repo@revision/path``; without a path
   the usual name): :func:`huggingface_hub.hf_hub_download`, which answers from the Hugging Face cache
   and honours ``HF_HUB_OFFLINE=1``; when the Hub cannot be reached
@@ -24,22 +28,22 @@ dict (safetensors, or ``torch.load(weights_only=True)``: never an arbitrary pick
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelFileError, TranslateError
+from ..utils.hashing import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_PREFIX = "hf://"
+URL_PREFIXES = ("http://", "https://")
 ENV_DIR = "TRANSLATE_WEIGHTS_DIR"
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
 
-_SHA256: dict[tuple[str, int, int], str] = {}
 
 
 class WeightsMissing(TranslateError):
@@ -49,8 +53,7 @@ class WeightsMissing(TranslateError):
 def search_folders() -> list[Path]:
     """The folders searched for a weights file when no path is given, in order."""
     folders = [Path(p).expanduser() for p in os.environ.get(ENV_DIR, "").split(os.pathsep) if p.strip()]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folders.append(cache / "translate" / "weights")
+    folders.append(user_cache_folder())
     folders.append(_torch_hub_dir() / "checkpoints")
     return folders
 
@@ -72,7 +75,8 @@ def resolve_weights(spec: str | os.PathLike[str] | None, *, filename: str, what:
 
     Args:
         spec: the user's setting: None (search the usual folders for ``filename``), a file or
-            folder path, or ``hf://owner/repo/path/in/repo[@revision]``.
+            folder path, an ``http(s)://`` URL (downloaded once into the user cache folder), or
+            ``hf://owner/repo/path/in/repo[@revision]``.
         filename: the file's usual name (``weights-inception-2015-12-05-6726825d.pth``).
         what: what the file is for, for the error message ("the Inception network of FID").
         origin: where the file comes from (its download URL).
@@ -87,6 +91,8 @@ def resolve_weights(spec: str | os.PathLike[str] | None, *, filename: str, what:
                              f"{option} unset to search the usual folders. {_how_to_get(filename, origin, option)}")
     if spec is not None and str(spec).startswith(HUB_PREFIX):
         return _from_hub(str(spec), filename=filename, what=what, origin=origin, option=option)
+    if spec is not None and str(spec).startswith(URL_PREFIXES):
+        return _from_url(str(spec), what=what, option=option)
     if spec is not None:
         path = Path(spec).expanduser()
         target = path / filename if path.is_dir() else path
@@ -102,6 +108,58 @@ def resolve_weights(spec: str | os.PathLike[str] | None, *, filename: str, what:
     searched = ", ".join(str(f) for f in folders)
     raise WeightsMissing(f"{what}: the weights file {filename} is not in any of the folders searched ({searched}; "
                          f"set {ENV_DIR} to add folders). {_how_to_get(filename, origin, option)}")
+
+
+def resolve_file(spec: str, *, what: str, option: str, origin: str) -> Path:
+    """A published file the user names by a path, an ``http(s)://`` URL, an ``hf://`` id or a bare file name
+    (looked up in :func:`search_folders`), as :func:`resolve_weights` resolves weights.
+
+    Raises:
+        WeightsMissing: the file is not there; the message says where it was looked for.
+    """
+    text = str(spec).strip()
+    named = text.startswith((HUB_PREFIX, *URL_PREFIXES)) or "/" in text or os.sep in text or Path(text).exists()
+    filename = Path(text.rpartition("@")[0] if text.startswith(HUB_PREFIX) and "@" in text else text).name
+    return resolve_weights(text if named else None, filename=filename or text, what=what, origin=origin,
+                           option=option)
+
+
+STATISTICS_ORIGIN = ("`translate eval stats`, or clean-fid's published statistics "
+                     "(https://www.cs.cmu.edu/~clean-fid/stats/)")
+
+
+def statistics_file(spec: str, option: str) -> Path:
+    """A reference statistics file (``.npz``) the user named, found as :func:`resolve_file` finds files."""
+    return resolve_file(spec, what="reference statistics", option=option, origin=STATISTICS_ORIGIN)
+
+
+def user_cache_folder() -> Path:
+    """``~/.cache/translate/weights`` (``$XDG_CACHE_HOME/translate/weights`` when that is set)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "translate" / "weights"
+
+
+def _from_url(url: str, *, what: str, option: str) -> Path:
+    """The file at ``url``, downloaded into :func:`user_cache_folder` unless it is already there."""
+    import posixpath
+    import urllib.parse
+
+    from ..data.download.fetch import fetch
+    from ..data.source import DataSource
+    from ..errors import DataError
+
+    name = posixpath.basename(urllib.parse.urlsplit(url).path)
+    if not name or name in (".", "..") or "\\" in name:
+        raise WeightsMissing(f"{what}: {option} = {url!r} names no file (the URL's path must end in a file name)")
+    folder = user_cache_folder()
+    target = folder / name
+    if target.is_file():
+        return target.resolve()
+    try:
+        downloaded = fetch(DataSource(name="weights", url=url, filename=name), folder, progress=False)
+    except (DataError, ValueError) as err:
+        raise WeightsMissing(f"{what}: {option} = {url!r} could not be downloaded: {err}") from None
+    os.replace(downloaded, target)
+    return target.resolve()
 
 
 def _how_to_get(filename: str, origin: str, option: str) -> str:
@@ -156,17 +214,6 @@ def _first_line(err: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The sha256 of a file as hex (remembered per path, size and modification time within a process)."""
-    path = Path(path)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _SHA256:
-        with open(path, "rb") as fh:
-            _SHA256[key] = hashlib.file_digest(fh, "sha256").hexdigest()
-    return _SHA256[key]
-
-
 def load_weights(path: str | os.PathLike[str]) -> dict[str, "torch.Tensor"]:
     """A state dict read from ``path`` onto the CPU.
 
@@ -205,4 +252,5 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, "torch.Tensor"]:
     return state
 
 
-__all__ = ["WeightsMissing", "resolve_weights", "file_sha256", "load_weights", "search_folders", "split_hub_spec"]
+__all__ = ["WeightsMissing", "file_sha256", "load_weights", "resolve_file", "resolve_weights", "search_folders",
+           "split_hub_spec", "statistics_file", "user_cache_folder"]

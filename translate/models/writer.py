@@ -2,7 +2,8 @@
 
 :func:`build_meta` collects, for each exported generator, what its build record says
 (:class:`~translate.components.method.ComponentRecord`: component, options, plugin, channels)
-and the export's direction and test-time mode; the data set's :class:`~translate.data.contract.DataInfo` gives the recommended input size and the data folder's
+and the export's direction and test-time mode; the data set's
+:class:`~translate.data.contract.DataInfo` gives the recommended input size and the data folder's
 name; the recipe gives a short summary of its own skeleton keys (method and data set names, seed,
 length, batch size). A data set's option keys are never read here.
 """

@@ -21,6 +21,7 @@ from .schema import (
     DataSpec,
     EvalSpec,
     OutputSpec,
+    PublishedResult,
     Recipe,
     TrainSpec,
 )
@@ -28,6 +29,6 @@ from .validation import declared_loss_roles, known_keys, load_recipe, loss_role_
 
 __all__ = [
     "COMPONENT_SECTIONS", "MAX_BATCH_SIZE", "MAX_SEED", "MAX_WORKERS", "ComponentSpec", "DataSpec", "EvalSpec",
-    "OutputSpec", "Recipe", "TrainSpec", "apply_overrides", "declared_loss_roles", "known_keys", "load_recipe",
+    "OutputSpec", "PublishedResult", "Recipe", "TrainSpec", "apply_overrides", "declared_loss_roles", "known_keys", "load_recipe",
     "loss_role_problems", "parse_override", "read_recipe_file", "read_toml", "resolved_dict", "to_toml", "validate",
 ]

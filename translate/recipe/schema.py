@@ -122,6 +122,29 @@ class OutputSpec(BaseModel):
     progress: bool = Field(True, description="Show a progress bar.")
 
 
+class PublishedResult(BaseModel):
+    """A number a paper (or another framework) published for this task, printed beside the model's own.
+
+    ``protocol`` lists what must be the same for the two numbers to compare: keys of the metric's
+    options or of its recorded protocol (e.g. `mode = "legacy_pytorch"` for pytorch-fid's resize),
+    and `num_images`, `split` of the evaluation. A key that differs, or that the evaluation did not
+    record, marks the pair as not comparable, and says why.
+    """
+
+    model_config = _STRICT
+    metric: str = Field(min_length=1, max_length=100, description="The value it compares with, as the "
+                        "evaluation names it (e.g. `fid`, or `AtoB/fid` when several generators are evaluated).")
+    value: float = Field(description="The published number.")
+    source: str = Field(min_length=1, max_length=300, description="Where it was published (paper, table, "
+                        "data set), e.g. `CUT paper (Park et al. 2020), Table 1, horse2zebra`.")
+    protocol: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="What the number was measured with, as metric options or protocol "
+        "keys (and `num_images`, `split`): the evaluation must match each for the two to compare.")
+    images: int | None = Field(None, ge=1, description="Test images the published number used; an evaluation on "
+                               "fewer images stops with an error saying so.")
+    note: str | None = Field(None, max_length=300, description="Anything else a reader should know.")
+
+
 class EvalSpec(BaseModel):
     """Evaluation during training: metrics on a data split every N steps and at the end of training."""
 
@@ -150,6 +173,13 @@ class EvalSpec(BaseModel):
                              "written as `model-best.safetensors` and `best.json`.")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Options of each metric, "
                                                "as `[eval.options.<metric>]` tables.")
+    published: list[PublishedResult] = Field(default_factory=list, description="Published numbers to print "
+                                             "beside the model's own (`[[eval.published]]` tables).")
+    reference: str | dict[str, str] | None = Field(
+        None, description="Statistics of real images to compare with instead of the split's real images, for "
+        "the metrics that take them (FID, KID): an `.npz` file (`translate eval stats`, or clean-fid's "
+        "published files) as a path, a file name in the weights folders, an `hf://` id or a URL; a table "
+        "`{AtoB = \"...\", BtoA = \"...\"}` by generator name or direction when the method exports several.")
 
 
 class Recipe(BaseModel):

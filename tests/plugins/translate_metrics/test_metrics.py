@@ -2,8 +2,9 @@
 
 Weight files are made by the test: torch-fidelity's Inception and torchvision's AlexNet/SqueezeNet
 with random weights under their real names and shapes. Inception runs on a handful of 32x32 images
-and mostly on its 64-wide first block (it resizes to 299x299 inside). The FID and KID arithmetic is
-checked on features fed directly (an identity feature network) against closed forms.
+(resized to 299x299) and mostly on its 64-wide first block. The FID and KID arithmetic is checked on
+features fed directly (an identity feature network) against closed forms; test_cleanfid.py checks
+each mode against clean-fid itself.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def gaussian_set(n: int, mean: torch.Tensor, variances: torch.Tensor, seed: int)
 
 def test_fid_closed_form_for_gaussian_features():
     from translate_metrics.distribution import FID
+    from translate_metrics.options import FIDOptions
 
     dim = 6
     mu1, mu2 = torch.arange(dim, dtype=torch.float64), torch.linspace(-1, 2, dim, dtype=torch.float64)
@@ -219,7 +221,7 @@ def test_fid_closed_form_for_gaussian_features():
     fake, real = gaussian_set(40, mu1, a, seed=1), gaussian_set(30, mu2, b, seed=2)
     assert torch.allclose(torch.cov(fake.T), torch.diag(a), atol=1e-9)
     expected = ((mu1 - mu2) ** 2).sum() + ((a.sqrt() - b.sqrt()) ** 2).sum()
-    metric = FID(Identity(dim), CTX)
+    metric = FID(Identity(dim), FIDOptions(), CTX)
     metric.add_features(fake[:25], real[:10])
     metric.add_features(fake[25:], real[10:])
     assert metric.compute()["fid"] == pytest.approx(expected.item(), rel=1e-6)
@@ -284,19 +286,22 @@ def test_fid_and_kid_on_images_record_the_protocol(registry, env):
     assert protocol["weights_published"] is False  # random weights: not the published file's sha256
     assert protocol["feature_layer"] == "64" and protocol["feature_dim"] == 64
     assert protocol["network_input_size"] == [299, 299] and protocol["image_sizes"] == [[32, 32]]
-    assert protocol["resize"].startswith("clean") and "torch-fidelity" in protocol["library"]
+    assert protocol["mode"] == "clean" and protocol["resize"].startswith("clean: PIL bicubic")
+    assert "torch-fidelity" in protocol["library"] and "clean-fid 0.1.35" in protocol["library"]
+    assert len(protocol["steps"]) == 5 and "MaxPool_1" in protocol["steps"][3]
     assert protocol["generated_images"] == 4 and protocol["real_images"] == 4
     fid.reset()
     fid.update(batch(images(n=1), images(n=1)))
     with pytest.raises(translate.TranslateError, match="at least 2"):
         fid.compute()
 
-    kid = build(registry, "kid", {"feature": 64, "resize": "tf_bilinear", "subsets": 3, "subset_size": 10})
+    kid = build(registry, "kid", {"feature": 64, "mode": "legacy_tensorflow", "subsets": 3, "subset_size": 10})
     kid.update(batch(real[:2, :1], images(n=2, seed=8, channels=1), aligned=False))  # grey, unpaired
     values = kid.compute()
     assert set(values) == {"kid", "kid_std"} and math.isfinite(values["kid"])
     protocol = kid.protocol()
-    assert protocol["resize"].startswith("tf_bilinear") and protocol["subsets"] == 3
+    assert protocol["mode"] == "legacy_tensorflow" and protocol["resize"].startswith("legacy_tensorflow: no resize")
+    assert protocol["subsets"] == 3 and "grid_sample" in protocol["steps"][2]
     assert protocol["subset_size"] == 2 and protocol["subset_size_requested"] == 10
 
 
@@ -309,28 +314,13 @@ def test_networks_ignore_the_evaluators_autocast(registry, env):
         assert under_autocast == pytest.approx(plain, rel=1e-5), name
 
 
-def test_inception_clean_resize_differs_from_tf_bilinear(registry, env):
+def test_the_three_modes_give_different_values(registry, env):
     real, fake = images(n=2, seed=9), images(n=2, seed=10)
-    clean = feed(build(registry, "fid", {"feature": 64}), fake, real, parts=1)["fid"]
-    bilinear = feed(build(registry, "fid", {"feature": 64, "resize": "tf_bilinear"}), fake, real, parts=1)["fid"]
-    assert clean > 0 and bilinear > 0 and clean != pytest.approx(bilinear, rel=1e-3)
-
-
-@pytest.mark.parametrize("size", [32, 400])
-def test_clean_resize_is_pils_bicubic(size):
-    """The "clean" protocol's resize against PIL's bicubic on float images (what clean-fid calls)."""
-    import numpy as np
-    from PIL import Image
-
-    from translate_metrics.inception import clean_resize
-
-    image = torch.randint(0, 256, (1, 3, size, size // 2), generator=torch.Generator().manual_seed(size),
-                          dtype=torch.uint8)
-    ours = clean_resize(image)[0].numpy().astype(np.float64)
-    for channel in range(3):
-        plane = Image.fromarray(image[0, channel].numpy().astype(np.float32), mode="F")
-        pil = np.asarray(plane.resize((299, 299), resample=Image.BICUBIC), dtype=np.float64).clip(0, 255)
-        assert np.abs(ours[channel] - pil).max() <= 0.51  # rounding to uint8 only
+    values = [feed(build(registry, "fid", {"feature": 64, "mode": mode}), fake, real, parts=1)["fid"]
+              for mode in ("clean", "legacy_tensorflow", "legacy_pytorch")]
+    assert min(values) > 0
+    for i in range(3):
+        assert values[i] != pytest.approx(values[(i + 1) % 3], rel=1e-3)
 
 
 def test_pytorch_fid_file_name_is_accepted(env, monkeypatch, tmp_path):
@@ -369,10 +359,11 @@ def test_offline_without_weights(registry, env, monkeypatch, tmp_path, name, fil
     ("ssim", {"kernel_size": 4}, "must be odd"),
     ("ms_ssim", {"scales": 6}, "scales"),
     ("lpips", {"net": "resnet"}, "net"),
-    ("fid", {"resize": "nearest"}, "resize"),
+    ("fid", {"mode": "tf_bilinear"}, "mode"),
     ("fid", {"feature": 100}, "feature"),
     ("kid", {"subsets": 0}, "subsets"),
     ("kid", {"subset_size": 1}, "subset_size"),
+    ("kid", {"degree": 2}, "degree 3 only"),
     ("l1", {"reduction": "sum"}, "unknown key"),
 ])
 def test_option_errors(registry, name, options, problem):

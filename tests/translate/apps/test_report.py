@@ -302,3 +302,24 @@ def test_page_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
     keep = os.environ.get("TRANSLATE_REPORT_SCREENSHOT")
     if keep:  # for a person to look at the page
         shutil.copyfile(screenshot, keep)
+
+
+def test_the_report_shows_final_and_best_and_the_published_numbers(tmp_path):
+    from translate.apps.report.sections import evaluation_section
+    from translate.run.folder import RunContents
+
+    run = RunContents(path=tmp_path, records=[{"step": 4, "eval/fid": 30.0}, {"step": 8, "eval/fid": 35.0}],
+                      evaluation={"values": {"fid": 35.0}, "higher_is_better": {"fid": False},
+                                  "model": {"step": 8}, "data": {"split": "test"},
+                                  "published": [{"metric": "fid", "source": "CUT paper <Table 1>", "published": 45.5,
+                                                 "value": 35.0, "difference": -10.5, "comparable": False,
+                                                 "differs": ["mode: clean here, legacy_pytorch published"]}]},
+                      best={"key": "fid", "value": 30.0, "step": 4})
+    html = evaluation_section(run)
+    assert "<h3>Final and best</h3>" in html and "chosen by fid on the test split" in html
+    assert "<th>final (step 8)</th><th>best (step 4)</th>" in html and "<td>35</td><td>30</td>" in html
+    assert "selection on the test set" in html
+    assert "<h3>Published results</h3>" in html and "CUT paper &lt;Table 1&gt;" in html and "<td>-10.5</td>" in html
+    assert "no: mode: clean here, legacy_pytorch published" in html
+    run.best = {"key": "fid", "value": 35.0, "step": 8}  # the best is the final model: one column is enough
+    assert "Final and best" not in evaluation_section(run)

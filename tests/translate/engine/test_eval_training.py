@@ -167,3 +167,33 @@ def test_eval_precision_is_not_the_training_autocast() -> None:
     with _plain_forward([net]):
         assert torch.equal(net(x), exact)
     assert not torch.equal(net(x), exact)
+
+
+def test_a_recipes_reference_statistics_are_read_once_and_recorded(tmp_path: Path, shapes_root: Path,
+                                                                   registry) -> None:
+    import numpy as np
+
+    from translate.evaluation.reference import write_reference
+
+    stats = write_reference(tmp_path / "far.npz", {"mean": np.full(3, 4.0)})
+    table = f'\n[eval]\nmetrics = ["tiny_gap"]\nsplit = "val"\nreference = "{stats}"\n'
+    run = train(_recipe(tmp_path, shapes_root, table), registry=registry).run_dir
+    body = read_evaluation(run / "evaluation.json")
+    assert body["protocol"]["references"]["G"]["sha256"] == file_sha256(stats)
+    assert body["values"]["tiny_gap"] > 9  # |mean(fake) - 4| over 3 channels, outputs in [-1, 1]
+    bad = write_reference(tmp_path / "bad.npz", {"other": np.zeros(1)})
+    table = f'\n[eval]\nmetrics = ["tiny_gap"]\nsplit = "val"\nreference = "{bad}"\n'
+    (tmp_path / "again").mkdir()
+    with pytest.raises(TranslateError, match="bad.npz: holds no 'mean'"):  # the dry run, before step 1
+        train(_recipe(tmp_path / "again", shapes_root, table), registry=registry)
+    assert not list((tmp_path / "again" / "run").glob("checkpoints/*"))
+
+
+def test_choosing_the_best_on_the_test_split_is_warned_about(tmp_path: Path, shapes_root: Path, registry,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    table = '\n[eval]\nmetrics = ["tiny_mae"]\nsplit = "test"\nbest = "tiny_mae"\n'
+    train(_recipe(tmp_path, shapes_root, table), registry=registry, max_steps=1)
+    assert "warning: eval.best = 'tiny_mae' chooses the best checkpoint on the test split" in capsys.readouterr().out
+    (tmp_path / "v").mkdir()
+    train(_recipe(tmp_path / "v", shapes_root, table.replace('"test"', '"val"')), registry=registry, max_steps=1)
+    assert "warning: eval.best" not in capsys.readouterr().out

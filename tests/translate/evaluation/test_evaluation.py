@@ -111,7 +111,8 @@ def test_values_match_an_independent_computation(registry) -> None:
     p = result.protocol
     assert p["split"] == "test" and p["precision"] == "fp32" and p["aligned"] is True
     assert p["generators"] == {"G": {"direction": "AtoB", "test_mode": "eval", "num_images": 5,
-                                     "input_key": "input", "target_key": "target"}}
+                                     "input_key": "input", "target_key": "target", "generated_images": 5,
+                                     "real_images": 5}}
     assert p["metrics"]["tiny_mae"] == {"options": {"scale": 2.0}, "scale": 2.0, "num_images": 5}
     assert "tiny_mean" in p["metrics"]
     assert len(p["inputs_sha256"]) == 64 and p["translate_version"]
@@ -139,6 +140,41 @@ def test_both_directions_on_unpaired_data(registry) -> None:
     assert result.values["BtoA/tiny_mean"] == pytest.approx(fake_a, abs=1e-6)
     assert result.protocol["generators"]["BtoA"]["input_key"] == "B"
     assert result.protocol["aligned"] is False
+
+
+class Uneven(torch.utils.data.Dataset):
+    """3 A images and 5 B images, paired as unpaired sets are off the train split: item i is A[i % 3], B[i % 5]."""
+
+    channels = {"A": 3, "B": 3}
+    info = DataInfo(translations=(("AtoB", "A", "B"), ("BtoA", "B", "A")), aligned=False,
+                    file_formats=(("A", ".jpg", 3), ("B", ".png", 5)))
+
+    def __len__(self) -> int:
+        return 5
+
+    def __getitem__(self, key):
+        index = key[0]
+        return {"A": _image(index % 3), "B": _image(50 + index % 5), "name": f"a{index % 3}",
+                "name_B": f"b{index % 5}"}
+
+
+def test_unpaired_data_counts_each_image_once_as_the_papers_do(registry) -> None:
+    """120 horses against 140 zebras: each distinct input translated once, each distinct real image once."""
+    ab, ba = _net(1), _net(2)
+    result = _run(registry, [_gen(ab, "AtoB", "AtoB"), _gen(ba, "BtoA", "BtoA")], Uneven(),
+                  [MetricSpec("tiny_mean")], batch_size=2)
+    gens = result.protocol["generators"]
+    assert (gens["AtoB"]["generated_images"], gens["AtoB"]["real_images"], gens["AtoB"]["num_images"]) == (3, 5, 5)
+    assert (gens["BtoA"]["generated_images"], gens["BtoA"]["real_images"]) == (5, 3)
+    assert result.protocol["file_formats"] == {"A": {".jpg": 3}, "B": {".png": 5}}
+    ab.eval()
+    with torch.no_grad():
+        fake_b = sum(float(ab(_image(i)[None]).clamp(-1, 1).mean()) for i in range(3)) / 3
+    assert result.values["AtoB/tiny_mean"] == pytest.approx(fake_b, abs=1e-6)
+    assert result.values["AtoB/tiny_mean_real"] == pytest.approx(sum(float(_image(50 + i).mean())
+                                                                     for i in range(5)) / 5, abs=1e-6)
+    assert result.values["BtoA/tiny_mean_real"] == pytest.approx(sum(float(_image(i).mean())
+                                                                     for i in range(3)) / 3, abs=1e-6)
 
 
 def test_full_reference_metric_is_refused_on_unpaired_data(registry) -> None:

@@ -150,3 +150,39 @@ def test_the_card_escapes_the_protocol(pix2pix_model):
 def test_the_evaluation_schema_is_strict(bad):
     with pytest.raises(ValidationError):
         EvaluationMeta.model_validate(bad)
+
+
+def test_final_and_best_are_both_shown_with_the_split_they_were_chosen_on(plugins, run, tmp_path):
+    body = evaluate(plugins, run, "--split", "test", "--metrics", "tiny_mae,tiny_mean")  # the final model, step 2
+    make_best(run)  # the best checkpoint: step 1, chosen by tiny_mae
+    final, _ = export(run, tmp_path / "final", registry=plugins.registry)
+    other = read_config(final / "config.json").evaluation.other_checkpoint
+    assert (other.label, other.step, other.chosen_by, other.split) == ("best", 1, "tiny_mae", "test")
+    assert other.values == {"tiny_mae": 0.25, "tiny_mean": -0.5}
+    section = card_section(final)
+    assert "The best checkpoint was chosen by `tiny_mae` on the `test` split. This model is the final one" in section
+    assert f"| tiny_mae | {body['values']['tiny_mae']:.4g} | 0.25 |" in section
+    assert "| metric | this model, final (step 2) | best (step 1) |" in section
+    assert "selection on the test set" in section
+    best, _ = export(run, tmp_path / "best", best=True, registry=plugins.registry)
+    other = read_config(best / "config.json").evaluation.other_checkpoint
+    assert (other.label, other.step) == ("final", 2) and other.values["tiny_mae"] == body["values"]["tiny_mae"]
+    assert "| metric | this model, best (step 1) | final (step 2) |" in card_section(best)
+    (run / "best.json").write_text(json.dumps({"key": "tiny_mae", "value": 0.1, "step": 2}))  # best = final step
+    again, _ = export(run, tmp_path / "same", registry=plugins.registry)
+    assert read_config(again / "config.json").evaluation.other_checkpoint is None
+    assert "Final and best" not in card_section(again)
+
+
+def test_the_card_shows_published_numbers(plugins, run, tmp_path):
+    table = ('\n[eval]\nmetrics = ["tiny_mae"]\nsplit = "val"\n[[eval.published]]\nmetric = "tiny_mae"\nvalue = 0.5\n'
+             'source = "Tiny et al. 2024, Table 3"\nprotocol = { split = "test" }\n')
+    (tmp_path / "r.toml").write_text((run / "recipe.toml").read_text() + table)
+    evaluate(plugins, run, "--data", tmp_path / "r.toml")
+    out, _ = export(run, tmp_path / "model", registry=plugins.registry)
+    (p,) = read_config(out / "config.json").evaluation.published
+    assert (p.metric, p.published, p.comparable, p.differs) == ("tiny_mae", 0.5, False,
+                                                                ["split: val here, test published"])
+    section = card_section(out)
+    assert "### Published results" in section
+    assert "| tiny_mae | Tiny et al. 2024, Table 3 | 0.5 |" in section and "no: split: val here, test published" in section

@@ -129,9 +129,56 @@ def evaluation_section(run: RunContents) -> str:
         out.append(f"<p class=\"best\">Best checkpoint by {esc(str(b.get('key', '?')))}: "
                    f"{esc(fmt(b.get('value', '?')))} at step {esc(str(b.get('step', '?')))}"
                    + (f" ({esc(str(b['checkpoint']))})" if b.get("checkpoint") else "") + ".</p>")
+        out.append(final_and_best(run))
     elif "best" in run.notes:
         out.append(missing(run.notes["best"]))
+    if ev is not None and isinstance(ev.get("published"), list) and ev["published"]:
+        out.append(published_section(ev["published"]))
     return "".join(out)
+
+
+def final_and_best(run: RunContents) -> str:
+    """The final model's values beside those logged at the best step, when ``eval.best`` chose another step;
+    with the split the choice was made on, and a warning when that is the test split."""
+    ev, best = run.evaluation or {}, run.best or {}
+    model = ev.get("model") if isinstance(ev.get("model"), dict) else {}
+    final_step, best_step = model.get("step"), best.get("step")
+    if not isinstance(best_step, int) or best_step == final_step:
+        return ""
+    logged: dict[str, Any] = {}
+    for rec in run.records:
+        if rec.get("step") == best_step:
+            logged.update({k[5:]: v for k, v in rec.items() if k.startswith("eval/")})
+    final = ev.get("values") if isinstance(ev.get("values"), dict) else {}
+    keys = list(dict.fromkeys([*final, *logged]))
+    if not keys:
+        return ""
+    rows = [[k, fmt(final[k]) if k in final else "", fmt(logged[k]) if k in logged else ""] for k in keys]
+    split = (ev.get("data") or {}).get("split") if isinstance(ev.get("data"), dict) else None
+    text = (f"<h3>Final and best</h3><p>Both candidates: the final model (step {esc(str(final_step))}) and the "
+            f"best checkpoint (step {best_step}), chosen by {esc(str(best.get('key', '?')))}"
+            + (f" on the {esc(str(split))} split" if split else "") + ".</p>")
+    if split == "test":
+        text += ("<p class=\"warning\">The best checkpoint was chosen on the test split: that is selection on "
+                 "the test set, so its value is optimistic. Compare the final model's value with papers that "
+                 "report their final model.</p>")
+    return text + table(["metric", f"final (step {final_step})", f"best (step {best_step})"], rows, "values")
+
+
+def published_section(published: list[Any]) -> str:
+    """Published numbers beside the model's own (evaluation.json's ``published``)."""
+    rows = []
+    for p in published:
+        if not isinstance(p, dict):
+            continue
+        verdict = {True: "yes", None: "protocol not stated"}.get(
+            p.get("comparable"), "no: " + "; ".join(str(d) for d in p.get("differs") or []))
+        diff = p.get("difference")
+        rows.append([p.get("metric", "?"), p.get("source", "?"), fmt(p.get("published")),
+                     "not evaluated" if p.get("value") is None else fmt(p.get("value")),
+                     f"{diff:+.4g}" if isinstance(diff, (int, float)) else "", verdict])
+    return "<h3>Published results</h3>" + table(["metric", "source", "published", "this model", "difference",
+                                                 "comparable"], rows, "values")
 
 
 def _duration(seconds: float) -> str:
@@ -180,5 +227,5 @@ def recipe_section(run: RunContents) -> str:
     return f"<h2>Recipe</h2><p>The resolved recipe (recipe.toml):</p><pre class=\"recipe\">{esc(run.recipe)}</pre>"
 
 
-__all__ = ["data_uri", "evaluation_section", "environment_section", "evenly_spaced", "flatten",
+__all__ = ["data_uri", "evaluation_section", "final_and_best", "published_section", "environment_section", "evenly_spaced", "flatten",
            "plot_section", "recipe_section", "samples_section", "timing_section"]

@@ -32,7 +32,6 @@ this module keeps its own small implementation on the standard library.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -44,6 +43,7 @@ from pathlib import Path
 
 from ...errors import DataError
 from ...utils.disk import is_disk_full
+from ...utils.hashing import file_sha256
 from ...version import __version__
 from ..source import DataSource
 
@@ -77,7 +77,7 @@ def fetch(source: DataSource, root: Path | str, *, progress: bool = True) -> Pat
 def _complete(source: DataSource, path: Path) -> bool:
     if source.size is not None and path.stat().st_size != source.size:
         return False
-    return source.sha256 is None or sha256_of(path) == source.sha256
+    return source.sha256 is None or file_sha256(path) == source.sha256
 
 
 def _fetch_part(source: DataSource, part: Path, *, progress: bool) -> int | None:
@@ -242,15 +242,9 @@ def _verify(source: DataSource, part: Path, expected: int | None) -> None:
         part.unlink()
         raise DataError(f"download of {source.url}: got {size} bytes, expected {expected}; removed the download")
     if source.sha256 is not None:
-        digest = sha256_of(part)
+        digest = file_sha256(part)
         if digest != source.sha256:
             part.unlink()
             raise DataError(
                 f"download of {source.url}: SHA-256 is {digest}, expected {source.sha256}; removed the download"
             )
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 hex digest of a file, read in chunks."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
