@@ -16,7 +16,10 @@ PAPERS = {
     "cut_horse2zebra.toml": {("fid", 45.5), ("fid", 43.71), ("fid", 77.2)},
     "fastcut_horse2zebra.toml": {("fid", 73.4), ("fid", 72.53), ("fid", 77.2)},
     "cyclegan_horse2zebra.toml": {("AtoB/fid", 77.2), ("AtoB/fid", 62.11)},
+    "cut_cat2dog.toml": {("fid", 76.2), ("fid", 85.9)},
+    "fastcut_cat2dog.toml": {("fid", 94.0), ("fid", 85.9)},
 }
+TEST_SETS = {"horse2zebra": (120, 140), "cat2dog": (500, 500)}
 
 
 @pytest.mark.parametrize("name", sorted(PAPERS))
@@ -30,4 +33,5 @@ def test_a_paper_recipe_lists_its_published_numbers(name: str) -> None:
         assert p.source and (p.protocol or p.note), p  # a protocol to match, or a note saying why not
         if "mode" in p.protocol:
             assert p.protocol["mode"] in ("clean", "legacy_tensorflow", "legacy_pytorch")
-            assert (p.protocol["generated_images"], p.protocol["real_images"]) == (120, 140)  # horse2zebra's test set
+            counts = (p.protocol["generated_images"], p.protocol["real_images"])
+            assert counts == TEST_SETS[name.split("_")[1].removesuffix(".toml")]  # the data set's test split
