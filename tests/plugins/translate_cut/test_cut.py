@@ -334,7 +334,8 @@ TRANSLATE = [sys.executable, "-m", "translate"]  # the command line of the inter
 
 
 def test_recipes_validate() -> None:
-    for name in ("cut_horse2zebra.toml", "fastcut_horse2zebra.toml", "quickstart_cut.toml"):
+    for name in ("cut_horse2zebra.toml", "fastcut_horse2zebra.toml", "quickstart_cut.toml", "cut_cat2dog.toml",
+                 "fastcut_cat2dog.toml", "cut_cityscapes.toml"):
         done = subprocess.run([*TRANSLATE, "check", str(ROOT / "recipes" / name)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -375,3 +376,50 @@ def test_checkpoints_without_antialiasing_are_left_to_cyclegan() -> None:
 def test_installed_entry_point() -> None:
     comp = load_registry_with(installed=True).get("method", "cut")  # through the entry point alone
     assert (comp.plugin.name, comp.plugin.distribution) == ("cut", "translate-i2i")
+
+
+_LAUNCH = """
+import json, sys
+from pathlib import Path
+from accelerate import PartialState, debug_launcher
+from translate.engine.trainer import train
+
+def run():
+    result = train(sys.argv[1], max_steps=4)
+    state = PartialState()
+    Path(sys.argv[2], f"rank{state.process_index}.json").write_text(
+        json.dumps({"step": result.step, "world": state.num_processes, "losses": sorted(result.last_losses)}))
+
+if __name__ == "__main__":
+    debug_launcher(run, num_processes=2)
+"""
+
+
+@pytest.mark.parametrize("mode", ["cut"])
+def test_two_processes_train_cut_with_its_heads(mode: str, tmp_path: Path) -> None:
+    """CUT through DistributedDataParallel (2 gloo processes on the CPU): G is called for features through its
+    wrapper, the heads F are a prepared network; both ranks step, checkpoint and export as one run."""
+    import json
+    import os
+
+    from safetensors.torch import load_file
+
+    from translate.run.checkpoint import list_checkpoints
+
+    recipe = tmp_path / "cut.toml"
+    recipe.write_text(RECIPE.format(mode=mode, data=(tmp_path / "data").as_posix(), run=(tmp_path / "run").as_posix()))
+    script = tmp_path / "launch.py"
+    script.write_text(_LAUNCH)
+    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(script), str(recipe), str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [(r["step"], r["world"]) for r in ranks] == [(4, 2), (4, 2)]
+    assert {"D", "G_GAN", "NCE", "NCE_Y", "G"} <= set(ranks[0]["losses"])
+    ckpt = list_checkpoints(tmp_path / "run")[-1]
+    assert json.loads((ckpt / "manifest.json").read_text())["num_processes"] == 2
+    networks = load_file(str(ckpt / "networks.safetensors"))
+    assert any(k.startswith("F.mlp_0.") for k in networks) and not any(".module." in k for k in networks)
+    model = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert model and all(not k.startswith("AtoB.module.") for k in model)  # saved unwrapped

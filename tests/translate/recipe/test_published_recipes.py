@@ -19,8 +19,9 @@ PAPERS = {
     "cut_cat2dog.toml": {("fid", 76.2), ("fid", 85.9)},
     "fastcut_cat2dog.toml": {("fid", 94.0), ("fid", 85.9)},
     "cyclegan_cat2dog.toml": {("AtoB/fid", 85.9)},
+    "cut_cityscapes.toml": {("fid", 56.4), ("fid", 68.8), ("fid", 76.3)},
 }
-TEST_SETS = {"horse2zebra": (120, 140), "cat2dog": (500, 500)}
+TEST_SETS = {"horse2zebra": (120, 140), "cat2dog": (500, 500), "cityscapes": (500, 500)}
 
 
 @pytest.mark.parametrize("name", sorted(PAPERS))
