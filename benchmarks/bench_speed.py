@@ -63,14 +63,15 @@ class Worker:
         torch.manual_seed(0)
         comp = registry.get("method", recipe.method.name)
         ctx = BuildContext(recipe=recipe, registry=registry, channels={"input": 3, "target": 3, "A": 3, "B": 3})
-        self.method = comp.factory(comp.parse_options(recipe.method.options, "method.options"), ctx=ctx)
+        self.method = comp.build(recipe.method.options, path="method.options", ctx=ctx)
+        self.built = ctx.finish(self.method)
         self.what, self.batch, self.size = what, batch, size
         self.label = self.plan.describe()
         if what == "infer":
             self._setup_inference(recipe)
             return
         speed.before_prepare(self.method, self.plan)
-        prepare(self.accelerator, self.method)
+        prepare(self.accelerator, self.built)
         speed.after_prepare(self.method, self.plan)
         g = torch.Generator().manual_seed(1)
         data = {k: torch.rand(batch, 3, size, size, generator=g) * 2 - 1 for k in self.method.data_keys}

@@ -163,6 +163,10 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the inference fast path: BatchNorm folded into convolutions (eval mode), bf16 weights "
                         "where the device computes bf16 natively with an fp32 output layer, channels_last; outputs "
                         "within 0.05 of fp32 on the [-1, 1] scale (docs/performance.md)")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                        help="torch (default), or onnx: ONNX Runtime on the CPU (fp32, eval mode), from the ONNX "
+                        "file `translate export --onnx` wrote beside the model or one exported and checked on "
+                        "first use into ~/.cache/translate/onnx (needs the onnx extra)")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,7 +32,8 @@ def demo_cli(args: argparse.Namespace) -> int:
 
     import_gradio()
     service = ModelService(args.model, limits=limits_from(args), device=args.device, dtype=args.precision,
-                           mode=args.mode, seed=args.seed)
+                           mode=args.mode, seed=args.seed,
+                           backend=getattr(args, "backend", "torch"))
     try:
         content = demo_content(service, args.share_examples)
         blocks = build_demo(service, content=content)

@@ -34,6 +34,17 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
     loaded = load_model(resolve_source(args.model), registry=registry)
     module, info = loaded.generator(getattr(args, "direction", None))
     items = collect_inputs(args.inputs)
+    backend = getattr(args, "backend", None) or "torch"
+    if backend == "onnx":
+        from ..inference.onnx_backend import check_backend, onnx_generator
+        from ..inference.translator import resolve_device
+
+        mode = getattr(args, "mode", "model")
+        check_backend("onnx", mode=info.meta.test_mode if mode == "model" else mode,
+                      device=resolve_device(getattr(args, "device", "auto")),
+                      precision=getattr(args, "precision", "fp32"), fast=bool(getattr(args, "fast", False)),
+                      name=info.name)
+        module = onnx_generator(loaded, info.name, echo=lambda line: print(line, file=sys.stderr))
     translator = Translator(
         module,
         info,
@@ -47,6 +58,7 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
         tile_overlap=getattr(args, "tile_overlap", None),
         channels_last=bool(getattr(args, "channels_last", False)),
         fast=bool(getattr(args, "fast", False)),
+        backend=backend,
     )
     out = Path(args.out)
     pairs, html = bool(getattr(args, "pairs", False)), bool(getattr(args, "html", False))
@@ -79,6 +91,8 @@ def _extras(translator: Translator) -> list[str]:
         extras.append(f"tiles {translator.tile} overlap {translator.tile_overlap}")
     if translator.channels_last:
         extras.append("channels_last")
+    if translator.backend == "onnx":
+        extras.append(f"ONNX Runtime ({translator.module.path.name})")
     if translator.fast:
         extras.append("fast path (BatchNorm folded, channels_last)" if translator.mode == "eval"
                       else "fast path (channels_last)")

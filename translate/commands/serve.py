@@ -32,12 +32,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--device``, ``--precision``, ``--mode`` and ``--seed``, shared with ``translate demo``."""
+    """``--device``, ``--precision``, ``--mode``, ``--seed`` and ``--backend``, shared with ``translate demo``."""
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     parser.add_argument("--mode", choices=["model", "eval", "train"], default="model",
                         help="test-time mode: the one recorded in the model (default), eval, or train (paper)")
     parser.add_argument("--seed", type=int, default=0, help="seed for dropout in train mode")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                        help="torch (default), or onnx: ONNX Runtime on the CPU (fp32, eval mode; needs the onnx extra)")
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
@@ -54,7 +56,7 @@ def serve_cli(args: argparse.Namespace) -> int:
     from ..apps.serve.service import ModelService
 
     service = ModelService(args.model, limits=limits_from(args), device=args.device, dtype=args.precision,
-                           mode=args.mode, seed=args.seed)
+                           mode=args.mode, seed=args.seed, backend=getattr(args, "backend", "torch"))
     server = make_server(service, args.host, args.port, verbose=args.verbose)
     try:
         if not _is_loopback(args.host):

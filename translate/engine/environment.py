@@ -35,18 +35,28 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+CPU_FEATURES = {"avx2": ("avx2",), "avx512": ("avx512f",), "avx512_bf16": ("avx512_bf16",),
+                "amx": ("amx_tile", "amx_bf16")}
+"""The CPU features that decide the speed of training and inference: name -> /proc/cpuinfo flags (any)."""
+
+
 def _cpu() -> dict[str, Any]:
-    """The CPU model (from /proc/cpuinfo on Linux), the logical cores and those this process may use."""
-    model = platform.processor() or None
+    """The CPU model and features (from /proc/cpuinfo on Linux), the logical cores and those this process may use."""
+    model, named = platform.processor() or None, False
+    flags: set[str] | None = None
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+            key = line.split(":", 1)[0].strip().lower()
+            if key == "model name" and not named:
+                model, named = line.split(":", 1)[1].strip(), True
+            elif key == "flags" and flags is None:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": model, "logical_cores": os.cpu_count(), "usable_cores": usable}
+    features = ({name: any(f in flags for f in names) for name, names in CPU_FEATURES.items()}
+                if flags is not None else None)  # None: not known on this system
+    return {"model": model, "logical_cores": os.cpu_count(), "usable_cores": usable, "features": features}
 
 
 def _accelerator() -> dict[str, Any]:
@@ -94,7 +104,8 @@ def _plugins(registry: Any | None) -> list[dict[str, Any]]:
     return out
 
 
-def environment(*, registry: Any | None = None, num_processes: int | None = None) -> dict[str, Any]:
+def environment(*, registry: Any | None = None, num_processes: int | None = None,
+                speed_plan: str | None = None) -> dict[str, Any]:
     """Describe this process's training environment as a JSON-friendly dict.
 
     Args:
@@ -102,6 +113,8 @@ def environment(*, registry: Any | None = None, num_processes: int | None = None
             the process-wide plugins, load errors included.
         num_processes: the number of training processes when the caller knows it; otherwise it is
             read from Accelerate's state or ``WORLD_SIZE`` (None when neither says).
+        speed_plan: the speed plan the run chose (``train.speed`` and what it turned on), recorded beside the
+            CPU features it depends on.
     """
     return {
         "format": 1,
@@ -115,16 +128,26 @@ def environment(*, registry: Any | None = None, num_processes: int | None = None
         "accelerator": _accelerator(),
         "num_processes": num_processes if num_processes is not None else _num_processes(),
         "plugins": _plugins(registry),
+        **({"speed_plan": speed_plan} if speed_plan is not None else {}),
     }
 
 
+def cpu_summary() -> str:
+    """The CPU model and its speed-relevant features in one line, for logs and benchmark output."""
+    cpu = _cpu()
+    features = cpu["features"]
+    have = ("features unknown" if features is None else
+            ", ".join(name.upper().replace("_", "-") for name, on in features.items() if on) or "no AVX2")
+    return f"{cpu['model'] or 'unknown CPU'} ({have}; {cpu['usable_cores']} cores usable)"
+
+
 def write_environment(run_dir: str | os.PathLike[str], *, registry: Any | None = None,
-                      num_processes: int | None = None) -> Path:
+                      num_processes: int | None = None, speed_plan: str | None = None) -> Path:
     """Write :func:`environment` to ``RUN/environment.json`` atomically and return its path."""
     path = RunFolder(run_dir).environment
-    data = environment(registry=registry, num_processes=num_processes)
+    data = environment(registry=registry, num_processes=num_processes, speed_plan=speed_plan)
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path
 
 
-__all__ = ["ENVIRONMENT_FILE", "LIBRARIES", "environment", "write_environment"]
+__all__ = ["CPU_FEATURES", "ENVIRONMENT_FILE", "cpu_summary", "LIBRARIES", "environment", "write_environment"]

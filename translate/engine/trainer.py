@@ -39,7 +39,7 @@ from ..run.logs import MetricsLog
 from ..run.resume import choose_checkpoint
 from . import speed, steps
 from .data_wait import DataClock
-from .environment import write_environment
+from .environment import cpu_summary, write_environment
 from .evaluate import TrainingEvaluation
 from .init_from import init_from_model
 from .interrupt import RunInterrupted, StopSignals, ignore_stop_signals, resume_command
@@ -193,7 +193,8 @@ class TrainingRun:
         speed.before_prepare(self.method, self.plan)
         prepare(accelerator, self.built)
         speed.after_prepare(self.method, self.plan)
-        accelerator.print(f"speed: {recipe.train.speed} ({self.plan.describe()})")
+        where = cpu_summary() if accelerator.device.type == "cpu" else str(accelerator.device)
+        accelerator.print(f"speed: {recipe.train.speed} ({self.plan.describe()}) on {where}")
         set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
 
     def _make_loader(self) -> None:
@@ -243,7 +244,8 @@ class TrainingRun:
         if self.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             RunFolder(run_dir).write_recipe(to_toml(self.request.resolved), self.request.resolved)
-            write_environment(run_dir, registry=self.registry, num_processes=self.accelerator.num_processes)
+            write_environment(run_dir, registry=self.registry, num_processes=self.accelerator.num_processes,
+                              speed_plan=f"{recipe.train.speed}: {self.plan.describe()}")
             self.log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
                                   resume_step=self.progress.step if resume else None)
             if self.log.replaced is not None:

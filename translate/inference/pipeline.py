@@ -41,7 +41,7 @@ from ..errors import TranslateError
 from ..models import GeneratorInfo, LoadedModel, ModelMeta, load_model
 from ..models.source import resolve_source
 from .input_kinds import prepare_input
-from .translator import Translator
+from .translator import Translator, resolve_device
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Unpack
@@ -67,6 +67,7 @@ class PipelineOptions(TypedDict, total=False):
     seed: int
     batch_size: int
     fast: bool
+    backend: str
 
 
 def _precision(dtype: Any) -> str:
@@ -97,6 +98,9 @@ def load(
         fast: the inference fast path (:mod:`translate.inference.fast`: BatchNorm folded, bf16 weights
             where the device computes bf16 natively, fp32 output layer, channels_last); outputs within
             ``FAST_TOLERANCE`` of fp32. Default False.
+        backend: ``torch`` (the default) or ``onnx``: ONNX Runtime on the CPU in fp32 and eval mode, from the
+            ONNX file ``translate export --onnx`` wrote beside the model or one exported (and checked) on
+            first use into ``~/.cache/translate/onnx`` (:mod:`translate.inference.onnx_backend`).
 
     Raises:
         ModelFileError: the model is missing, malformed, tampered with, or needs a plugin.
@@ -111,7 +115,7 @@ class Pipeline:
 
     Args:
         loaded: the model (from :func:`translate.models.load_model`).
-        device, dtype, direction, mode, seed, batch_size, fast: as for :func:`load`.
+        device, dtype, direction, mode, seed, batch_size, fast, backend: as for :func:`load`.
         source: how the model was named, for ``repr`` (default: its path).
 
     Raises:
@@ -130,12 +134,14 @@ class Pipeline:
         seed: int = 0,
         batch_size: int = 4,
         fast: bool = False,
+        backend: str = "torch",
         source: str | None = None,
     ) -> None:
         self.loaded = loaded
         self.source = source if source is not None else str(loaded.path)
         self._settings: dict[str, Any] = {"device": str(device), "precision": _precision(dtype), "mode": mode,
-                                          "seed": seed, "batch_size": batch_size, "fast": bool(fast)}
+                                          "seed": seed, "batch_size": batch_size, "fast": bool(fast),
+                                          "backend": backend}
         self._translators: dict[str, Translator] = {}
         self.direction = loaded.generator(direction)[1].name  # export name of the default generator
         self._translator(None)  # check the settings now, not at the first image
@@ -178,6 +184,14 @@ class Pipeline:
         """The translator of one generator (by name or direction; ``None``: the default), made once."""
         module, info = self.loaded.generator(self.direction if direction is None else direction)
         if info.name not in self._translators:
+            if self._settings["backend"] == "onnx":
+                from .onnx_backend import check_backend, onnx_generator
+
+                settings = self._settings  # checked before an export on first use, which takes seconds
+                check_backend("onnx", mode=info.meta.test_mode if settings["mode"] == "model" else settings["mode"],
+                              device=resolve_device(settings["device"]), precision=settings["precision"],
+                              fast=settings["fast"], name=info.name)
+                module = onnx_generator(self.loaded, info.name, echo=None)
             self._translators[info.name] = Translator(module, info, **self._settings)
         return self._translators[info.name]
 

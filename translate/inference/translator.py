@@ -83,6 +83,8 @@ class Translator:
         fast: run a fast copy of the module (:func:`translate.inference.fast.fast_generator`: BatchNorm
             folded in eval mode, bf16 weights where the device computes bf16 natively, fp32 output layer,
             channels_last); ``precision`` is then ignored (the copy has its own weight precision).
+        backend: ``torch``, or ``onnx`` when ``module`` is an ONNX Runtime session
+            (:class:`translate.inference.onnx_backend.OnnxGenerator`: eval mode, CPU, fp32 only).
 
     Raises:
         TranslateError: an invalid option (the message names it and what is allowed).
@@ -103,8 +105,11 @@ class Translator:
         tile_overlap: int | None = None,
         channels_last: bool = False,
         fast: bool = False,
+        backend: str = "torch",
     ) -> None:
         import torch
+
+        from .onnx_backend import check_backend
 
         if mode not in MODES:
             raise TranslateError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -146,9 +151,14 @@ class Translator:
         self.size = parse_size(size)
         self.tile = tile
         self.tile_overlap = tile_overlap if tile is not None else None
-        self.channels_last = channels_last
+        check_backend(backend, mode=self.mode, device=self.device, precision=precision, fast=fast, name=info.name)
+        self.backend = backend
+        self.channels_last = channels_last and backend == "torch"
         self.fast = fast
-        if fast:
+        if backend == "onnx":
+            self.module = module
+            self.precision = "fp32 (ONNX Runtime)"
+        elif fast:
             from .fast import fast_generator
 
             self.module = fast_generator(module, self.device, eval_mode=self.mode == "eval")
@@ -230,7 +240,7 @@ class Translator:
         norm = self.meta.normalization
         batch = torch.stack([self._pad(torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1))), size)
                              for im in images]).to(self.device)
-        batch = (batch - norm.mean) / norm.std
+        batch.sub_(norm.mean).div_(norm.std)  # in place: the stacked batch is this call's own copy
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with self._seeded(key), self._autocast():
@@ -241,7 +251,8 @@ class Translator:
         if tuple(y.shape) != want:
             raise TranslateError(f"generator {self.info.name!r} returned shape {tuple(y.shape)} for an input of "
                                  f"{tuple(batch.shape)}; expected {want} (scale_factor {s})")
-        y = ((y.float() - lo) / (hi - lo)).clamp_(0.0, 1.0).cpu().numpy()
+        y = y.float() if y.dtype != torch.float32 else y  # the module's fresh output: changed in place below
+        y = y.sub_(lo).div_(hi - lo).clamp_(0.0, 1.0).cpu().numpy()
         return [np.ascontiguousarray(y[i, :, : im.shape[0] * s, : im.shape[1] * s].transpose(1, 2, 0))
                 for i, im in enumerate(images)]
 
@@ -271,7 +282,7 @@ class Translator:
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         import torch
 
-        if self.precision == "fp32" or self.fast:
+        if self.precision.startswith("fp32") or self.fast:
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)

@@ -14,7 +14,7 @@ import torch
 import translate
 import translate.plugin.loading
 from tests.support.tiny_plugin import TinyPlugin
-from translate.engine.environment import LIBRARIES, environment, write_environment
+from translate.engine.environment import LIBRARIES, cpu_summary, environment, write_environment
 from translate.plugin.loading import load_plugins
 
 
@@ -31,6 +31,14 @@ def test_environment_describes_this_process() -> None:
     assert env["python"]["version"] == platform.python_version()
     assert env["platform"]["system"] == platform.system() and env["platform"]["machine"] == platform.machine()
     assert env["cpu"]["logical_cores"] == os.cpu_count() and env["cpu"]["usable_cores"] >= 1
+    if Path("/proc/cpuinfo").is_file():  # the features that decide the speed plan, as /proc/cpuinfo lists them
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+        assert env["cpu"]["features"]["avx2"] == (" avx2" in flags)
+        assert env["cpu"]["features"]["avx512_bf16"] == (" avx512_bf16" in flags)
+        assert set(env["cpu"]["features"]) == {"avx2", "avx512", "avx512_bf16", "amx"}
+        assert "cores usable" in cpu_summary()
+    assert "speed_plan" not in env
+    assert environment(speed_plan="fast: bf16 autocast")["speed_plan"] == "fast: bf16 autocast"
     assert set(env["libraries"]) == set(LIBRARIES)
     for name in ("torch", "accelerate", "torchvision", "timm", "kornia"):
         assert env["libraries"][name] == metadata.version(name)

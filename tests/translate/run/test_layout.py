@@ -21,6 +21,8 @@ def test_a_finished_run_holds_what_the_layout_names(pix2pix_run: Path) -> None:
     written = sorted(p.name for p in run.samples.iterdir())
     assert all(run.sample(int(name[5:13])).name == name for name in written)
     assert run.saved_recipe() == json.loads(run.recipe_json.read_text())
+    env = json.loads(run.environment.read_text())  # the plan chosen, beside the CPU features it depends on
+    assert env["speed_plan"].split(":")[0] == run.saved_recipe()["train"]["speed"] and "features" in env["cpu"]
 
 
 def test_the_names_other_packages_use_are_the_layouts() -> None:

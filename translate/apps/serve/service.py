@@ -38,7 +38,7 @@ class ModelService:
     Args:
         source: a model folder, run folder, ``model.safetensors`` or ``hf://owner/name[@rev]``.
         limits: request limits and batching settings.
-        device, dtype, mode, seed: as for :func:`translate.load`.
+        device, dtype, mode, seed, backend: as for :func:`translate.load`.
 
     Raises:
         ModelFileError: the model cannot be loaded.
@@ -46,14 +46,14 @@ class ModelService:
     """
 
     def __init__(self, source: str | os.PathLike[str], *, limits: Limits | None = None, device: str = "auto",
-                 dtype: Any = "float32", mode: str = "model", seed: int = 0) -> None:
+                 dtype: Any = "float32", mode: str = "model", seed: int = 0, backend: str = "torch") -> None:
         from ...inference.pipeline import load
 
         self.limits = limits or Limits()
         self.source = os.fspath(source)
         self.name = model_label(source)
         self.pipeline = load(source, device=device, dtype=dtype, mode=mode, seed=seed,
-                             batch_size=self.limits.max_batch)
+                             batch_size=self.limits.max_batch, backend=backend)
         self.batcher = Batcher(self._run, max_batch=self.limits.max_batch, max_wait_ms=self.limits.max_wait_ms,
                                max_queue=self.limits.max_queue)
 

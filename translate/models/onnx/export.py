@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ...errors import TranslateError
 from ...utils.atomic import atomic_path
+from ...utils.hashing import file_sha256
 from .. import LoadedModel, load_model, resolve_model_path
 from .check import DEFAULT_SIZES, SizeCheck, check_parity
 from .graph import DEFAULT_OPSET, MIN_OPSET, annotate, to_onnx
@@ -157,7 +158,7 @@ def export_onnx(
             if fallback:
                 warn(f"generator {name!r}: the torch.export-based ONNX exporter failed ({fallback}); "
                      "used the legacy TorchScript exporter")
-            annotate(proto, name, meta, loaded.meta.method)
+            annotate(proto, name, meta, loaded.meta.method, model_sha256=file_sha256(src))
             tmp = temps.enter_context(atomic_path(target))
             _write(proto, tmp, target)
             checks: tuple[SizeCheck, ...] = ()

@@ -81,8 +81,9 @@ def to_onnx(module: "torch.nn.Module", meta: "GeneratorMeta", opset: int, name: 
     return onnx.load_from_string(buf.getvalue()), "TorchScript", reason
 
 
-def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str) -> None:
-    """Name the dynamic axes of ``proto`` and record how to feed the model in its metadata."""
+def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str, model_sha256: str | None = None) -> None:
+    """Name the dynamic axes of ``proto`` and record how to feed the model in its metadata (and, given, the
+    sha256 of the model file it was exported from: the ONNX backend reuses a file only for that model)."""
     from ...version import __version__
 
     for value, channels, axes in ((proto.graph.input[0], meta.in_channels, _AXES),
@@ -110,6 +111,7 @@ def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str) -> None:
         "translate.value_range": json.dumps(list(meta.value_range)),
         "translate.normalization": meta.normalization.model_dump_json(),
         "translate.test_mode": "eval",
+        **({"translate.model_sha256": model_sha256} if model_sha256 else {}),
     }
     existing = {p.key: p for p in proto.metadata_props}
     for key, value in props.items():
