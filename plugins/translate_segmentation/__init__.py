@@ -29,6 +29,7 @@ def register_segmenters(register: Callable[..., None]) -> None:
 @hookimpl
 def register_metrics(register: Callable[..., None]) -> None:
     register("fcn_score", lazy_factory(f"{__name__}.score", "build_fcn_score"), options=FCNScoreOptions,
+             values=("fcn_pixel_acc", "fcn_class_acc", "fcn_iou", "fcn_acc_*", "fcn_iou_*"),
              smoke_options={"num_classes": 3,
                             "segmenter": {"name": "fcn8s", "options": {"num_classes": 3, "width": 2}}},
              description="FCN-score (pix2pix Table 2) of a segmenter run on the generated photos against label "

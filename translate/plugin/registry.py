@@ -46,6 +46,17 @@ class Component:
     folder_option: str | None = None
     #: Commands: the function that adds the command's arguments to its parser.
     arguments: Callable[[Any], None] | None = None
+    #: Metrics: the value names ``compute()`` returns (``fnmatch`` patterns for names made at run time,
+    #: e.g. ``fcn_iou_*``), so that ``translate check`` can check ``eval.best`` exactly; None: not declared.
+    values: tuple[str, ...] | None = None
+
+    def gives(self, value: str) -> bool | None:
+        """Whether this metric returns the value ``value`` (None when it does not declare its values)."""
+        if self.values is None:
+            return None
+        from fnmatch import fnmatchcase
+
+        return any(fnmatchcase(value, pattern) for pattern in self.values)
 
     def parse_options(self, values: dict[str, Any] | None, path: str) -> BaseModel:
         """Validate an options table; raise :class:`OptionsInvalid` with ``path.key: message`` lines."""
@@ -86,7 +97,8 @@ class Registry:
     def add(self, kind: str, plugin: PluginInfo, name: str, factory: Callable[..., Any], *,
             options: type[BaseModel] | None = None, description: str = "",
             smoke_options: dict[str, Any] | None = None, folder_option: str | None = None,
-            arguments: Callable[[Any], None] | None = None) -> Component:
+            arguments: Callable[[Any], None] | None = None, values: tuple[str, ...] | list[str] | None = None
+            ) -> Component:
         """Register one component, checking the registration itself (raises :class:`PluginError`)."""
         where = f"plugin {plugin.name!r} ({plugin.distribution}) registered"
         options = options or NoOptions
@@ -105,12 +117,16 @@ class Registry:
         if (kind == "command") != (arguments is not None) or (arguments is not None and not callable(arguments)):
             raise PluginError(f"{where} {kind} {name!r} with arguments={arguments!r}: a command needs a callable "
                               "that adds its arguments to an argparse parser, and only a command takes one")
+        if values is not None and (kind != "metric" or isinstance(values, str) or not values
+                                   or not all(isinstance(v, str) and v for v in values)):
+            raise PluginError(f"{where} {kind} {name!r} with values={values!r}: only a metric declares values, as a "
+                              "non-empty tuple of the value names its compute() returns")
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(f"duplicate {kind} {name!r}: registered by plugin {existing.plugin.name!r} "
                               f"({existing.plugin.distribution}) and by plugin {plugin.name!r} ({plugin.distribution})")
         comp = Component(kind, name, factory, options, description, plugin, dict(smoke_options or {}), folder_option,
-                         arguments)
+                         arguments, tuple(values) if values is not None else None)
         self.components[kind][name] = comp
         return comp
 

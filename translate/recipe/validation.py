@@ -120,12 +120,15 @@ def _check_eval(registry: Registry, spec: EvalSpec) -> list[str]:
                 spec.options[name] = parsed.model_dump(mode="json")
             except OptionsInvalid as err:
                 problems += err.lines
-    if spec.best is not None:  # value names are known once a metric has run: the trainer checks them exactly
+    if spec.best is not None:  # declared value names are checked exactly; others once a metric has run
         value = spec.best.split("/", 1)[-1]
-        if not any(value.startswith(name) or value.split("_")[0] == name.split("_")[0] for name in spec.metrics):
-            problems.append(f"eval.best: {spec.best!r} is not a value of the listed metrics ({', '.join(spec.metrics)});"
-                            " name a metric's value, e.g. 'psnr', or 'AtoB/psnr' when several generators are "
-                            "evaluated")
+        comps = [registry.get("metric", n) for n in spec.metrics if n in registry.names("metric")]
+        undeclared = [c.name for c in comps if c.values is None]
+        if not any(c.gives(value) for c in comps) and not any(
+                value.startswith(name) or value.split("_")[0] == name.split("_")[0] for name in undeclared):
+            names = [v for c in comps for v in (c.values or (c.name,))]
+            problems.append(f"eval.best: {spec.best!r} is not a value of the listed metrics ({', '.join(names)}); "
+                            "name one of them, e.g. 'psnr', or 'AtoB/psnr' when several generators are evaluated")
     return problems
 
 

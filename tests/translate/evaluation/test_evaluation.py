@@ -313,3 +313,50 @@ def test_recipe_eval_table_errors(tmp_path: Path, recipe_registry, table: str, e
     path = _eval_recipe(tmp_path, "[eval]\n" + table + "\n")
     with pytest.raises(RecipeError, match=expected):
         load_recipe(path, registry=recipe_registry)
+
+
+def test_declared_value_names_make_check_catch_a_misspelt_best(tmp_path: Path) -> None:
+    """A metric that declares its value names (register(..., values=...)) has eval.best checked exactly, at once:
+    'psnrr' for a built-in metric, 'edge_cor' for a plugin's, and run-time names by pattern ('fcn_iou_road')."""
+    import translate
+    from translate.plugin.loading import builtin_entry_points
+
+    class EdgePlugin:
+        @translate.hookimpl
+        def register_metrics(self, register):
+            register("edge_corr", TinyMetricsPlugin, values=("edge_corr", "edge_corr_*"))
+
+    eps = [ep for ep in builtin_entry_points() if ep.name in (*BUILTINS, "metrics", "segmentation")]
+    registry = load_plugins(extra=[("edge", EdgePlugin())], entry_points=eps, strict=True).registry
+    assert registry.get("metric", "kid").values == ("kid", "kid_std")
+    for metrics, best, ok in ((["psnr"], "psnrr", False), (["psnr", "ssim"], "ssim", True),
+                              (["edge_corr"], "edge_cor", False), (["edge_corr"], "edge_corr_x", True),
+                              (["kid"], "AtoB/kid_std", True), (["fcn_score"], "fcn_iou_road", True),
+                              (["fcn_score"], "fcn_iou", True), (["fcn_score"], "fcn_ious", False)):
+        table = f'[eval]\nmetrics = {json.dumps(metrics)}\nbest = "{best}"\n'
+        path = _eval_recipe(tmp_path, table)
+        if ok:
+            assert load_recipe(path, registry=registry)[0].eval.best == best
+        else:
+            with pytest.raises(RecipeError, match=rf"eval\.best: '{best}' is not a value of the listed metrics"):
+                load_recipe(path, registry=registry)
+
+
+@pytest.mark.parametrize("kind, values", [("metric", "fid"), ("metric", ()), ("metric", ("",)), ("loss", ("l",))])
+def test_only_metrics_declare_values_and_as_names(kind: str, values) -> None:
+    import translate
+    from translate.errors import PluginError
+
+    class Bad:
+        @translate.hookimpl
+        def register_metrics(self, register):
+            if kind == "metric":
+                register("bad_metric", TinyMetricsPlugin, values=values)
+
+        @translate.hookimpl
+        def register_losses(self, register):
+            if kind == "loss":
+                register("bad_loss", TinyMetricsPlugin, values=values)
+
+    with pytest.raises(PluginError, match="only a metric declares values, as a non-empty tuple"):
+        load_plugins(extra=[("bad", Bad())], entry_points=[], strict=True)
