@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TranslateError
-from ..run.layout import NOT_LOSSES, RunFolder, read_run_json
+from ..run.layout import RunFolder, loss_keys, read_run_json
 from ..utils.atomic import umask, write_text_atomic
 from . import (
     CONFIG_FILENAME,
@@ -181,11 +181,14 @@ def training_summary(run_dir: Path) -> TrainingSummary | None:
 
     steps = epoch = None
     losses: dict[str, float] = {}
-    record = RunFolder(run_dir).last_metrics()
+    run = RunFolder(run_dir)
+    record = run.last_metrics()
     if record is not None:
         steps, epoch = _count(record.get("step")), _count(record.get("epoch"))
-        losses = {k: float(v) for k, v in record.items()
-                  if k not in NOT_LOSSES and not k.startswith("lr_") and _finite(v) and _METRIC.match(k)}
+    with_losses = run.last_metrics(with_losses=True)  # not an evaluation record: its values are no losses
+    if with_losses is not None:
+        losses = {k: float(with_losses[k]) for k in loss_keys(with_losses)
+                  if _finite(with_losses[k]) and _METRIC.match(k)}
     ckpt = latest_checkpoint(run_dir) if RunFolder(run_dir).checkpoints.is_dir() else None
     manifest = read_run_json(ckpt / "manifest.json") if ckpt is not None else None
     progress = manifest.get("progress") if isinstance(manifest, dict) else None

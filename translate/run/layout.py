@@ -139,8 +139,9 @@ class RunFolder:
         """The resolved recipe the run was started with (``recipe.json``), or None."""
         return json.loads(self.recipe_json.read_text()) if self.recipe_json.exists() else None
 
-    def last_metrics(self, tail: int = 65536) -> dict[str, Any] | None:
-        """The last complete record of the metrics log (reading only its end), or None."""
+    def last_metrics(self, tail: int = 65536, *, with_losses: bool = False) -> dict[str, Any] | None:
+        """The last complete record of the metrics log (reading only its end), or None; with ``with_losses``,
+        the last one that holds losses (an ``[eval]`` table logs its values in records of their own)."""
         try:
             with open(self.metrics, "rb") as fh:
                 fh.seek(0, os.SEEK_END)
@@ -153,7 +154,7 @@ class RunFolder:
                 record = json.loads(line)
             except (ValueError, RecursionError):
                 continue
-            if isinstance(record, dict):
+            if isinstance(record, dict) and (not with_losses or loss_keys(record)):
                 return record
         return None
 

@@ -429,3 +429,17 @@ def test_model_card_without_training_information(folder):
     meta = load_model(folder).meta.model_copy(update={"recipe": None, "training": None})
     card = model_card(meta, source="hf://someone/model")
     assert 'translate.load("hf://someone/model")' in card and "data set: `unknown`" in card
+
+
+def test_the_cards_last_losses_are_losses_not_evaluation_values(pix2pix_run, tmp_path):
+    """With an [eval] table the last metrics record is an evaluation record: the card and config.json take the
+    losses from the last record that has losses, and never an eval/ value."""
+    run = copy_folder(pix2pix_run, tmp_path / "run")
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"step": 2, "eval/psnr": 17.5, "eval/ssim": 0.7}) + "\n")
+    out = export_run(run, tmp_path / "model")
+    losses = read_config(out / "config.json").training.losses
+    assert {"D", "G", "G_gan", "G_l1"} <= set(losses) and not any(k.startswith("eval/") for k in losses)
+    card = (out / "README.md").read_text()
+    section = card[card.index("Last logged losses"):card.index("\n## ", card.index("Last logged losses"))]
+    assert "eval/psnr" not in section and "| G_l1 |" in section
