@@ -88,9 +88,25 @@ def read_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise RecipeError(str(path), ["file not found"]) from None
+        raise RecipeError(str(path), [_not_found(Path(path))]) from None
     except tomllib.TOMLDecodeError as err:
         raise RecipeError(str(path), [f"not valid TOML: {err}"]) from None
+
+
+def _not_found(path: Path, shown: int = 30) -> str:
+    """"file not found", with the recipes of the folder it should be in (or ./recipes) and the closest name."""
+    import difflib
+
+    folder = path.parent if path.parent.is_dir() else Path("recipes")
+    names = sorted(p.name for p in folder.glob("*.toml")) if folder.is_dir() else []
+    if not names:
+        return "file not found"
+    stems = {Path(n).stem: n for n in names}
+    close = [stems[c] for c in difflib.get_close_matches(path.stem, list(stems), n=1)]  # stems: ".toml" is shared
+    more = f" (and {len(names) - shown} more)" if len(names) > shown else ""
+    parts = ["file not found", *([f"did you mean {folder / close[0]}?"] if close else []),
+             f"the recipes in {folder}/: {', '.join(names[:shown])}{more}"]
+    return "; ".join(parts)
 
 
 def resolved_dict(recipe: Recipe) -> dict[str, Any]:

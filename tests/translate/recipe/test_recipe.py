@@ -550,3 +550,22 @@ def test_round_trip_keeps_unusual_values(tmp_path):
     assert resolved["method"]["options"]["lr_d"] == 0.0003
     _, plain = load_recipe(path)
     assert "lr_d" not in plain["method"]["options"]  # unset options are left out, as TOML has no null
+
+
+def test_a_missing_recipe_lists_the_recipes_and_the_closest_name(tmp_path: Path, monkeypatch) -> None:
+    from translate.recipe import read_recipe_file
+
+    for name in ("quickstart.toml", "pix2pix_facades.toml"):
+        (tmp_path / name).write_text("seed = 1\n")
+    with pytest.raises(RecipeError) as info:
+        read_recipe_file(tmp_path / "quickstrat.toml")
+    assert (f"file not found; did you mean {tmp_path / 'quickstart.toml'}?; the recipes in {tmp_path}/: "
+            "pix2pix_facades.toml, quickstart.toml") in str(info.value)
+    monkeypatch.chdir(tmp_path)  # a folder that does not exist: ./recipes is listed
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "cut.toml").write_text("seed = 1\n")
+    with pytest.raises(RecipeError, match=r"file not found; the recipes in recipes/: cut\.toml$"):
+        read_recipe_file(tmp_path / "nowhere" / "zzz.toml")
+    (tmp_path / "recipes" / "cut.toml").unlink()
+    with pytest.raises(RecipeError, match=r"file not found$"):
+        read_recipe_file(tmp_path / "nowhere" / "zzz.toml")
