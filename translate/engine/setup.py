@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ..components.build import BuildContext, BuiltMethod
 from ..components.method import ComponentRecord, Method
 from ..data.contract import DataInfo, data_info, guard_bad_files
-from ..errors import DataError, RecipeError, TranslateError
+from ..errors import DataError, PluginError, RecipeError, TranslateError
 from ..plugin.registry import Registry
 from ..recipe import Recipe
 from ..run.checkpoint import latest_checkpoint
@@ -144,6 +144,10 @@ def build_method(recipe: Recipe, registry: Registry, train_set: Any, source: str
     comp = registry.get("method", recipe.method.name)
     method: Method = comp.build(recipe.method.options, path="method.options", ctx=ctx)
     built = ctx.finish(method)
+    try:
+        built.exports()  # every exported generator was built through the context: known now, not at the end
+    except PluginError as err:
+        raise PluginError(f"method {recipe.method.name!r}: {err}") from None
     missing = [k for k in method.data_keys if k not in train_set.channels]
     if missing:
         raise RecipeError(source, [

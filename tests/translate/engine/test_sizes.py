@@ -96,3 +96,39 @@ def test_a_full_disk_anywhere_is_one_line(tiny_recipe: Path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1
     assert err.startswith("error: the disk is full (No space left on device) while writing ") and "samples" in err
+
+
+def test_a_generator_built_outside_the_context_is_refused_before_the_first_step() -> None:
+    """The model file needs each exported generator's build record: a method that builds one by hand is told
+    so when the run sets up (build_method), not after training."""
+    import torch
+
+    import translate
+    from translate.components.method import ExportSpec, Method
+    from translate.engine.setup import build_method
+    from translate.errors import PluginError
+    from translate.plugin.loading import load_plugins
+    from translate.recipe import Recipe
+
+    class HandBuilt(Method):
+        def __init__(self, options, ctx) -> None:
+            super().__init__()
+            self.networks["G"] = torch.nn.Conv2d(3, 3, 1)  # not ctx.generator(...): no build record
+
+        def exports(self) -> list[ExportSpec]:
+            return [ExportSpec("AtoB", "G")]
+
+    class Plugin:
+        @translate.hookimpl
+        def register_methods(self, register):
+            register("hand_built", HandBuilt)
+
+    class TrainSet:
+        channels = {"input": 3, "target": 3}
+        info = DataInfo(image_size=8)
+
+    registry = load_plugins(extra=[("hand", Plugin())], entry_points=[]).registry
+    recipe = Recipe.model_validate({"method": {"name": "hand_built"}, "data": {"name": "x"}, "train": {"steps": 1}})
+    with pytest.raises(PluginError, match=r"method 'hand_built': export 'AtoB': network 'G' was not built through "
+                                          r"BuildContext.generator\(\)"):
+        build_method(recipe, registry, TrainSet(), "r.toml")
