@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..components.metric import ReferenceStatistics
 from ..errors import DataError, TranslateError
@@ -61,22 +61,10 @@ def read_rgb(path: Path) -> "torch.Tensor":
     return torch.from_numpy(pixels).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
-def _folder_batches(folder: Path, batch_size: int) -> Iterator[list["torch.Tensor"]]:
+def _batches(images: Iterable["torch.Tensor"], batch_size: int) -> Iterator[list["torch.Tensor"]]:
+    """Consecutive images of one size, at most ``batch_size`` at a time."""
     group: list[torch.Tensor] = []
-    for path in folder_images(folder):
-        image = read_rgb(path)
-        if group and (len(group) == batch_size or group[0].shape != image.shape):
-            yield group
-            group = []
-        group.append(image)
-    if group:
-        yield group
-
-
-def _split_batches(dataset: Any, key: str, batch_size: int) -> Iterator[list["torch.Tensor"]]:
-    group: list[torch.Tensor] = []
-    for i in range(len(dataset)):
-        image = dataset[(i, i)][key]
+    for image in images:
         if group and (len(group) == batch_size or group[0].shape != image.shape):
             yield group
             group = []
@@ -132,7 +120,8 @@ def stats_cli(args: argparse.Namespace, registry: "Registry") -> int:
                             "folder of images give the folder itself (translate eval stats FOLDER)")
         chosen = choose_data(data, None, None, getattr(args, "split", None), registry)
         direction, key = _target_key(chosen.dataset, getattr(args, "direction", None), f"--data {data}")
-        recipe_eval, batches = chosen.eval, _split_batches(chosen.dataset, key, batch_size)
+        items = (chosen.dataset[(i, i)][key] for i in range(len(chosen.dataset)))
+        recipe_eval, batches = chosen.eval, _batches(items, batch_size)
         source = {**{k: v for k, v in chosen.describe.items() if k != "options"}, "direction": direction,
                   "images": key}
     else:
@@ -141,7 +130,7 @@ def stats_cli(args: argparse.Namespace, registry: "Registry") -> int:
             raise DataError(f"{folder}: no such folder of images")
         if not folder_images(folder):
             raise DataError(f"{folder}: holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        batches = _folder_batches(folder, batch_size)
+        batches = _batches(map(read_rgb, folder_images(folder)), batch_size)
         source = {"folder": str(folder), "reading": "every image below the folder in path order, Pillow's RGB "
                   "conversion, no EXIF orientation (as clean-fid)"}
     specs = choose_metrics(getattr(args, "metrics", None), list(getattr(args, "metric_options", []) or []),

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import translate
+from tests.support.features import Identity
 from translate.api import EvalBatch, MetricContext, ReferenceStatistics, TranslateError
 from translate.errors import OptionsInvalid
 
@@ -160,17 +161,6 @@ def cleanfid_extractor(mode: str, width: int, fidelity, state_dict, monkeypatch)
         return cleanfid.features.feature_extractor(name="pytorch_inception", device=CPU, use_dataparallel=False)
     blocks = cleanfid.inception_pytorch.InceptionV3(output_blocks=[{64: 0, 192: 1}[width]], resize_input=False).eval()
     return lambda x: F.adaptive_avg_pool2d(blocks(x / 255)[0], (1, 1)).flatten(1)
-
-
-class Identity(torch.nn.Module):
-    """A "feature network" for the arithmetic alone (features are added with add_features)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.num_features = dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 # --------------------------------------------------------------------------- (1) what reaches the network

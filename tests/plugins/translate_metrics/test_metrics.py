@@ -20,6 +20,7 @@ import torchvision
 from huggingface_hub import constants
 
 import translate
+from tests.support.features import Identity
 from translate.api import DataError, EvalBatch, MetricContext, ModelFileError, WeightsMissing
 from translate.errors import OptionsInvalid
 from translate.testing import check_options_strict
@@ -189,17 +190,6 @@ def test_lpips_refuses_the_wrong_backbone_file(registry, env, tmp_path):
 
 
 # --------------------------------------------------------------------------- FID and KID arithmetic
-
-
-class Identity(torch.nn.Module):
-    """A "feature network" that passes features through, to test the arithmetic alone."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.num_features = dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 def gaussian_set(n: int, mean: torch.Tensor, variances: torch.Tensor, seed: int) -> torch.Tensor:
