@@ -14,7 +14,11 @@ step (torch.utils.flop_counter) and the fraction of this machine's measured matm
 GEMM, measured in the same run) that each side reaches. Not a test: it asserts nothing.
 
     python benchmarks/bench_speed.py [--only pix2pix:1 pix2pix:4 cyclegan:1 infer:256 infer:1024]
-        [--rounds 5] [--warmup 2] [--fast-set train.compile=default ...] [--json out.json]
+        [--rounds 5] [--warmup 2] [--fast-set train.compile=default ...] [--json out.json] [--isa avx2]
+
+The fast side calibrates its free layout levers first, as a training run does (its choice and timings are
+printed). ``--isa avx2`` makes this CPU compute as an AVX2-only one would (oneDNN, MKL and PyTorch's
+kernels capped to AVX2: bf16 emulated), for the figures of that machine class on the same cores.
 
 Runs on a GPU unchanged when one is visible (then CUDA time, synchronised).
 """
@@ -37,6 +41,12 @@ RECIPES = {
     "cyclegan": ROOT / "recipes" / "cyclegan_horse2zebra.toml",
 }
 DEFAULT = ["pix2pix:1", "pix2pix:4", "cyclegan:1", "infer:256", "infer:1024"]
+ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+ISA_CAPS = {  # --isa: the environment variables that make the kernels compute as on a CPU of that class
+    "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx512": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "ATEN_CPU_CAPABILITY": "avx512",
+               "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+}
 
 
 # ----------------------------------------------------------------------------------------- worker side
@@ -72,11 +82,38 @@ class Worker:
             return
         speed.before_prepare(self.method, self.plan)
         prepare(self.accelerator, self.built)
-        speed.after_prepare(self.method, self.plan)
         g = torch.Generator().manual_seed(1)
-        data = {k: torch.rand(batch, 3, size, size, generator=g) * 2 - 1 for k in self.method.data_keys}
-        self.data = speed.format_batch({k: v.to(self.device) for k, v in data.items()}, self.plan)
+        data = {k: (torch.rand(batch, 3, size, size, generator=g) * 2 - 1).to(self.device)
+                for k in self.method.data_keys}
         self.i = 0
+        self.calibration = self._calibrate(recipe, data)
+        speed.after_prepare(self.method, self.plan)
+        self.label = self.plan.describe()
+        self.data = speed.format_batch(data, self.plan)
+
+    def _calibrate(self, recipe: Any, data: dict[str, Any]) -> str | None:
+        """The fast plan's free levers timed on this very method and batch, as a training run does
+        (translate/engine/calibrate.py); None when nothing is left to calibrate."""
+        from translate.engine import calibrate, speed
+        from translate.engine.sampling import state_modules, steps_undone
+
+        levers = calibrate.free_levers(recipe.train, self.device.type)
+        if not levers:
+            return None
+        modules = state_modules(self.method, self.built.losses.values())
+        result = calibrate.measure(
+            calibrate.candidate_plans(self.plan, levers),
+            lambda plan: self._train_step(speed.format_batch(data, plan)),
+            apply=lambda plan: calibrate.apply_layout(self.method, plan),
+            kept=lambda: steps_undone(modules, self.method.optimizers, self.method, self.accelerator))
+        self.plan = result.plan
+        return result.summary()
+
+    def _train_step(self, data: Any) -> Any:
+        from translate.components.method import StepContext
+
+        with self.accelerator.accumulate(*self.method.networks.values()):
+            return self.method.train_step(data, StepContext(self.accelerator, self.i, 0))
 
     def _setup_inference(self, recipe: Any) -> None:
         from translate.inference.fast import fast_generator
@@ -99,16 +136,13 @@ class Worker:
 
     def step(self) -> float:
         """One train step (or one generator forward), timed."""
-        from translate.components.method import StepContext
-
         self._sync()
         t0 = time.perf_counter()
         if self.what == "infer":
             with self.torch.no_grad():
                 self.G(self.x)
         else:
-            with self.accelerator.accumulate(*self.method.networks.values()):
-                self.method.train_step(self.data, StepContext(self.accelerator, self.i, 0))
+            self._train_step(self.data)
             self.i += 1
         self._sync()
         return time.perf_counter() - t0
@@ -136,7 +170,8 @@ def serve(spec: str) -> None:
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever the engine prints must not mix with the answers
     worker = Worker(what, batch, overrides, size)
-    out.write(json.dumps({"ready": True, "plan": worker.label}) + "\n")
+    out.write(json.dumps({"ready": True, "plan": worker.label,
+                          "calibration": getattr(worker, "calibration", None)}) + "\n")
     out.flush()
     for line in sys.stdin:
         cmd = line.strip()
@@ -179,7 +214,8 @@ class Side:
         self.proc = subprocess.Popen([sys.executable, __file__, "--worker", spec], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True,
                                      env={**os.environ, "TQDM_DISABLE": "1"})
-        self.plan = self._read()["plan"]
+        ready = self._read()
+        self.plan, self.calibration = ready["plan"], ready.get("calibration")
 
     def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -216,7 +252,7 @@ def compare(config: str, args: argparse.Namespace, peaks: dict[str, float]) -> d
         for name, side in sides.items():
             median = statistics.median(times[name])
             peak = peaks["bfloat16" if "bf16" in side.plan else "float32"]
-            result[name] = {"plan": side.plan, "images_per_s": batch / median, "median_s": median,
+            result[name] = {"plan": side.plan, "calibration": side.calibration, "images_per_s": batch / median, "median_s": median,
                             "spread_s": [min(times[name]), max(times[name])], "first_steps_s": first[name],
                             "peak_mb": side.ask("peak")["mb"], "gemm_fraction": flops / median / peak}
         result["ratio"] = result["fast"]["images_per_s"] / result["reference"]["images_per_s"]
@@ -234,6 +270,8 @@ def report(r: dict[str, Any]) -> None:
         print(f"  {name:>9}: {s['images_per_s']:8.2f} img/s  (median {s['median_s'] * 1000:.0f} ms, "
               f"spread {s['spread_s'][0] * 1000:.0f}-{s['spread_s'][1] * 1000:.0f} ms; first steps {first} s)  "
               f"peak {s['peak_mb']:.0f} MB  {100 * s['gemm_fraction']:.0f}% of GEMM peak  [{s['plan']}]")
+    if r["fast"].get("calibration"):
+        print(f"  fast side's {r['fast']['calibration']}")
     print(f"  fast / reference: {r['ratio']:.2f}x")
 
 
@@ -247,17 +285,27 @@ def main() -> None:
     p.add_argument("--reference-set", nargs="*", default=[],
                    help="extra recipe overrides for the reference side (to compare two fast variants)")
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--isa", choices=sorted(ISA_CAPS),
+                   help="compute as a CPU of this class would: caps oneDNN, MKL and PyTorch's own kernels to its "
+                   "instruction set (the same cores and caches; bf16 then emulated, as on such a CPU)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         serve(args.worker)
         return
+    if args.isa:
+        os.environ.update(ISA_CAPS[args.isa])  # before torch loads; the workers inherit it
     import torch
 
+    from translate.engine.environment import cpu_summary
+
     peaks = {name: gemm_peak(name) for name in ("float32", "bfloat16")}
-    print(f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, "
-          f"{torch.get_num_threads()} threads; matmul peak fp32 {peaks['float32'] / 1e9:.0f} GFLOP/s, "
-          f"bf16 {peaks['bfloat16'] / 1e9:.0f} GFLOP/s")
+    caps = {k: v for k, v in os.environ.items() if k in ISA_VARIABLES}
+    print(f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}: "
+          f"{cpu_summary()}; kernels {torch.backends.cpu.get_cpu_capability()}"
+          f"{' (capped: ' + ', '.join(f'{k}={v}' for k, v in caps.items()) + ')' if caps else ''}; "
+          f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} at the start; "
+          f"matmul peak fp32 {peaks['float32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bfloat16'] / 1e9:.0f} GFLOP/s")
     results = []
     for config in args.only:
         results.append(compare(config, args, peaks))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,10 @@ from tests.support.model_runs import exported, trained_run
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# the fast plan's calibration cache (translate/engine/calibrate.py): one per test session, not the user's
+os.environ.setdefault("TRANSLATE_SPEED_CACHE", tempfile.mkdtemp(prefix="translate-speed-"))
+# translate infer / serve default to backend "auto" (timed); tests pin PyTorch unless they test that choice
+os.environ.setdefault("TRANSLATE_BACKEND", "torch")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -80,21 +80,29 @@ def test_every_builtin_component_is_documented(recipes_md):
 
 THIRD_PARTY = """
 import torch
+from pydantic import Field
+
 import translate
+
+
+class ZzOptions(translate.Options):
+    zz_width: int = Field(8, ge=1, le=64, description="the width of the zz network")
 
 
 @translate.hookimpl
 def register_generators(register):
     register("zz_third_party_gen", lambda options, in_channels, out_channels: torch.nn.Identity(),
-             description="a third-party generator")
+             options=ZzOptions, description="a third-party generator")
 """
 
 
-def test_third_party_components_are_left_out(generated, tmp_path, monkeypatch):
-    """A third-party plugin installed beside translate (and loaded by it) changes nothing on the page."""
+@pytest.fixture
+def third_party(tmp_path, monkeypatch):
+    """A third-party plugin installed beside translate: distribution translate-zz-third-party 1.0."""
     import importlib
+    import sys
 
-    from translate.plugin.loading import ENTRY_POINT_GROUP, load_plugins
+    from translate.plugin.loading import ENTRY_POINT_GROUP
 
     site = tmp_path / "site"
     site.mkdir()
@@ -104,17 +112,62 @@ def test_third_party_components_are_left_out(generated, tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: translate-zz-third-party\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nzz = translate_zz_third_party\n")
     monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("TRANSLATE_LOAD_PLUGINS", raising=False)
     importlib.invalidate_caches()
-    try:
-        installed = load_plugins(strict=True).registry
-        assert not installed.get("generator", "zz_third_party_gen").plugin.builtin  # installed, and loads
-        page = docs.recipes_markdown()
-    finally:
-        import sys
+    yield
+    sys.modules.pop("translate_zz_third_party", None)
 
-        sys.modules.pop("translate_zz_third_party", None)
+
+def test_third_party_components_are_left_out(generated, third_party):
+    """A third-party plugin installed beside translate (and loaded by it) changes nothing on the page."""
+    from translate.plugin.loading import load_plugins
+
+    installed = load_plugins(strict=True).registry
+    assert not installed.get("generator", "zz_third_party_gen").plugin.builtin  # installed, and loads
+    page = docs.recipes_markdown()
     assert "zz_third_party_gen" not in page
     assert page == generated
+
+
+def test_docs_recipes_plugins_adds_the_third_party_components(generated, third_party, capsys):
+    from translate.plugin import loading
+
+    loading.reset()  # the command line loads the plugins installed now
+    try:
+        assert main(["docs", "recipes", "--plugins"]) == 0
+    finally:
+        loading.reset()
+    page = capsys.readouterr().out
+    assert page.startswith(generated.rstrip("\n"))  # the built-in page, then the installed section
+    extra = page[len(generated.rstrip("\n")):]
+    assert "## Installed third-party components" in extra and "#### `zz_third_party_gen`" in extra
+    assert "Plugin `zz` from the distribution `translate-zz-third-party` 1.0." in extra
+    assert "| `zz_width` | integer | `8` | >= 1, <= 64 | the width of the zz network |" in extra
+    assert "#### `unet`" not in extra  # built-in components stay in their own section
+
+
+def test_plugins_options_shows_every_plugins_options_and_distribution(third_party, capsys):
+    import json
+
+    from translate.plugin import loading
+
+    loading.reset()
+    try:
+        assert main(["plugins", "--options"]) == 0
+        text = capsys.readouterr().out
+        assert main(["plugins", "--options", "--json"]) == 0
+        entries = json.loads(capsys.readouterr().out)
+    finally:
+        loading.reset()
+    assert "zz: translate-zz-third-party 1.0\n  generator zz_third_party_gen: a third-party generator\n" \
+           "    zz_width (integer, default 8, >= 1, <= 64): the width of the zz network\n" in text
+    described = [line for line in text.splitlines() if line.startswith("    ") and "(no description)" not in line]
+    assert any(line.startswith("    ngf (integer") for line in described)  # built-in options too, with descriptions
+    zz = next(e for e in entries if e["name"] == "zz")
+    assert zz["distribution"] == "translate-zz-third-party" and zz["builtin"] is False
+    assert zz["components"]["generator"][0]["options"] == [{
+        "name": "zz_width", "type": "integer", "default": "8", "constraints": ">= 1, <= 64",
+        "description": "the width of the zz network"}]
 
 
 def test_every_skeleton_key_is_documented(recipes_md):
@@ -183,3 +236,134 @@ def test_gan_only_command_on_the_page_is_valid(recipes_md, capsys):
 def test_docs_topic_choices():
     with pytest.raises(SystemExit):
         main(["docs", "nothing"])
+
+
+# --------------------------------------------------------------------------- the plugin contract in the docs
+
+ARCHITECTURE_MD = ROOT / "docs" / "architecture.md"
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                "ten": 10, "eleven": 11, "twelve": 12}
+
+
+def _between(text: str, start: str, end: str) -> str:
+    assert start in text, f"{start!r} is missing"
+    part = text.split(start, 1)[1]
+    return part.split(end, 1)[0] if end in part else part
+
+
+def test_every_datainfo_field_is_documented_for_data_sets():
+    """docs/plugins.md's data-set contract names every field of DataInfo (evaluation reads translations, aligned and
+    file_formats; a field missing from the guide is a field plugin authors do not set)."""
+    import dataclasses
+
+    from translate.data.contract import DataInfo
+
+    section = _between(PLUGINS_MD.read_text(), "**Data sets** (`register_datasets`)", "**Data sources**")
+    table = {row.split("|")[1].strip().strip("`") for row in section.splitlines() if row.startswith("| `")}
+    table.discard("DataInfo` field")  # the header
+    assert table == {f.name for f in dataclasses.fields(DataInfo)}, "the DataInfo table of docs/plugins.md"
+
+
+def test_every_register_keyword_is_documented():
+    import inspect
+
+    from translate.plugin.registry import Registry
+
+    keywords = [n for n, p in inspect.signature(Registry.add).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    text = PLUGINS_MD.read_text()
+    section = _between(text, "### `register`", "## 3.")
+    for keyword in ["name", "factory", *keywords]:
+        assert f"| `{keyword}` " in section, f"register(..., {keyword}=) is not in the table of docs/plugins.md"
+        if keyword not in ("name", "factory"):
+            assert f"{keyword}=" in section.split("```")[1], f"the register() signature lacks {keyword}"
+    hookspecs_doc = hookspecs.__doc__ or ""
+    assert all(f"{k}=" in hookspecs_doc for k in keywords), "translate/plugin/hookspecs.py's docstring"
+
+
+@pytest.mark.parametrize("page, start, end", [
+    (PLUGINS_MD, "| group | names in `translate.api` |", "\n\n"),
+    (ARCHITECTURE_MD, "| group | names |", "\n\n"),
+])
+def test_the_api_tables_list_every_public_name(page, start, end):
+    import translate.api
+
+    table = _between(page.read_text(), start, end)
+    missing = [n for n in translate.api.__all__ if f"`{n}`" not in table]
+    assert missing == [], f"{page.name}: the public API table lacks {missing}"
+
+
+def test_architecture_counts_the_hooks_it_declares():
+    text = ARCHITECTURE_MD.read_text()
+    counts = re.findall(r"declares (\w+) hooks", text)
+    assert counts, "docs/architecture.md no longer says how many hooks hookspecs.py declares"
+    assert [NUMBER_WORDS.get(c, c) for c in counts] == [len(hookspecs.KINDS)] * len(counts)
+    table = _between(text, "| hook | registers |", "\n\n")
+    assert len([row for row in table.splitlines() if row.startswith("| `register_")]) == len(hookspecs.KINDS)
+
+
+def test_every_testing_check_is_documented():
+    import translate.testing
+
+    section = _between(PLUGINS_MD.read_text(), "## 9. Testing with `translate.testing`", "## 10.")
+    functions = [n for n in translate.testing.__all__ if callable(getattr(translate.testing, n)) and n[0].islower()]
+    assert [n for n in functions if f"| `{n}(" not in section] == []
+
+
+def test_the_example_plugin_tests_import_only_the_public_api():
+    import ast
+
+    tests = ROOT / "docs" / "examples" / "translate-example-plugin" / "tests"
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for name in names:
+                if name == "translate" or name.startswith("translate."):
+                    assert name in ("translate", "translate.api", "translate.testing"), f"{path.name} imports {name}"
+
+
+def _worked_example() -> tuple[str, str, str]:
+    section = _between(PLUGINS_MD.read_text(), "### A worked example: a data set, a metric and their tests",
+                       "## 11b.")
+    blocks = re.findall(r"```(?:python|toml)\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 3, "the worked example shows the module, its test and a recipe"
+    return blocks[0], blocks[1], blocks[2]
+
+
+def test_the_worked_data_set_and_metric_pass_their_own_tests(tmp_path, monkeypatch):
+    """The data set and metric of docs/plugins.md, as a plugin author copies them, pass the test shown beside them,
+    and the recipe shown validates with them installed."""
+    import importlib
+    import sys
+
+    from translate.recipe.check import check_recipe
+    from translate.testing import load_registry_with
+
+    module, test, recipe = _worked_example()
+    (tmp_path / "translate_example_data.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    try:
+        namespace: dict = {}
+        exec(compile(test, "plugins.md: the worked example's test", "exec"), namespace)  # noqa: S102 - the page's code
+        namespace["test_ramps_and_mean_error"]()
+        registry = load_registry_with(sys.modules["translate_example_data"], installed=True)
+        (tmp_path / "ramps.toml").write_text(recipe)
+        status, line = check_recipe(tmp_path / "ramps.toml", [], registry)
+        assert status == 0, line
+        status, line = check_recipe(tmp_path / "ramps.toml", ["eval.best=mean_eror"], registry)
+        assert status != 0 and "mean_eror" in line
+    finally:
+        sys.modules.pop("translate_example_data", None)
+
+
+def test_the_readme_states_the_measured_times_once_with_the_machine():
+    """The quickstart's training time and the test suite's duration, measured, with the machine; the
+    quickstart recipe points there instead of carrying a time of its own."""
+    readme = (ROOT / "README.md").read_text()
+    head = readme[: readme.index("The unpaired counterpart")]
+    assert "2 cores of an AMD EPYC" in head and "1250 training" in head and "8 min 11 s" in head
+    assert re.search(r"the suite took \d+ min \d+ s on the same 2 idle cores", head)
+    assert "3 to 7 minutes" not in readme
+    header = [line for line in (ROOT / "recipes" / "quickstart.toml").read_text().splitlines() if line.startswith("#")][:5]
+    assert "minutes" not in " ".join(header) and "the README gives the measured times" in " ".join(header)

@@ -19,8 +19,9 @@ class UnpairedServeOptions(AugmentOptions):
     The fields of :class:`translate.data.options.AugmentOptions`, described for domains A and B.
     """
 
-    input_channels: Channels = Field(3, description="channels of the domain A images (1, 3 or 4)")
-    output_channels: Channels = Field(3, description="channels of the domain B images (1, 3 or 4)")
+    input_channels: Channels = Field(3, description="channels of the domain A images: 1 grey, 3 RGB, 4 RGBA, or N up "
+                                     "to 64 for N-channel TIFFs")
+    output_channels: Channels = Field(3, description="channels of the domain B images (as input_channels)")
     preprocess: PreprocessMode = Field(
         "resize_and_crop", description="training augmentation, see translate.data.augment (A and B each get their own)"
     )
@@ -50,3 +51,6 @@ class SyntheticUnpairedOptions(UnpairedServeOptions, GeneratedOptions):
     count_b: int = Field(300, ge=1, le=MAX_COUNT, description="domain B ('night') images in trainB/")
     test_count: int = Field(8, ge=1, le=MAX_TEST_COUNT,
                             description="images in each of testA/ and testB/ (the val and test splits)")
+    ground_truth: bool = Field(
+        True, description="also render each test scene in the other domain (testA_night/, testB_day/), so that "
+        "the val and test splits are aligned and PSNR/SSIM evaluate both directions; false: unpaired like `unpaired`")

@@ -37,7 +37,7 @@ def build_unpaired(options: UnpairedOptions, *, split: str) -> Any:
 
 def build_synthetic_unpaired(options: SyntheticUnpairedOptions, *, split: str) -> Any:
     """Generated day -> night scenes, unpaired (generated into ``root`` on first use)."""
-    from .unpaired import build_synthetic_unpaired as build
+    from .synthetic import build_synthetic_unpaired as build
 
     return build(options, split)
 
@@ -55,7 +55,8 @@ DATASETS: list[tuple[str, Callable[..., Any], type, dict[str, Any], str]] = [
         build_synthetic_unpaired,
         SyntheticUnpairedOptions,
         _SMOKE_SYNTHETIC,
-        "quickstart unpaired data, generated from a seed: day scenes (A) <-> night scenes (B)",
+        "quickstart unpaired data, generated from a seed: day scenes (A) <-> night scenes (B); the test "
+        "scenes also in the other domain (testA_night/, testB_day/), so val and test are aligned (PSNR, SSIM)",
     ),
 ]
 

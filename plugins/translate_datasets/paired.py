@@ -49,7 +49,8 @@ class PairedDataset(torch.utils.data.Dataset):
         self.direction: str = options.direction
         self.info = DataInfo(image_size=options.training_size(), direction=options.direction,
                              folder=Path(options.root).name or None,
-                             translations=((options.direction, "input", "target"),), aligned=True)
+                             translations=((options.direction, "input", "target"),), aligned=True,
+                             bit_depth=options.bit_depth)
         self.channels: dict[str, int] = {"input": options.input_channels, "target": options.output_channels}
         self.augment = augment
 
@@ -64,9 +65,9 @@ class PairedDataset(torch.utils.data.Dataset):
         index, seed = resolve_key(key, len(self))
         a, b = self.load_sides(index)
         src, dst = (a, b) if self.direction == "AtoB" else (b, a)
-        src = convert_channels(src, self.channels["input"])
-        dst = convert_channels(dst, self.channels["target"])
         name = self.names[index]
+        src = convert_channels(src, self.channels["input"], name=f"item {name!r} (input)")
+        dst = convert_channels(dst, self.channels["target"], name=f"item {name!r} (target)")
         x, y = self.augment(src, dst, seed, name=name)
         return {"input": to_tensor(x), "target": to_tensor(y), "name": name}
 

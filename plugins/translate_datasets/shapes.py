@@ -30,6 +30,8 @@ from translate.api import DataError, ensure_generated, paint_shape, place_shapes
 from .options import ShapesOptions
 
 DATASET_NAME = "synthetic_shapes"
+DOMAINS = ("edges", "filled shapes")
+"""The names of domain A (edge drawings) and B (the shaded shapes), recorded in the models trained on it."""
 SYNTHETIC_LIMITATION = (f"It was trained on synthetic data (`{DATASET_NAME}`): a demonstration and test model, "
                         "not meant for real images.")
 GENERATOR_VERSION = 2
@@ -111,5 +113,5 @@ def build_shapes(options: ShapesOptions, *, split: str) -> Any:
     generate = functools.partial(write_shapes, params=params)
     ensure_generated(options.root, params, dataset=DATASET_NAME, expected=_expected(params), generate=generate)
     dataset = PairedABDataset(options, split)
-    dataset.info = dataclasses.replace(dataset.info, limitations=(SYNTHETIC_LIMITATION,))
+    dataset.info = dataclasses.replace(dataset.info, limitations=(SYNTHETIC_LIMITATION,), domains=DOMAINS)
     return dataset

@@ -26,8 +26,17 @@ def rgb(images: torch.Tensor, metric: str) -> torch.Tensor:
         return images
     if images.shape[1] == 1:
         return images.expand(-1, 3, -1, -1)
-    raise DataError(f"metric {metric}: needs RGB (3 channels) or grey (1 channel) images, got {images.shape[1]} "
-                    f"channels of shape {tuple(images.shape)}")
+    raise DataError(f"metric {metric}: its network was trained on RGB photos, so it needs RGB (3 channels) or grey "
+                    f"(1 channel) images, but these have {images.shape[1]} channels (shape {tuple(images.shape)}); "
+                    "on RGBA or N-channel data use the full-reference metrics l1, psnr, ssim and ms_ssim")
+
+
+def check_rgb_context(ctx: MetricContext, metric: str) -> None:
+    """Refuse, before any weights are loaded, images the evaluator says are neither RGB nor grey (``ctx.channels``)."""
+    if ctx.channels is not None and ctx.channels not in (1, 3):
+        raise DataError(f"metric {metric}: its network was trained on RGB photos, so it needs RGB (3 channels) or "
+                        f"grey (1 channel) images, but this data's images have {ctx.channels} channels; on RGBA or "
+                        "N-channel data use the full-reference metrics l1, psnr, ssim and ms_ssim")
 
 
 def check_pair(batch: EvalBatch, metric: str) -> None:

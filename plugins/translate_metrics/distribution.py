@@ -25,7 +25,7 @@ import torch
 
 from translate.api import EvalBatch, Metric, MetricContext, TranslateError
 
-from .common import full_precision, option_path, rgb, to_uint8
+from .common import check_rgb_context, full_precision, option_path, rgb, to_uint8
 from .inception import InceptionFeatures, resolve_inception
 from .modes import QUANTISE_STEP, RESIZE_STEP, build_resizer, cleanfid_version, mode_steps, preprocess
 from .options import FIDOptions, KIDOptions
@@ -275,6 +275,7 @@ class KID(_Distribution):
 
 
 def _features(options: FIDOptions, ctx: MetricContext, metric: str) -> InceptionFeatures:
+    check_rgb_context(ctx, metric)
     path = resolve_inception(options.weights, option=option_path(ctx, metric, "weights"), metric=metric.upper())
     return InceptionFeatures(path, options.feature, options.mode).to(ctx.device)
 

@@ -26,7 +26,7 @@ from translate.api import (
     resolve_weights,
 )
 
-from .common import check_pair, full_precision, library, option_path, rgb, value
+from .common import check_pair, check_rgb_context, full_precision, library, option_path, rgb, value
 from .options import LPIPSOptions
 
 #: net option -> (torchvision architecture, weights file name); the files are at download.pytorch.org/models/.
@@ -119,4 +119,5 @@ class LPIPS(Metric):
 
 def build_lpips(options: LPIPSOptions, ctx: MetricContext) -> LPIPS:
     """The ``lpips`` metric."""
+    check_rgb_context(ctx, "lpips")
     return LPIPS(options, ctx)

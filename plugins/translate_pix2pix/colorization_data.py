@@ -63,7 +63,8 @@ class ColorizationDataset(torch.utils.data.Dataset):
         self.names = [p.stem for p in files]
         self.augment = options.augment(split)
         self.info = DataInfo(image_size=options.training_size(), direction="AtoB", folder=folder,
-                             limitations=limitations, translations=(("AtoB", "input", "target"),), aligned=True)
+                             limitations=limitations, translations=(("AtoB", "input", "target"),), aligned=True,
+                             bit_depth=options.bit_depth)
 
     def __len__(self) -> int:
         return len(self.files)

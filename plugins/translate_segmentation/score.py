@@ -133,6 +133,11 @@ class FCNScore(Metric):
             raise DataError("fcn_score: images = 'real' needs paired data (each real photo with its label map)")
         if batch.fake.shape[0] == 0:  # unpaired data: this batch held only real images already translated
             return
+        shown = batch.fake if self.options.images == "fake" else batch.real
+        if shown.dim() != 4 or shown.shape[1] != 3:
+            raise DataError(f"fcn_score: the segmenter reads RGB photos (3 channels), but the {self.options.images} "
+                            f"images have {shown.shape[1] if shown.dim() == 4 else '?'} channels (shape "
+                            f"{tuple(shown.shape)}); on grey, RGBA or N-channel data use l1, psnr, ssim or ms_ssim")
         labels = self.labels_for(batch)
         size = tuple(self.options.size) if self.options.size else tuple(labels.shape[-2:])
         if tuple(labels.shape[-2:]) != size:
@@ -207,6 +212,9 @@ def _cudnn_tf32(allow: bool) -> Iterator[None]:
 
 def build_fcn_score(options: FCNScoreOptions, ctx: MetricContext) -> FCNScore:
     """The registry factory: builds the segmenter through the registry (so any registered one works)."""
+    if ctx.channels is not None and ctx.channels != 3:
+        raise DataError(f"fcn_score: the segmenter reads RGB photos (3 channels), but this data's images have "
+                        f"{ctx.channels} channels; on grey, RGBA or N-channel data use l1, psnr, ssim or ms_ssim")
     segmenter = ctx.build("segmenter", options.segmenter.name, options.segmenter.options)
     return FCNScore(options, segmenter, ctx.device)
 

@@ -92,6 +92,9 @@ count_a = 12
 count_b = 9
 test_count = 3
 image_size = 32
+# unpaired val/test splits too: the tests of unpaired evaluation (FID-style reals, refused PSNR) use this run;
+# the aligned test split (the default) is tested in tests/plugins/translate_cyclegan/test_synthetic.py
+ground_truth = false
 
 """ + RUN_TAIL
 

@@ -70,11 +70,25 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", help="run folder (overrides output.dir)")
     parser.add_argument("--max-steps", type=int,
                         help="stop after this many optimizer steps (the schedule is unchanged)")
-    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the run folder")
+    parser.add_argument("--resume", nargs="?", const=True, default=False, type=_resume_value, metavar="auto",
+                        help="continue from the latest checkpoint in the run folder (an error when there is none); "
+                        "--resume auto: continue when the folder has a checkpoint, else start the run (one command "
+                        "line for a job that may be killed and started again, docs/cluster.md)")
+
+
+def _resume_value(value: str) -> str:
+    """The one value ``--resume`` takes: ``auto``."""
+    if value != "auto":
+        raise argparse.ArgumentTypeError(
+            f"takes no value, or 'auto' (got {value!r}); to resume, give the recipe before --resume "
+            "(translate run RECIPE --resume)")
+    return value
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Train, then write the run report (main process only)."""
+    if os.environ.get("RANK", "0") == "0":  # the seconds of imports and setup before the first step are not silent
+        print(f"preparing the run of {args.recipe}: loading PyTorch, the data set and the networks ...", flush=True)
     from ..engine.trainer import train
 
     result = train(args.recipe, overrides=args.overrides, output_dir=args.output_dir,
@@ -115,8 +129,11 @@ def check_cli(args: argparse.Namespace) -> int:
 
 
 def add_plugins_arguments(parser: argparse.ArgumentParser) -> None:
-    """``translate plugins [--json]``."""
+    """``translate plugins [--options] [--json]``."""
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--options", action="store_true",
+                        help="each component's description and options (type, default, limits, description), "
+                        "under the plugin and distribution it comes from")
 
 
 def plugins_cli(args: argparse.Namespace) -> int:
@@ -124,6 +141,15 @@ def plugins_cli(args: argparse.Namespace) -> int:
     from ..plugin.listing import print_plugins
     from ..plugin.loading import get_plugins
 
+    if getattr(args, "options", False):
+        import json
+
+        from ..apps.docs import plugins_text, plugins_with_options
+
+        plugins = get_plugins()
+        sys.stdout.write(json.dumps(plugins_with_options(plugins), indent=2) + "\n" if args.json
+                         else plugins_text(plugins))
+        return 0
     print_plugins(get_plugins(), args.json)
     return 0
 
@@ -163,8 +189,10 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the inference fast path: BatchNorm folded into convolutions (eval mode), bf16 weights "
                         "where the device computes bf16 natively with an fp32 output layer, channels_last; outputs "
                         "within 0.05 of fp32 on the [-1, 1] scale (docs/performance.md)")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                        help="torch (default), or onnx: ONNX Runtime on the CPU (fp32, eval mode), from the ONNX "
+    parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default=None,
+                        help="auto (default; $TRANSLATE_BACKEND changes it): ONNX Runtime where it measured faster for "
+                        "this model on this machine (once, cached in ~/.cache/translate/backend), else PyTorch; "
+                        "torch; or onnx: ONNX Runtime on the CPU (fp32, eval mode), from the ONNX "
                         "file `translate export --onnx` wrote beside the model or one exported and checked on "
                         "first use into ~/.cache/translate/onnx (needs the onnx extra)")
 
@@ -200,13 +228,21 @@ def data_cli(args: argparse.Namespace) -> int:
 
 
 def add_docs_arguments(parser: argparse.ArgumentParser) -> None:
-    """``translate docs recipes``."""
+    """``translate docs recipes [--plugins]``."""
     parser.add_argument("topic", choices=["recipes"])
+    parser.add_argument("--plugins", action="store_true",
+                        help="add a section of the installed third-party components and their options (the "
+                        "default page lists the built-in ones only, the same on every machine: docs/recipes.md)")
 
 
 def docs_cli(args: argparse.Namespace) -> int:
     """Print the generated recipe reference."""
     from ..apps.docs import recipes_markdown
 
-    sys.stdout.write(recipes_markdown())
+    installed = None
+    if getattr(args, "plugins", False):
+        from ..plugin.loading import get_registry
+
+        installed = getattr(args, "registry", None) or get_registry()
+    sys.stdout.write(recipes_markdown(installed))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..inference.backend_choice import default_backend
 from .serve import add_runtime_arguments, limits_from
 
 DEFAULT_PORT = 7860
@@ -33,7 +34,7 @@ def demo_cli(args: argparse.Namespace) -> int:
     import_gradio()
     service = ModelService(args.model, limits=limits_from(args), device=args.device, dtype=args.precision,
                            mode=args.mode, seed=args.seed,
-                           backend=getattr(args, "backend", "torch"))
+                           backend=default_backend(getattr(args, "backend", None)))
     try:
         content = demo_content(service, args.share_examples)
         blocks = build_demo(service, content=content)

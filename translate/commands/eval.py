@@ -6,10 +6,13 @@ What is evaluated: a run folder (its ``model.safetensors``, or ``model-best.safe
 directions of a CycleGAN) unless ``--direction`` picks one.
 
 Which data: ``--data RECIPE.toml`` uses that recipe's ``[data]`` table (validated like any recipe);
-``--data FOLDER`` the data set the model was trained with (the run's recipe, else the model's
-recorded data set name) pointed at FOLDER through the data set's registered ``folder_option``;
-without ``--data``, the run's own recipe. Settings not given on the command line (metrics and their
-options, split, number of images, batch size, precision) come from the recipe's ``[eval]`` table;
+``--data FOLDER`` the data set the model was trained with, with the options it was trained with (the
+run's recipe, else the name and options the model file records; older files without the options get
+the data set's defaults, with a note) pointed at FOLDER through the data set's registered
+``folder_option``; without ``--data``, the run's own recipe. ``--set data.options.KEY=VALUE`` changes
+a data set option, and every option that then differs from training is printed. Settings not given on
+the command line (metrics and their options, split, number of images, batch size, precision) come
+from the recipe's ``[eval]`` table;
 the default split is ``test`` (``val`` for a data set without one, with a note), the default
 metrics of paired data are ``l1, psnr, ssim``. The result is written atomically with
 the sha256 of the model file and the fingerprint of the images evaluated, and printed as a table.
@@ -33,7 +36,7 @@ from ..models.evaluation import BEST_EVALUATION_FILENAME, EVALUATION_FILENAME, b
 from ..models.weights import statistics_file
 from ..recipe import load_recipe
 from ..run.layout import RunFolder
-from .eval_inputs import PAIRED_DEFAULT_METRICS, EvalData, choose_data, choose_metrics
+from .eval_inputs import PAIRED_DEFAULT_METRICS, EvalData, choose_data, choose_metrics, data_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
@@ -58,7 +61,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", help="comma-separated metric names, e.g. psnr,ssim,fid (default: the "
                         "recipe's [eval].metrics, else l1,psnr,ssim on paired data; see `translate plugins`)")
     parser.add_argument("--set", dest="metric_options", action="append", default=[], metavar="METRIC.KEY=VALUE",
-                        help="a metric option, e.g. --set fid.weights=/path/pt_inception.pth (value parsed as TOML)")
+                        help="a metric option, e.g. --set fid.weights=/path/pt_inception.pth, or a data set option, "
+                        "e.g. --set data.options.crop_size=256 (what differs from training is printed); value "
+                        "parsed as TOML")
     parser.add_argument("--out", metavar="FILE",
                         help="where to write the result (default: evaluation.json next to the model; "
                         "evaluation-best.json with --best)")
@@ -134,10 +139,11 @@ def eval_cli(args: argparse.Namespace, registry: "Registry") -> int:
         raise TranslateError(f"--out {out}: is a folder; give the path of the JSON file to write")
     loaded = load_model(target.load_from, registry=registry)
     run_recipe = load_recipe(target.run / RECIPE_FILENAME, registry=registry)[0] if target.run is not None else None
-    data = choose_data(getattr(args, "data", None), run_recipe, loaded, getattr(args, "split", None), registry)
+    data_set, metric_set = data_settings(list(getattr(args, "metric_options", []) or []))
+    data = choose_data(getattr(args, "data", None), run_recipe, loaded, getattr(args, "split", None), registry,
+                       overrides=data_set)
     spec = data.eval
-    specs = choose_metrics(getattr(args, "metrics", None), list(getattr(args, "metric_options", []) or []), spec,
-                           data_info(data.dataset).aligned, registry)
+    specs = choose_metrics(getattr(args, "metrics", None), metric_set, spec, data_info(data.dataset).aligned, registry)
     names = [loaded.generator(args.direction)[1].name] if getattr(args, "direction", None) else loaded.names
     generators = [GeneratorUnderTest(n, loaded.meta.generators[n].direction, loaded.modules[n],
                                      loaded.meta.generators[n].test_mode) for n in names]

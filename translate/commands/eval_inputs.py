@@ -13,7 +13,7 @@ from ..data.contract import guard_bad_files
 from ..errors import DataError, OptionsInvalid, RecipeError, UnknownComponent
 from ..evaluation.runner import EvaluationError, MetricSpec
 from ..models import LoadedModel
-from ..recipe import EvalSpec, Recipe, load_recipe, parse_override
+from ..recipe import EvalSpec, Recipe, apply_overrides, load_recipe, parse_override
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
@@ -33,12 +33,41 @@ class EvalData:
     eval: EvalSpec | None
 
 
+DATA_SETTING = "data.options."
+"""``--set data.options.KEY=VALUE`` changes an option of the data set evaluated on (other ``--set`` are metrics')."""
+
+
+def data_settings(settings: list[str]) -> tuple[list[str], list[str]]:
+    """``--set`` values split: the data set's (``data.options.KEY=VALUE``), the metrics' (``METRIC.KEY=VALUE``)."""
+    data = [s for s in settings if s.strip().startswith(DATA_SETTING)]
+    return data, [s for s in settings if s not in data]
+
+
+def trained_data(run_recipe: Recipe | None, loaded: LoadedModel | None) -> tuple[str, dict[str, Any] | None] | None:
+    """The data set the model was trained on: its name and options (None: not recorded), from the run's recipe or
+    the model file; None when neither says."""
+    if run_recipe is not None:
+        return run_recipe.data.name, dict(run_recipe.data.options)
+    summary = loaded.meta.recipe if loaded is not None else None
+    if summary is not None and summary.data:
+        return summary.data, dict(summary.data_options) if summary.data_options is not None else None
+    return None
+
+
 def choose_data(data: str | None, run_recipe: Recipe | None, loaded: LoadedModel | None, split_flag: str | None,
-                registry: "Registry") -> EvalData:
-    """The data set of ``--data`` (a recipe or a folder) or of the run's recipe, for the split to evaluate."""
+                registry: "Registry", overrides: list[str] | None = None) -> EvalData:
+    """The data set of ``--data`` (a recipe or a folder) or of the run's recipe, for the split to evaluate.
+
+    ``--data FOLDER`` rebuilds the data set the model was trained on with the options it was trained with
+    (the run's recipe, else the model file's record; a file written before translate recorded them gets the
+    data set's defaults, with a note), pointed at FOLDER. ``overrides`` (``data.options.KEY=VALUE``) change
+    options; every option that then differs from training is printed.
+    """
     recipe_eval = run_recipe.eval if run_recipe is not None else None
     on_bad_file = run_recipe.data.on_bad_file if run_recipe is not None else "stop"
     source = "the run's recipe"
+    trained = trained_data(run_recipe, loaded)
+    folder_flag = False
     if data is not None and (data.endswith(".toml") or Path(data).is_file()):
         other, _ = load_recipe(data, registry=registry)
         name, options, on_bad_file = other.data.name, dict(other.data.options), other.data.on_bad_file
@@ -46,25 +75,30 @@ def choose_data(data: str | None, run_recipe: Recipe | None, loaded: LoadedModel
     elif data is not None:
         if not Path(data).is_dir():
             raise DataError(f"--data {data}: no such recipe file or data folder")
-        if run_recipe is not None:
-            name, options = run_recipe.data.name, dict(run_recipe.data.options)
-        elif loaded.meta.recipe is not None and loaded.meta.recipe.data:
-            name, options = loaded.meta.recipe.data, {}
-        else:
+        if trained is None:
             raise DataError(f"--data {data}: the model does not record which data set it was trained with; pass a "
                             "recipe instead (--data RECIPE.toml) whose [data] table names the data set")
+        name, recorded = trained
+        if recorded is None:
+            print(f"note: {loaded.path if loaded is not None else 'the model'} does not record the options of its data "
+                  f"set (written by an older translate): data set {name!r} is built with its default options; pass "
+                  "--data RECIPE.toml, or --set data.options.KEY=VALUE, to give the ones it was trained with",
+                  file=sys.stderr)
+        options = dict(recorded or {})
         comp = _get(registry, "dataset", name, "--data")
         if comp.folder_option is None:
             raise DataError(f"--data {data}: data set {name!r} (plugin {comp.plugin.name!r}) does not say which option "
                             "names its folder; pass a recipe instead (--data RECIPE.toml)")
         options[comp.folder_option] = data
-        source = f"folder {data} (option {comp.folder_option} of {name})"
+        source, folder_flag = f"folder {data} (option {comp.folder_option} of {name})", True
     elif run_recipe is not None:
         name, options = run_recipe.data.name, dict(run_recipe.data.options)
     else:
         raise DataError(f"{loaded.path}: not a run folder, so there is no recipe to take the data from; pass "
                         "--data RECIPE.toml (a recipe whose [data] to use) or --data FOLDER (the data set the "
                         "model was trained with, in that folder)")
+    if overrides:
+        options = apply_overrides({"data": {"options": options}}, list(overrides))["data"]["options"]
     split = split_flag or (recipe_eval.split if recipe_eval is not None else "test")
     comp = _get(registry, "dataset", name, "--data")
     try:
@@ -84,10 +118,23 @@ def choose_data(data: str | None, run_recipe: Recipe | None, loaded: LoadedModel
         print(f"note: data set {name!r} has no 'test' split ({err}); evaluating its {split!r} split "
               "(choose with --split)", file=sys.stderr)
     dataset = guard_bad_files(built, on_bad_file)
+    if trained is not None and trained[0] == name and trained[1] is not None:
+        skip = {comp.folder_option} if folder_flag else set()
+        _say_differences(name, trained[1], parsed.model_dump(mode="json"), skip)
     folder = getattr(parsed, comp.folder_option) if comp.folder_option else None
     describe = {"name": name, "split": split, "folder": None if folder is None else str(folder),
                 "source": source, "options": parsed.model_dump(mode="json"), "size": len(dataset)}
     return EvalData(dataset, describe, recipe_eval)
+
+
+def _say_differences(name: str, trained: dict[str, Any], used: dict[str, Any], skip: set[str | None]) -> None:
+    """Print the options of data set ``name`` that differ from training (keys in ``skip`` were meant to). A key
+    the record lacks was None (model files leave None values out)."""
+    changed = [f"{key} = {used.get(key)!r} (trained with {trained.get(key)!r})" for key in sorted({*trained, *used})
+               if key not in skip and used.get(key) != trained.get(key)]
+    if changed:
+        print(f"note: data set {name!r} is evaluated with options that differ from the ones the model was trained "
+              f"with: {'; '.join(changed)}", file=sys.stderr)
 
 
 def choose_metrics(flag: str | None, settings: list[str], recipe_eval: EvalSpec | None, aligned: bool,
@@ -109,7 +156,7 @@ def choose_metrics(flag: str | None, settings: list[str], recipe_eval: EvalSpec 
         parts, value = parse_override(text)
         if len(parts) < 2 or parts[0] not in options:
             raise EvaluationError(f"--set {text}: expected METRIC.KEY=VALUE with METRIC one of the metrics evaluated "
-                                  f"({', '.join(names)})")
+                                  f"({', '.join(names)}), or {DATA_SETTING}KEY=VALUE for the data set")
         node = options[parts[0]]
         for part in parts[1:-1]:
             node = node.setdefault(part, {})
@@ -134,4 +181,5 @@ def _get(registry: "Registry", kind: str, name: str, where: str) -> Any:
         raise EvaluationError(f"{where}: {err}") from None
 
 
-__all__ = ["FALLBACK_SPLIT", "PAIRED_DEFAULT_METRICS", "EvalData", "choose_data", "choose_metrics"]
+__all__ = ["DATA_SETTING", "FALLBACK_SPLIT", "PAIRED_DEFAULT_METRICS", "EvalData", "choose_data", "choose_metrics",
+           "data_settings", "trained_data"]

@@ -9,14 +9,16 @@ takes an explicit ``registry``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..inference.inputs import collect_inputs
-from ..inference.outputs import check_outputs
+from ..inference.backend_choice import default_backend, resolve_backend
+from ..inference.inputs import describe_skipped, find_inputs
+from ..inference.outputs import check_outputs, output_items
 from ..inference.run import translate_files
-from ..inference.translator import Translator
+from ..inference.translator import Translator, resolve_device
 from ..models import load_model
 from ..models.source import resolve_source
 
@@ -31,15 +33,22 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
     without them (an older parser) still works. ``hf://`` model ids are downloaded through the
     Hub cache (:func:`translate.models.source.resolve_source`).
     """
+    found = find_inputs(args.inputs)  # before loading the model: nothing to translate fails at once
+    items = found.items
     loaded = load_model(resolve_source(args.model), registry=registry)
     module, info = loaded.generator(getattr(args, "direction", None))
-    items = collect_inputs(args.inputs)
-    backend = getattr(args, "backend", None) or "torch"
+    requested = default_backend(getattr(args, "backend", None))
+    mode = getattr(args, "mode", "model")
+    choice = resolve_backend(requested, loaded, info.name, mode=info.meta.test_mode if mode == "model" else mode,
+                             device=resolve_device(getattr(args, "device", "auto")),
+                             precision=getattr(args, "precision", "fp32"), fast=bool(getattr(args, "fast", False)),
+                             echo=lambda line: print(line, file=sys.stderr))
+    backend = choice.backend
+    if requested == "auto" and choice.seconds:
+        print(choice.describe(), file=sys.stderr)
     if backend == "onnx":
         from ..inference.onnx_backend import check_backend, onnx_generator
-        from ..inference.translator import resolve_device
 
-        mode = getattr(args, "mode", "model")
         check_backend("onnx", mode=info.meta.test_mode if mode == "model" else mode,
                       device=resolve_device(getattr(args, "device", "auto")),
                       precision=getattr(args, "precision", "fp32"), fast=bool(getattr(args, "fast", False)),
@@ -62,15 +71,24 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
     )
     out = Path(args.out)
     pairs, html = bool(getattr(args, "pairs", False)), bool(getattr(args, "html", False))
+    items = output_items(items, info.meta, html=html)  # .tif names for outputs a PNG cannot hold
     check_outputs(items, out, pairs=pairs, html=html, overwrite=bool(getattr(args, "overwrite", False)))
+    created = _missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
     report = translate_files(translator, items, out, progress=True, pairs=pairs, html=html)
     n = len(report.written)
+    skipped = f"; skipped {describe_skipped(found.skipped)}" if found.skipped else ""
+    if n == 0:
+        for folder in created:  # nothing was written: leave no empty output folder behind
+            _remove_if_empty(folder)
+        failed = "the input" if len(items) == 1 else f"all {len(items)} inputs"
+        print(f"error: nothing translated: {failed} failed (listed above){skipped}", file=sys.stderr)
+        return 1
     print(
         f"{n} image{'' if n == 1 else 's'} -> {out} ({report.ms_per_image:.1f} ms/image; "
         f"generator {info.name} {info.meta.input_domain}->{info.meta.output_domain}, "
         f"{translator.mode} mode, {translator.device}, {translator.precision}"
-        + "".join(f", {e}" for e in _extras(translator)) + ")"
+        + "".join(f", {e}" for e in _extras(translator)) + ")" + skipped
     )
     if report.html is not None:
         print(f"comparison page: {report.html}")
@@ -78,6 +96,27 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
         print(f"error: {len(report.failed)} of {len(items)} inputs failed (listed above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """``out`` and its parents that do not exist yet, deepest first (what ``mkdir(parents=True)`` creates)."""
+    missing = []
+    for folder in (out, *out.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` when it holds nothing (folders left empty inside it included)."""
+    if not folder.is_dir():
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _extras(translator: Translator) -> list[str]:

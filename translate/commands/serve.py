@@ -7,6 +7,7 @@ import ipaddress
 import sys
 
 from ..apps.serve.limits import Limits
+from ..inference.backend_choice import default_backend
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -22,7 +23,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--max-wait-ms", type=float, default=d.max_wait_ms,
                         help=f"how long a request waits for others to batch with (default {d.max_wait_ms:g} ms)")
     parser.add_argument("--max-queue", type=int, default=d.max_queue,
-                        help=f"requests in progress at most; more get 503 (default {d.max_queue})")
+                        help=f"requests in progress at most; more get 503 with Retry-After (default {d.max_queue})")
+    parser.add_argument("--deadline-ms", type=float, default=d.deadline_ms,
+                        help="a request that waited longer than this in the queue gets 503 with Retry-After instead "
+                        "of being computed (default: no deadline)")
     parser.add_argument("--max-mb", type=float, default=d.max_bytes / 2**20,
                         help=f"largest request body in MiB (default {d.max_bytes / 2**20:g})")
     parser.add_argument("--max-pixels", type=int, default=d.max_pixels,
@@ -38,8 +42,10 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["model", "eval", "train"], default="model",
                         help="test-time mode: the one recorded in the model (default), eval, or train (paper)")
     parser.add_argument("--seed", type=int, default=0, help="seed for dropout in train mode")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                        help="torch (default), or onnx: ONNX Runtime on the CPU (fp32, eval mode; needs the onnx extra)")
+    parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default=None,
+                        help="auto (default; $TRANSLATE_BACKEND changes it): whichever of PyTorch and ONNX Runtime "
+                        "measured faster for this model on this machine; torch; or onnx: ONNX Runtime on the CPU "
+                        "(fp32, eval mode; needs the onnx extra)")
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
@@ -47,7 +53,8 @@ def limits_from(args: argparse.Namespace) -> Limits:
     d = Limits()
     return Limits(max_bytes=int(getattr(args, "max_mb", d.max_bytes / 2**20) * 2**20),
                   max_pixels=getattr(args, "max_pixels", d.max_pixels), max_batch=getattr(args, "max_batch", d.max_batch),
-                  max_wait_ms=getattr(args, "max_wait_ms", d.max_wait_ms), max_queue=getattr(args, "max_queue", d.max_queue))
+                  max_wait_ms=getattr(args, "max_wait_ms", d.max_wait_ms), max_queue=getattr(args, "max_queue", d.max_queue),
+                  deadline_ms=getattr(args, "deadline_ms", d.deadline_ms))
 
 
 def serve_cli(args: argparse.Namespace) -> int:
@@ -56,7 +63,7 @@ def serve_cli(args: argparse.Namespace) -> int:
     from ..apps.serve.service import ModelService
 
     service = ModelService(args.model, limits=limits_from(args), device=args.device, dtype=args.precision,
-                           mode=args.mode, seed=args.seed, backend=getattr(args, "backend", "torch"))
+                           mode=args.mode, seed=args.seed, backend=default_backend(getattr(args, "backend", None)))
     server = make_server(service, args.host, args.port, verbose=args.verbose)
     try:
         if not _is_loopback(args.host):
@@ -65,6 +72,9 @@ def serve_cli(args: argparse.Namespace) -> int:
         d = service.describe()
         print(f"serving {service.name} ({d['method']}: {', '.join(x['direction'] for x in d['directions'])}) "
               f"on {server.url}", flush=True)
+        choice = service.pipeline.backend_choice
+        if choice is not None:  # backend auto: what it chose for the default generator, and why
+            print(f"  {choice.describe()}", flush=True)
         for route, what in ENDPOINTS.items():
             print(f"  {route:<16} {what}")
         print(f"example: curl --data-binary @input.png -H 'Content-Type: image/png' {server.url}/translate -o out.png",

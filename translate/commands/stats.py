@@ -26,7 +26,7 @@ from ..components.metric import ReferenceStatistics
 from ..errors import DataError, TranslateError
 from ..evaluation.reference import write_reference
 from ..evaluation.runner import EvaluationError, build_metric
-from .eval_inputs import choose_data, choose_metrics
+from .eval_inputs import DATA_SETTING, choose_data, choose_metrics, data_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -114,11 +114,15 @@ def stats_cli(args: argparse.Namespace, registry: "Registry") -> int:
     if batch_size < 1:
         raise TranslateError(f"--batch-size {batch_size}: must be at least 1")
     recipe_eval, source, batches = None, {}, None
+    data_set, metric_set = data_settings(list(getattr(args, "metric_options", []) or []))
+    if data_set and data is None:
+        raise TranslateError(f"--set {data_set[0]}: {DATA_SETTING}KEY=VALUE changes the data set of --data "
+                             "RECIPE.toml, and a folder of images has none")
     if data is not None:
         if not (data.endswith(".toml") and Path(data).is_file()):
             raise DataError(f"--data {data}: statistics of a split need a recipe file (--data RECIPE.toml); for a "
                             "folder of images give the folder itself (translate eval stats FOLDER)")
-        chosen = choose_data(data, None, None, getattr(args, "split", None), registry)
+        chosen = choose_data(data, None, None, getattr(args, "split", None), registry, overrides=data_set)
         direction, key = _target_key(chosen.dataset, getattr(args, "direction", None), f"--data {data}")
         items = (chosen.dataset[(i, i)][key] for i in range(len(chosen.dataset)))
         recipe_eval, batches = chosen.eval, _batches(items, batch_size)
@@ -133,8 +137,7 @@ def stats_cli(args: argparse.Namespace, registry: "Registry") -> int:
         batches = _batches(map(read_rgb, folder_images(folder)), batch_size)
         source = {"folder": str(folder), "reading": "every image below the folder in path order, Pillow's RGB "
                   "conversion, no EXIF orientation (as clean-fid)"}
-    specs = choose_metrics(getattr(args, "metrics", None), list(getattr(args, "metric_options", []) or []),
-                           recipe_eval, False, registry)
+    specs = choose_metrics(getattr(args, "metrics", None), metric_set, recipe_eval, False, registry)
     if len(specs) != 1:
         names = ", ".join(s.name for s in specs)
         raise EvaluationError(f"translate eval stats: name one metric (--metrics), got {names}")

@@ -51,12 +51,16 @@ class MetricContext:
 
     ``device`` is where the batches arrive; ``build(kind, name, options, **kwargs)`` builds another
     registered component (for example a ``segmenter`` for a segmentation score) with its options
-    validated under ``where`` (the recipe key or command-line flag that named it).
+    validated under ``where`` (the recipe key or command-line flag that named it). ``channels`` is
+    the channel count of the images to be measured (the generator's outputs and the real images of
+    its output domain) when the evaluator knows it, else None: a metric whose network reads RGB
+    refuses other counts in its factory, before it loads any weights.
     """
 
     device: "torch.device"
     build: Callable[..., Any]
     where: str = "metric"
+    channels: int | None = None
 
 
 class Metric:

@@ -65,6 +65,12 @@ class DataInfo:
     - ``file_formats``: ``(image key, file suffix, count)`` triples: how the images of each key are
       stored on disk (``("A", ".jpg", 120)``), recorded in evaluation protocols (JPEG and PNG copies
       of one set give different FIDs).
+    - ``domains``: the names of domains A and B (``("edges", "shapes")``, ``("day", "night")``), when the
+      data set knows them: a model trained on it records them as its generators' input and output
+      domains (in place of the letters ``A`` and ``B`` a method exports), for model cards and ``translate
+      infer``'s summary; ``()`` when unknown.
+    - ``bit_depth``: 8 or 16, the bit depth of the data's images (the data set's ``bit_depth`` option): a
+      model trained on it records it, and ``translate infer`` writes its outputs at it (16-bit PNG or TIFF).
     """
 
     image_size: int | None = None
@@ -75,8 +81,14 @@ class DataInfo:
     aligned: bool = False
     scale: int = 1
     file_formats: tuple[tuple[str, str, int], ...] = ()
+    domains: tuple[str, ...] = ()
+    bit_depth: int = 8
 
     def __post_init__(self) -> None:
+        if self.bit_depth not in (8, 16) or isinstance(self.bit_depth, bool):
+            raise ValueError(f"DataInfo.bit_depth must be 8 or 16, got {self.bit_depth!r}")
+        if self.domains and (len(self.domains) != 2 or not all(isinstance(d, str) and d.strip() for d in self.domains)):
+            raise ValueError(f"DataInfo.domains must name domains A and B (two non-empty strings), got {self.domains!r}")
         if isinstance(self.scale, bool) or not isinstance(self.scale, int) or self.scale < 1:
             raise ValueError(f"DataInfo.scale must be a positive int, got {self.scale!r}")
         if self.image_size is not None and self.image_size % self.scale:
@@ -87,6 +99,10 @@ class DataInfo:
     def input_size(self) -> int | None:
         """The side of the input crops, ``image_size // scale`` (None when sizes are not fixed)."""
         return None if self.image_size is None else self.image_size // self.scale
+
+    def domain_name(self, letter: str) -> str:
+        """The name of domain ``"A"`` or ``"B"`` (:attr:`domains`), else ``letter`` itself."""
+        return self.domains["AB".index(letter)] if self.domains and letter in ("A", "B") else letter
 
     def keys_for(self, direction: str) -> tuple[str, str] | None:
         """``(input key, target key)`` for a generator exported under ``direction``; None if unknown."""

@@ -6,7 +6,8 @@ A generated set (such as ``synthetic_shapes``) is written by a function of its p
 - the folder holds ``manifest.json`` (``{"dataset": NAME, **params}``, written last) and
   sub-folders of images; it is reused when the manifest equals the wanted one and every
   sub-folder holds its expected number of images;
-- otherwise the set is generated into a temporary folder beside it (``.ROOT.tmp-*``) and
+- otherwise the set is generated (a line on stdout says so first: generation takes seconds and
+  comes before anything else a run prints) into a temporary folder beside it (``.ROOT.tmp-*``) and
   swapped in by renaming, so a killed run never leaves a half-written set under the real
   name; when another process swapped in the same set meanwhile, its copy is kept;
 - a folder is replaced only when it is empty or holds a manifest of the same data set:
@@ -27,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -75,6 +77,9 @@ def ensure_generated(
             f"translate); choose another root for {dataset}, or remove that folder"
         )
     root.parent.mkdir(parents=True, exist_ok=True)
+    why = "parameters changed" if read_manifest(root) not in (None, manifest) else "first use"
+    print(f"generating data set {dataset} into {root} ({why}: {sum(expected.values())} images) ...", flush=True)
+    start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.tmp-"))
     try:
         generate(tmp)
@@ -82,6 +87,7 @@ def ensure_generated(
         _swap_in(tmp, root, manifest, expected)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print(f"generated {dataset} in {time.perf_counter() - start:.1f} s", flush=True)
     return True
 
 

@@ -10,8 +10,8 @@ Conventions used throughout translate:
 by 65535, so 16-bit precision survives. Channel conversion (:func:`convert_channels`):
 1 -> 3 replicates; 3 -> 1 is ITU-R 601 luminance (as Pillow's ``convert("L")``); 4 -> 3 drops
 the alpha channel (as Pillow's ``convert("RGB")`` and the pix2pix reference code; transparent
-pixels keep whatever colour they store); 1 or 3 -> 4 adds an opaque alpha channel. EXIF
-orientation is applied with Pillow's :func:`PIL.ImageOps.exif_transpose`.
+pixels keep whatever colour they store); 1 or 3 -> 4 adds an opaque alpha channel; more than 4 (N-channel
+TIFFs, :mod:`translate.data.tiff`) are used as they are. EXIF orientation: Pillow's :func:`PIL.ImageOps.exif_transpose`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
 from ..utils.atomic import write_bytes_atomic
+from .tiff import MAX_CHANNELS, encode_tiff, is_tiff, needs_tifffile, read_tiff
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -57,13 +58,16 @@ def read_image(path: str | os.PathLike[str], channels: int | None = None) -> np.
 
     Args:
         path: the file.
-        channels: 1, 2 (luminance + alpha), 3 or 4 to convert to; ``None`` keeps the file's own
-            count (palette images become RGB, or RGBA when they carry transparency).
+        channels: 1, 2 (luminance + alpha), 3 or 4 to convert to, or an N-channel TIFF's own count; ``None``
+            keeps the file's own count (palette images become RGB, or RGBA when they carry transparency).
 
     Raises:
-        DataError: the file is missing, corrupt, truncated or not an image (the message names it).
+        DataError: the file is missing, corrupt, truncated or not an image, or its channel count does not
+            convert to ``channels`` (the message names it).
     """
     path = Path(path)
+    if is_tiff(path) and needs_tifffile(path):  # N-channel, planar or multi-page TIFF
+        return read_tiff(path) if channels is None else convert_channels(read_tiff(path), channels, name=path)
     try:
         with Image.open(path) as img:
             if _is_16bit_color(img):  # before getexif(), which may load the image and drop img.tile
@@ -76,22 +80,33 @@ def read_image(path: str | os.PathLike[str], channels: int | None = None) -> np.
         raise DataError(f"image file not found: {path}") from None
     except DataError:
         raise
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
-    return convert_channels(arr, channels) if channels is not None else arr
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read image {path}: not an image format Pillow recognises") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise DataError(f"cannot read image {path}: {_without_path(str(err), path)}") from None
+    return convert_channels(arr, channels, name=path) if channels is not None else arr
 
 
-def convert_channels(arr: np.ndarray, channels: int) -> np.ndarray:
-    """Convert an ``(H, W, C)`` image-space array with C in 1..4 to ``channels`` (see module doc)."""
+def _without_path(message: str, path: Path) -> str:
+    """Pillow's ``message`` with the file name it may repeat taken out (the caller names the file once)."""
+    for name in (f"'{path}'", f'"{path}"', str(path)):
+        message = message.replace(name, "").replace("  ", " ")
+    return message.strip(" :") or "unreadable"
+
+
+def convert_channels(arr: np.ndarray, channels: int, *, name: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """Convert an ``(H, W, C)`` image-space array with C in 1..4 to ``channels`` (see module doc); an image of
+    more than 4 channels is taken only as it is. Raises DataError (naming ``name``) for counts that do not convert."""
     if arr.ndim == 2:
         arr = arr[:, :, None]
     have = arr.shape[2]
-    if channels not in (1, 2, 3, 4):
-        raise ValueError(f"channels must be 1, 2, 3 or 4, got {channels!r}")
-    if have not in (1, 2, 3, 4):
-        raise ValueError(f"cannot convert an image with {have} channels")
-    if have == channels:
+    if have == channels and 1 <= have <= MAX_CHANNELS:
         return np.ascontiguousarray(arr, dtype=np.float32)
+    if not (1 <= have <= 4 and channels in (1, 2, 3, 4)):
+        where = f"{os.fspath(name)}: " if name is not None else ""
+        raise DataError(f"{where}an image with {have} channels cannot be converted to {channels}: 1 to 4 channels "
+                        "convert into one another (grey, grey + alpha, RGB, RGBA); more than 4 (at most "
+                        f"{MAX_CHANNELS}) are used as they are, so the channel option must be {have}")
     color = arr[:, :, :3] if have >= 3 else arr[:, :, :1]
     alpha = arr[:, :, have - 1 :] if have in (2, 4) else np.ones_like(arr[:, :, :1])
     if channels in (1, 2):
@@ -123,24 +138,28 @@ def to_uint8(image: Any) -> np.ndarray:
 
 
 def save_image(image: Any, path: str | os.PathLike[str], bit_depth: int = 8) -> Path:
-    """Write a 1-, 2-, 3- or 4-channel image as PNG, atomically (temp file + ``os.replace``).
+    """Write an image atomically (temp file + ``os.replace``): a TIFF when ``path`` ends in ``.tif``/``.tiff``
+    (up to :data:`MAX_CHANNELS` channels, :mod:`translate.data.tiff`), else a PNG (1 to 4 channels).
 
     Args:
         image: model-space tensor ``(C, H, W)`` in [-1, 1] (or an image-space array, see :func:`to_uint8`).
         path: destination; parent folders are created.
-        bit_depth: 8, or 16 for a 16-bit PNG (1, 3 or 4 channels).
+        bit_depth: 8, or 16 for 16-bit samples (a 16-bit PNG holds 1, 3 or 4 channels; a TIFF any count).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     unit = _unit_hwc(image)
-    if unit.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"cannot save an image with {unit.shape[2]} channels as PNG")
-    if bit_depth == 8:
-        data = _encode_png8(np.round(unit * 255.0).astype(np.uint8))
-    elif bit_depth == 16:
-        data = _encode_png16(np.round(unit * 65535.0).astype(np.uint16))
-    else:
+    if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    samples = np.round(unit * (2.0**bit_depth - 1)).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    if is_tiff(path):
+        data = encode_tiff(samples)
+    elif unit.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"cannot save {unit.shape[2]} channels as PNG ({path}): name the file .tif to write a TIFF")
+    elif bit_depth == 8:
+        data = _encode_png8(samples)
+    else:
+        data = _encode_png16(samples)
     write_bytes_atomic(path, data, fsync=False)  # many outputs: no fsync per image (as before)
     return path
 
@@ -269,6 +288,7 @@ def _encode_png16(u16: np.ndarray) -> bytes:
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_CHANNELS",
     "list_images",
     "read_image",
     "convert_channels",

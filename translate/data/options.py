@@ -24,7 +24,7 @@ description::
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Literal, Optional, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Optional, Self
 
 from pydantic import Field, model_validator
 
@@ -34,7 +34,11 @@ from .preprocess import PREPROCESS_MODES, PreprocessMode, check_sizes
 if TYPE_CHECKING:
     from .augment import PairedAugment
 
-Channels = Literal[1, 3, 4]
+MAX_CHANNELS = 64
+"""The most channels an image may have (as :data:`translate.data.imageio.MAX_CHANNELS`; a model file's limit)."""
+Channels = Annotated[int, Field(ge=1, le=MAX_CHANNELS)]
+"""A channel count: 1 (grey), 3 (RGB), 4 (RGBA), 2 (grey + alpha), or up to 64 channels of an N-channel TIFF."""
+BitDepth = Literal[8, 16]
 
 MAX_IMAGE_SIDE = 8192
 """The largest ``load_size`` and ``crop_size`` (a sanity limit: one 8192 x 8192 RGB image is 768 MiB as float32)."""
@@ -84,8 +88,12 @@ class AugmentOptions(Options):
     :meth:`resolved_sizes` yourself. Validation checks the sizes with :func:`check_sizes`.
     """
 
-    input_channels: Channels = Field(3, description="channels of the input image (1, 3 or 4)")
-    output_channels: Channels = Field(3, description="channels of the target image (1, 3 or 4)")
+    input_channels: Channels = Field(3, description="channels of the input image: 1 grey, 3 RGB, 4 RGBA (files of "
+                                     "1 to 4 channels are converted), or N up to 64 for N-channel TIFFs (taken as "
+                                     "they are)")
+    output_channels: Channels = Field(3, description="channels of the target image (as input_channels)")
+    bit_depth: BitDepth = Field(8, description="bit depth of the images a model trained on this data writes (8, or 16 "
+                                "for 16-bit PNG/TIFF); files are read at their own depth either way. See docs/data.md")
     preprocess: PreprocessMode = Field("resize_and_crop", description="training augmentation, see translate.data.augment")
     flip: bool = Field(True, description="random horizontal flip on the train split")
     max_items: Optional[int] = Field(None, ge=1, le=MAX_ITEMS, description="use only the first N pairs (sorted by name)")
@@ -132,6 +140,11 @@ class AugmentOptions(Options):
                 f"device_augment: colour jitter changes the input and the target alike, so they must be images of "
                 f"the same kind, but input_channels is {self.input_channels} and output_channels "
                 f"{self.output_channels}: set brightness, contrast, saturation and hue to 0")
+        if device is not None and device.jitter() and self.input_channels not in (1, 3):
+            raise ValueError(
+                f"device_augment: colour jitter is defined on grey (1 channel) and RGB (3 channels) images, but the "
+                f"images have {self.input_channels} channels (RGBA, or the bands of N-channel data, whose ratios "
+                "carry meaning): set brightness, contrast, saturation and hue to 0")
         return self
 
 
@@ -163,6 +176,8 @@ class GeneratedOptions(AugmentOptions):
 
 __all__ = [
     "AugmentOptions",
+    "BitDepth",
+    "MAX_CHANNELS",
     "DeviceAugmentOptions",
     "Channels",
     "FixedSizeOptions",

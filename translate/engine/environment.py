@@ -18,6 +18,7 @@ from typing import Any
 
 from ..run.layout import RunFolder
 from ..utils.atomic import write_text_atomic
+from ..utils.cpu import CPU_FEATURES, cpu_info, cpu_summary
 from ..version import __version__
 
 ENVIRONMENT_FILE = RunFolder.ENVIRONMENT
@@ -33,30 +34,6 @@ def _version(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
-
-
-CPU_FEATURES = {"avx2": ("avx2",), "avx512": ("avx512f",), "avx512_bf16": ("avx512_bf16",),
-                "amx": ("amx_tile", "amx_bf16")}
-"""The CPU features that decide the speed of training and inference: name -> /proc/cpuinfo flags (any)."""
-
-
-def _cpu() -> dict[str, Any]:
-    """The CPU model and features (from /proc/cpuinfo on Linux), the logical cores and those this process may use."""
-    model, named = platform.processor() or None, False
-    flags: set[str] | None = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key = line.split(":", 1)[0].strip().lower()
-            if key == "model name" and not named:
-                model, named = line.split(":", 1)[1].strip(), True
-            elif key == "flags" and flags is None:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    features = ({name: any(f in flags for f in names) for name, names in CPU_FEATURES.items()}
-                if flags is not None else None)  # None: not known on this system
-    return {"model": model, "logical_cores": os.cpu_count(), "usable_cores": usable, "features": features}
 
 
 def _accelerator() -> dict[str, Any]:
@@ -105,7 +82,7 @@ def _plugins(registry: Any | None) -> list[dict[str, Any]]:
 
 
 def environment(*, registry: Any | None = None, num_processes: int | None = None,
-                speed_plan: str | None = None) -> dict[str, Any]:
+                speed_plan: str | None = None, speed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Describe this process's training environment as a JSON-friendly dict.
 
     Args:
@@ -115,6 +92,8 @@ def environment(*, registry: Any | None = None, num_processes: int | None = None
             read from Accelerate's state or ``WORLD_SIZE`` (None when neither says).
         speed_plan: the speed plan the run chose (``train.speed`` and what it turned on), recorded beside the
             CPU features it depends on.
+        speed: the calibration of the plan's layout levers (:meth:`translate.engine.calibrate.Calibration.to_json`),
+            which a resumed run reuses.
     """
     return {
         "format": 1,
@@ -123,29 +102,22 @@ def environment(*, registry: Any | None = None, num_processes: int | None = None
                    "executable": sys.executable},
         "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
                      "description": platform.platform()},
-        "cpu": _cpu(),
+        "cpu": cpu_info(),
         "libraries": {name: _version(name) for name in LIBRARIES},
         "accelerator": _accelerator(),
         "num_processes": num_processes if num_processes is not None else _num_processes(),
         "plugins": _plugins(registry),
         **({"speed_plan": speed_plan} if speed_plan is not None else {}),
+        **({"speed": speed} if speed is not None else {}),
     }
 
 
-def cpu_summary() -> str:
-    """The CPU model and its speed-relevant features in one line, for logs and benchmark output."""
-    cpu = _cpu()
-    features = cpu["features"]
-    have = ("features unknown" if features is None else
-            ", ".join(name.upper().replace("_", "-") for name, on in features.items() if on) or "no AVX2")
-    return f"{cpu['model'] or 'unknown CPU'} ({have}; {cpu['usable_cores']} cores usable)"
-
-
 def write_environment(run_dir: str | os.PathLike[str], *, registry: Any | None = None,
-                      num_processes: int | None = None, speed_plan: str | None = None) -> Path:
+                      num_processes: int | None = None, speed_plan: str | None = None,
+                      speed: dict[str, Any] | None = None) -> Path:
     """Write :func:`environment` to ``RUN/environment.json`` atomically and return its path."""
     path = RunFolder(run_dir).environment
-    data = environment(registry=registry, num_processes=num_processes, speed_plan=speed_plan)
+    data = environment(registry=registry, num_processes=num_processes, speed_plan=speed_plan, speed=speed)
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path
 

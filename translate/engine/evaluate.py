@@ -124,8 +124,11 @@ class TrainingEvaluation:
         self.references = assign_references(self.spec.reference, [(e.name, e.direction) for e in method.exports()],
                                             statistics_file, where="eval.reference")  # read once, used every time
         fewest = 1
+        served = dict(getattr(self.dataset, "channels", None) or {})  # the outputs' channels, for RGB-only metrics
+        counts = {served.get(info.keys_for(e.direction)[1]) for e in method.exports()}  # type: ignore[union-attr]
+        channels = next(iter(counts)) if len(counts) == 1 else None
         for spec in self.specs:
-            metric = build_metric(self.registry, spec, device=self.accelerator.device, where="eval")
+            metric = build_metric(self.registry, spec, device=self.accelerator.device, where="eval", channels=channels)
             if metric.needs_aligned and not info.aligned:  # type: ignore[union-attr]
                 raise TranslateError(f"eval.metrics: {spec.name!r} compares each output with its own ground truth, "
                                      "but the training data set is unpaired; use a distribution metric (FID, KID)")

@@ -11,13 +11,19 @@
 sample grid is the same whenever it is drawn. Parameters and optimizers are not copied (that would
 double the memory of a run): under ``no_grad`` nothing reaches them unless the plugin writes to
 them directly, which the contract forbids and :func:`translate.testing.check_method` catches.
+
+:func:`steps_undone` goes further, for the speed plan's calibration (:mod:`.calibrate`), which takes
+real training steps and must leave no trace of them: it also copies the parameters (restored in
+place, so optimizers keep them) and the optimizer, method and gradient-scaler state, drops the
+gradients and puts Accelerate's step counter back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import random
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -97,3 +103,32 @@ def guarded_sample(method: Any, batch: Any, seed: int, device: torch.device | st
         random.seed(seed)
         np.random.seed(seed % 2**32)
         return method.sample(batch)
+
+
+@contextlib.contextmanager
+def steps_undone(modules: Sequence[torch.nn.Module], optimizers: Mapping[str, Any], method: Any,
+                 accelerator: Any) -> Iterator[None]:
+    """Put back everything a few training steps change: parameters (in place, so optimizers keep
+    them), buffers and modes, gradients (dropped), optimizer and method state, the gradient scaler,
+    Accelerate's step counter and every RNG."""
+    params = [(p, p.detach().clone()) for m in modules for p in m.parameters()]
+    opt_states = {name: copy.deepcopy(opt.state_dict()) for name, opt in optimizers.items()}
+    method_state = copy.deepcopy(method.state_dict())
+    scaler = getattr(accelerator, "scaler", None)
+    scaler_state = copy.deepcopy(scaler.state_dict()) if scaler is not None else None
+    step = getattr(accelerator, "step", None)
+    try:
+        with rng_kept(getattr(accelerator, "device", None)), modules_kept(modules):
+            yield
+    finally:
+        with torch.no_grad():
+            for p, saved in params:
+                p.copy_(saved)
+                p.grad = None
+        for name, opt in optimizers.items():
+            opt.load_state_dict(opt_states[name])
+        method.load_state_dict(method_state)
+        if scaler is not None and scaler_state is not None:
+            scaler.load_state_dict(scaler_state)
+        if step is not None:
+            accelerator.step = step

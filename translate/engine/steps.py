@@ -42,6 +42,14 @@ def any_process(flag: bool, accelerator: Any) -> bool:
     return bool(accelerator.reduce(value, reduction="sum").item() > 0)
 
 
+def any_processes(flags: tuple[bool, ...], accelerator: Any) -> tuple[bool, ...]:
+    """For each flag, whether it is true on any process (one collective call for all of them)."""
+    if accelerator.num_processes == 1:
+        return flags
+    value = torch.tensor([1.0 if f else 0.0 for f in flags], device=accelerator.device)
+    return tuple(bool(v > 0) for v in accelerator.reduce(value, reduction="sum").tolist())
+
+
 def check_finite(losses: dict[str, torch.Tensor], progress: Progress, run_dir: Path,
                  accelerator: Any) -> dict[str, float]:
     """The losses as floats; raises :class:`TrainingDiverged` when one is NaN or infinite on any process."""

@@ -10,14 +10,17 @@ written on their schedules.
 
 Around the loop: the run folder is locked (lock.py) so that one process trains in it; a
 damaged newest checkpoint falls back to the previous whole one (resume.py); SIGINT/SIGTERM
-finish the step, save a checkpoint and raise :class:`RunInterrupted` (interrupt.py); a full
-disk is one clear error (nospace.py). A recipe's ``[eval]`` table evaluates the exported
+finish the step, save a checkpoint and raise :class:`RunInterrupted`, SIGUSR1 and
+``output.checkpoint_minutes`` save one and go on (interrupt.py); ``resume="auto"`` resumes when the
+folder holds a checkpoint and starts afresh when not (preemptible jobs); a full disk is one clear
+error (nospace.py). A recipe's ``[eval]`` table evaluates the exported
 generators every N steps and at the end, and keeps the best checkpoint (evaluate.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import time
 from dataclasses import dataclass
@@ -37,12 +40,12 @@ from ..run.layout import RunFolder
 from ..run.lock import RunLock
 from ..run.logs import MetricsLog
 from ..run.resume import choose_checkpoint
-from . import speed, steps
+from . import calibrate, speed, steps
 from .data_wait import DataClock
 from .environment import cpu_summary, write_environment
 from .evaluate import TrainingEvaluation
 from .init_from import init_from_model
-from .interrupt import RunInterrupted, StopSignals, ignore_stop_signals, resume_command
+from .interrupt import CheckpointTimer, RunInterrupted, StopSignals, ignore_stop_signals, resume_command
 from .progress import make_progress
 from .sampler import EpochSampler
 from .setup import (
@@ -80,6 +83,8 @@ class RunRequest:
     run_dir: Path
     max_steps: int | None
     resume: bool
+    auto: bool = False
+    """``resume="auto"`` was asked (``resume`` then says whether a checkpoint was found)."""
 
 
 def train(
@@ -88,10 +93,14 @@ def train(
     overrides: list[str] | None = None,
     output_dir: str | None = None,
     max_steps: int | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     registry: Registry | None = None,
 ) -> RunResult:
     """Train from a recipe file. See the module docstring for the flow of one batch.
+
+    ``resume``: True continues from the newest whole checkpoint (an error when the folder holds none);
+    ``"auto"`` does so when the folder holds a checkpoint and starts a new run when it holds none (a
+    folder left by a run killed before its first checkpoint included); False starts a new run.
 
     Raises:
         RunInterrupted: SIGINT or SIGTERM stopped the run; a checkpoint was saved first.
@@ -106,9 +115,15 @@ def train(
     recipe, resolved = load_recipe(recipe_path, overrides, registry)
     check_precision(recipe, str(recipe_path))
     run_dir = resolve_run_dir(recipe, recipe_path, output_dir)
-    if resume and not list_checkpoints(run_dir):
-        raise TranslateError(f"--resume: no checkpoint found in {run_dir / 'checkpoints'}")
-    request = RunRequest(recipe_path, overrides, recipe, resolved, run_dir, max_steps, resume)
+    if resume not in (True, False, "auto"):
+        raise TranslateError(f"resume={resume!r}: expected True, False or 'auto'")
+    auto = resume == "auto"
+    if auto:
+        resume = bool(list_checkpoints(run_dir))
+    elif resume and not list_checkpoints(run_dir):
+        raise TranslateError(f"--resume: no checkpoint found in {run_dir / 'checkpoints'}; "
+                             "--resume auto starts a new run in that case")
+    request = RunRequest(recipe_path, overrides, recipe, resolved, run_dir, max_steps, bool(resume), auto)
     accelerator = make_accelerator(recipe)
     with contextlib.ExitStack() as stack:
         if accelerator.is_main_process:  # one lock per run, held by the main process
@@ -135,12 +150,15 @@ class TrainingRun:
         self.last: dict[str, float] = {}
         self.stopped = False
         self.last_saved = -1
+        self.calibration: calibrate.Calibration | None = None
+        self.timer = CheckpointTimer(self.recipe.output.checkpoint_minutes)
 
     def run(self) -> RunResult:
         """Build, restore, open the run folder, train, finish: the whole run."""
         ckpt = self._choose_checkpoint()
         self._build(fine_tune=ckpt is None)
         self._make_loader()
+        self._calibrate(resumed=ckpt is not None)
         if ckpt is not None:
             self._restore(ckpt)
         self._open_run_folder()
@@ -161,6 +179,9 @@ class TrainingRun:
     def _choose_checkpoint(self) -> Path | None:
         """The checkpoint to resume from (None for a new run), past damaged ones."""
         if not self.request.resume:
+            if self.request.auto:
+                self.accelerator.print(f"--resume auto: no checkpoint in {checkpoint_dir(self.run_dir)}; "
+                                       "starting the run from step 0")
             return None
         ckpt, notes = choose_checkpoint(self.run_dir, rank=self.accelerator.process_index, rename=self.is_main)
         for note in notes:
@@ -192,10 +213,19 @@ class TrainingRun:
         self.plan = speed.resolve_speed(recipe.train, accelerator.device.type)
         speed.before_prepare(self.method, self.plan)
         prepare(accelerator, self.built)
+        set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
+
+    def _calibrate(self, *, resumed: bool) -> None:
+        """The speed plan's free layout levers: timed on the first batch, from the cache, or (resuming) as
+        the run recorded them; then compile (:mod:`.calibrate`). Leaves the training state as it was."""
+        recipe, accelerator = self.recipe, self.accelerator
+        self.calibration = calibrate.choose(self, resumed=resumed)
+        if self.calibration is not None:
+            self.plan = self.calibration.plan
+            accelerator.print(self.calibration.summary())
         speed.after_prepare(self.method, self.plan)
         where = cpu_summary() if accelerator.device.type == "cpu" else str(accelerator.device)
         accelerator.print(f"speed: {recipe.train.speed} ({self.plan.describe()}) on {where}")
-        set_seed((recipe.seed + accelerator.process_index) % 2**32)  # per-process dropout noise
 
     def _make_loader(self) -> None:
         """Device augmentation, the sampler, the loader and the schedule's length."""
@@ -225,6 +255,22 @@ class TrainingRun:
         self.stop_at = min(self.total_steps, max_steps) if max_steps else self.total_steps
         self.images_per_step = recipe.data.batch_size * accum * accelerator.num_processes
 
+    def calibration_batch(self) -> Any:
+        """The run's first batch as the loop will see it (on the device, augmented), made without
+        iterating the loader (whose generator seeds the workers) or moving the sampler."""
+        keys = list(itertools.islice(iter(self.sampler), self.recipe.data.batch_size))
+        batch = torch.utils.data.default_collate([self.train_set[key] for key in keys])
+        self.sampler.set_epoch(0)
+        return self.augment(steps.to_device(batch, self.accelerator.device), 0, 0)
+
+    def calibration_step(self, batch: Any, plan: speed.SpeedPlan) -> Any:
+        """One training step on ``batch`` in ``plan``'s memory format; the method's losses."""
+        method, accelerator = self.method, self.accelerator
+        steps.set_lrs(method, self.recipe, self.progress, self.unit_total, self.per_epoch)
+        step_ctx = StepContext(accelerator=accelerator, step=self.progress.step, epoch=self.progress.epoch)
+        with accelerator.accumulate(*method.networks.values()):
+            return method.train_step(speed.format_batch(batch, plan), step_ctx)
+
     def _restore(self, ckpt: Path) -> None:
         """Weights, optimizers, method state, the grad scaler and the position in the data, from ``ckpt``."""
         method, accelerator = self.method, self.accelerator
@@ -245,7 +291,8 @@ class TrainingRun:
             run_dir.mkdir(parents=True, exist_ok=True)
             RunFolder(run_dir).write_recipe(to_toml(self.request.resolved), self.request.resolved)
             write_environment(run_dir, registry=self.registry, num_processes=self.accelerator.num_processes,
-                              speed_plan=f"{recipe.train.speed}: {self.plan.describe()}")
+                              speed_plan=f"{recipe.train.speed}: {self.plan.describe()}",
+                              speed=self.calibration.to_json() if self.calibration is not None else None)
             self.log = MetricsLog(run_dir, tensorboard=recipe.output.tensorboard,
                                   resume_step=self.progress.step if resume else None)
             if self.log.replaced is not None:
@@ -277,6 +324,7 @@ class TrainingRun:
         progress = self.progress
         self.tick, self.tick_step = time.perf_counter(), progress.step
         self.data_clock = DataClock()  # data_wait in the log: the loop blocked on the loader, a fraction of wall time
+        self.timer.restart()  # output.checkpoint_minutes counts training time, not the setup
         while progress.step < self.stop_at and not self.stopped:
             self.sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
             for batch in self.data_clock.iterate(self.loader):
@@ -311,10 +359,14 @@ class TrainingRun:
         if self.is_main:
             self._log_and_sample()
         due = self.evaluation is not None and self.evaluation.due(progress.step, progress.step == self.stop_at)
-        if self._checkpoint_and_evaluate(evaluate=due, save=progress.step % recipe.output.checkpoint_every == 0,
-                                         have_checkpoint=False) is not None:
+        # one collective for both: a stop (SIGINT/SIGTERM), a checkpoint asked (SIGUSR1, checkpoint_minutes)
+        stop_asked, save_asked = steps.any_processes((stop.requested, stop.take_checkpoint_request()
+                                                      or self.timer.due()), self.accelerator)
+        save = save_asked or progress.step % recipe.output.checkpoint_every == 0
+        if self._checkpoint_and_evaluate(evaluate=due, save=save, have_checkpoint=False) is not None:
             self.last_saved = progress.step
-        self.stopped = progress.step < self.stop_at and steps.any_process(stop.requested, self.accelerator)
+            self.timer.restart()
+        self.stopped = progress.step < self.stop_at and stop_asked
 
     def _log_and_sample(self) -> None:
         """The progress bar, ``metrics.jsonl`` every ``log_every`` steps, sample grids every ``sample_every``."""

@@ -69,8 +69,10 @@ class EvaluationResult:
                 "higher_is_better": dict(self.higher_is_better), "protocol": self.protocol}
 
 
-def build_metric(registry: Registry, spec: MetricSpec, *, device: "torch.device", where: str) -> Metric:
-    """One metric from the registry, its options validated under ``<where>.options.<name>``."""
+def build_metric(registry: Registry, spec: MetricSpec, *, device: "torch.device", where: str,
+                 channels: int | None = None) -> Metric:
+    """One metric from the registry, its options validated under ``<where>.options.<name>``; ``channels``
+    (the measured images' channel count, when known) goes to its :class:`MetricContext`."""
     try:
         comp = registry.get("metric", spec.name)
     except UnknownComponent as err:
@@ -80,7 +82,7 @@ def build_metric(registry: Registry, spec: MetricSpec, *, device: "torch.device"
         options = comp.parse_options(spec.options, path)
     except OptionsInvalid as err:
         raise EvaluationError(f"invalid metric options: {'; '.join(err.lines)}") from None
-    ctx = MetricContext(device=device, build=_component_builder(registry, path), where=path)
+    ctx = MetricContext(device=device, build=_component_builder(registry, path), where=path, channels=channels)
     metric = comp.build(options, ctx)
     if not isinstance(metric, Metric):
         raise EvaluationError(f"metric {spec.name!r} (plugin {comp.plugin.name!r}) built a "
@@ -169,7 +171,8 @@ def evaluate_generators(
     if not specs:
         raise EvaluationError(f"{where}.metrics: no metric to compute")
     info = data_info(dataset)
-    plans = _plans(generators, info, specs, registry, device=device, where=where)
+    plans = _plans(generators, info, specs, registry, device=device, where=where,
+                   channels=dict(getattr(dataset, "channels", None) or {}))
     used = hand_over_all(references or {}, [(p.generator.name, [(s.name, m) for s, m in zip(specs, p.metrics)])
                                             for p in plans], where)
     count = len(dataset) if num_images is None else min(num_images, len(dataset))
@@ -217,7 +220,7 @@ def evaluate_generators(
 
 
 def _plans(generators: list[GeneratorUnderTest], info: Any, specs: list[MetricSpec], registry: Registry, *,
-           device: "torch.device", where: str) -> list[_Plan]:
+           device: "torch.device", where: str, channels: dict[str, int]) -> list[_Plan]:
     directions = [g.direction for g in generators]
     by_direction = len(set(directions)) == len(directions)
     plans = []
@@ -234,7 +237,7 @@ def _plans(generators: list[GeneratorUnderTest], info: Any, specs: list[MetricSp
                 "evaluate with a data set that has this direction")
         metrics = []
         for spec in specs:
-            metric = build_metric(registry, spec, device=device, where=where)
+            metric = build_metric(registry, spec, device=device, where=where, channels=channels.get(keys[1]))
             if metric.needs_aligned and not info.aligned:
                 raise EvaluationError(
                     f"{where}.metrics: {spec.name!r} compares each output with its own ground truth, but this "

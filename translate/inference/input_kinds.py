@@ -3,7 +3,10 @@
 :func:`prepare_input` turns an image path, a PIL image, a NumPy array or a tensor into
 image-space arrays (``(H, W, C)`` float32 in [0, 1], converted to the generator's input
 channels) and a ``finish`` function that turns the generator's outputs back into the input's
-kind; the table in :mod:`translate.inference.pipeline` says what each kind returns.
+kind; the table in :mod:`translate.inference.pipeline` says what each kind returns. A file or
+PIL image comes back as a PIL image when the model writes 8-bit images of 1 to 4 channels, and as
+an ``HxWxC`` NumPy array otherwise (``uint16`` for a 16-bit model, as :func:`translate.data.imageio.save_image`
+would write it; Pillow has no 16-bit colour mode and no mode of more than 4 channels).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..data.imageio import convert_channels, pil_to_array, read_image
+from ..data.imageio import MAX_CHANNELS, convert_channels, pil_to_array, read_image
 from ..errors import TranslateError
+from .outputs import output_suffix
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -33,7 +37,7 @@ class Prepared(NamedTuple):
     finish: Finish
 
 
-def prepare_input(image: Any, in_channels: int, out_channels: int) -> Prepared:
+def prepare_input(image: Any, in_channels: int, out_channels: int, *, bit_depth: int = 8) -> Prepared:
     """Image-space arrays (``in_channels``), dropout keys and ``finish`` for one input of any kind.
 
     Args:
@@ -41,6 +45,7 @@ def prepare_input(image: Any, in_channels: int, out_channels: int) -> Prepared:
             ``CxHxW`` / ``NxCxHxW`` tensor in [-1, 1].
         in_channels: the generator's input channels (inputs are converted to them).
         out_channels: its output channels (an ``HxW`` array stays ``HxW`` for one channel).
+        bit_depth: the model's (8 or 16): what a file or PIL image input gets back (see the module docstring).
 
     Raises:
         TranslateError: an unsupported kind, shape, dtype or value range (the message says which).
@@ -53,11 +58,12 @@ def prepare_input(image: Any, in_channels: int, out_channels: int) -> Prepared:
         if path.is_dir():
             raise TranslateError(f"{path} is a folder; pass image files (or use `translate infer` for folders)")
         arr = read_image(path, channels=in_channels)
-        return Prepared([arr], [path.stem + ".png"], lambda outs: _to_pil(outs[0]))
+        key = path.stem + output_suffix(out_channels, bit_depth)  # the name translate infer writes
+        return Prepared([arr], [key], lambda outs: _to_image(outs[0], bit_depth))
     if isinstance(image, Image.Image):
         image.load()
         arr = convert_channels(pil_to_array(image), in_channels)
-        return Prepared([arr], [""], lambda outs: _to_pil(outs[0]))
+        return Prepared([arr], [""], lambda outs: _to_image(outs[0], bit_depth))
     if isinstance(image, np.ndarray):
         return _prepare_array(image, in_channels, out_channels)
     try:
@@ -70,6 +76,15 @@ def prepare_input(image: Any, in_channels: int, out_channels: int) -> Prepared:
         f"cannot translate a {type(image).__name__}: pass an image path, a PIL image, a NumPy array "
         "(HxW, HxWxC or NxHxWxC), a tensor (CxHxW or NxCxHxW in [-1, 1]) or a list of them"
     )
+
+
+def _to_image(unit: np.ndarray, bit_depth: int) -> "Image.Image | np.ndarray":
+    """A PIL image for 8-bit outputs of 1 to 4 channels; else an ``HxWxC`` array (``uint16`` at 16 bits)."""
+    if bit_depth == 16:
+        return np.round(unit * 65535.0).astype(np.uint16)
+    if unit.shape[2] > 4:
+        return np.round(unit * 255.0).astype(np.uint8)
+    return _to_pil(unit)
 
 
 def _to_pil(unit: np.ndarray) -> "Image.Image":
@@ -108,18 +123,23 @@ def _prepare_array(a: np.ndarray, cin: int, cout: int) -> Prepared:
     unit, scale = _unit_array(a)
     if a.ndim == 2:
         images, layout = [unit[:, :, None]], "HW"
-    elif a.ndim == 3 and 1 <= a.shape[2] <= 4:
+    elif a.ndim == 3 and 1 <= a.shape[2] <= MAX_CHANNELS:
         images, layout = [unit], "HWC"
-    elif a.ndim == 4 and 1 <= a.shape[3] <= 4:
+    elif a.ndim == 4 and 1 <= a.shape[3] <= MAX_CHANNELS:
         if a.shape[0] == 0:
             raise TranslateError("cannot translate an empty batch (N = 0)")
         images, layout = list(unit), "NHWC"
     else:
         raise TranslateError(
-            f"cannot translate an array of shape {a.shape}: expected HxW, HxWxC or NxHxWxC with C in 1..4 "
+            f"cannot translate an array of shape {a.shape}: expected HxW, HxWxC or NxHxWxC with C in "
+            f"1..{MAX_CHANNELS} "
             "(channels last; for a batch of grayscale images add a channel axis: x[..., None])"
         )
     _check_size(*images[0].shape[:2])
+    if images[0].shape[2] > 4 and images[0].shape[2] != cin:
+        raise TranslateError(
+            f"cannot translate an array of shape {a.shape} read as {layout}: {images[0].shape[2]} channels, but the "
+            f"generator takes {cin} (channels last; for a batch of grayscale images add a channel axis: x[..., None])")
     images = [convert_channels(im, cin) for im in images]
     dtype = a.dtype
 
@@ -148,9 +168,9 @@ def _prepare_tensor(t: "torch.Tensor", cin: int) -> Prepared:
     else:
         raise TranslateError(f"cannot translate a tensor of shape {tuple(t.shape)}: expected CxHxW or NxCxHxW")
     n, c, h, w = batch.shape
-    if not 1 <= c <= 4:
+    if not 1 <= c <= MAX_CHANNELS:
         raise TranslateError(f"cannot translate a tensor with {c} channels (shape {tuple(t.shape)}; channels "
-                             "first, 1 to 4)")
+                             f"first, 1 to {MAX_CHANNELS})")
     if n == 0:
         raise TranslateError("cannot translate an empty batch (N = 0)")
     _check_size(h, w)

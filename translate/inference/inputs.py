@@ -38,35 +38,72 @@ class InputImage:
     relative: Path
 
 
+@dataclass(frozen=True)
+class InputSet:
+    """What :func:`find_inputs` found: the images to translate and the files skipped for not being images."""
+
+    items: list[InputImage]
+    skipped: list[Path]
+
+
+def image_types() -> str:
+    """The file name endings read as images, for messages: ``".png, .jpg, ..."``."""
+    return ", ".join(IMAGE_EXTENSIONS)
+
+
 def collect_inputs(inputs: Iterable[str | Path]) -> list[InputImage]:
+    """The images of :func:`find_inputs` (without the skipped files)."""
+    return find_inputs(inputs).items
+
+
+def find_inputs(inputs: Iterable[str | Path]) -> InputSet:
     """Expand files, folders (recursively) and glob patterns into images with their output names.
 
     A path that exists is taken literally (even if its name holds ``*``, ``?`` or ``[``);
     otherwise a string with one of those is a glob (``**`` recursive). Glob matches that are
-    folders are searched recursively; matched files without an image extension are skipped,
-    as in folders. The same file reached twice under the same output name is kept once.
+    folders are searched recursively. Files without an image extension (:data:`IMAGE_EXTENSIONS`),
+    given directly, in folders or matched by globs, are skipped and listed in
+    :attr:`InputSet.skipped`; hidden files in folders are ignored. The same file reached twice under
+    the same output name is kept once. An input that yields no image while others do gets a warning
+    on stderr.
 
     Raises:
-        DataError: an input does not exist, a glob matches no image, nothing to translate was
-            found, or two inputs would write the same output file.
+        DataError: an input does not exist, a glob matches nothing, nothing to translate was found
+            (one message naming the inputs, the image types read and the files skipped), or two
+            inputs would write the same output file.
     """
     inputs = list(inputs)
     items: list[InputImage] = []
+    skipped: list[Path] = []
+    empty: list[str] = []
     for raw in inputs:
         path = Path(raw)
+        before = len(items)
         if path.is_dir():
-            found = list_images(path, recursive=True)
-            if not found:
-                print(f"warning: no images in folder {path}", file=sys.stderr)
-            items += _named(found, path)
+            items += _named(list_images(path, recursive=True), path)
+            skipped += _other_files(path)
         elif path.is_file():
-            items.append(InputImage(path, Path(path.stem + ".png")))
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                items.append(InputImage(path, Path(path.stem + ".png")))
+            else:
+                skipped.append(path)
         elif _GLOB_MAGIC.search(str(raw)):
-            items += _expand_glob(str(raw))
+            found, others = _expand_glob(str(raw))
+            items += found
+            skipped += others
         else:
             raise DataError(f"input not found: {path}")
+        if len(items) == before:
+            empty.append(str(raw))
     if not items:
-        raise DataError("no images to translate in " + ", ".join(str(i) for i in inputs))
+        names = ", ".join(str(i) for i in inputs) or "(no inputs given)"
+        if inputs and all(Path(i).is_file() for i in inputs):  # files named directly: say so once each
+            verb = "is not an image file" if len(inputs) == 1 else "are not image files"
+            raise DataError(f"nothing to translate: {names} {verb} (the types read: {image_types()})")
+        raise DataError(f"nothing to translate in {names}: no image files (the types read: {image_types()})"
+                        + (f"; skipped {describe_skipped(skipped)}" if skipped else ""))
+    for raw in empty:
+        print(f"warning: no image files in {raw} (the types read: {image_types()})", file=sys.stderr)
     unique: list[InputImage] = []
     seen: dict[Path, Path] = {}
     clashes = []
@@ -79,7 +116,20 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[InputImage]:
         unique.append(item)
     if clashes:
         raise DataError("inputs would overwrite each other's output: " + "; ".join(clashes))
-    return unique
+    return InputSet(unique, list(dict.fromkeys(skipped)))
+
+
+def describe_skipped(skipped: list[Path], shown: int = 3) -> str:
+    """``"2 files that are not images (a.txt, b.csv)"``: a count and the first ``shown`` names."""
+    n = len(skipped)
+    names = ", ".join(str(p) for p in skipped[:shown]) + (", ..." if n > shown else "")
+    return f"{n} file{'' if n == 1 else 's'} that {'is' if n == 1 else 'are'} not an image ({names})"
+
+
+def _other_files(folder: Path) -> list[Path]:
+    """The files under ``folder`` (recursively) that :func:`list_images` leaves out, hidden ones aside."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() not in IMAGE_EXTENSIONS
+                  and not p.name.startswith(".") and p.is_file())
 
 
 def _named(files: list[Path], base: Path) -> list[InputImage]:
@@ -87,8 +137,9 @@ def _named(files: list[Path], base: Path) -> list[InputImage]:
     return [InputImage(p, p.relative_to(base).with_suffix(".png")) for p in files]
 
 
-def _expand_glob(pattern: str) -> list[InputImage]:
-    """Images matched by a glob, named relative to the pattern's folder part before the first wildcard."""
+def _expand_glob(pattern: str) -> tuple[list[InputImage], list[Path]]:
+    """Images matched by a glob, named relative to the pattern's folder part before the first wildcard,
+    and the matched files that are not images."""
     parts = Path(pattern).parts
     fixed = 0
     while fixed < len(parts) and not _GLOB_MAGIC.search(parts[fixed]):
@@ -98,15 +149,16 @@ def _expand_glob(pattern: str) -> list[InputImage]:
     if not matches:
         raise DataError(f"no files match the pattern {pattern!r}")
     items: list[InputImage] = []
+    others: list[Path] = []
     for m in matches:
         if m.is_dir():
             items += _named(list_images(m, recursive=True), base)
+            others += _other_files(m)
         elif m.suffix.lower() in IMAGE_EXTENSIONS and m.is_file():
             items += _named([m], base)
-    if not items:
-        raise DataError(f"the pattern {pattern!r} matches {len(matches)} path(s) but no images "
-                        f"({', '.join(IMAGE_EXTENSIONS)})")
-    return items
+        elif m.is_file():
+            others.append(m)
+    return items, others
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -167,4 +219,4 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(y[0].clamp_(0.0, 1.0).numpy().transpose(1, 2, 0))
 
 
-__all__ = ["InputImage", "collect_inputs", "parse_size", "read_input", "resize_image"]
+__all__ = ["InputImage", "InputSet", "collect_inputs", "describe_skipped", "find_inputs", "image_types", "parse_size", "read_input", "resize_image"]

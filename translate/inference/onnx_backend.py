@@ -96,7 +96,19 @@ class OnnxGenerator(torch.nn.Module):
         self.size_multiple, self.scale_factor = size_multiple, scale_factor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the session on ``x`` (moved to the CPU, float32, contiguous)."""
+        """Run the session on ``x`` (moved to the CPU, float32, contiguous).
+
+        Raises:
+            TranslateError: the height or width is not a multiple of ``size_multiple`` (the graph cannot run
+                it; the :class:`~translate.inference.translator.Translator` pads images before they get here).
+        """
+        height, width = int(x.shape[-2]), int(x.shape[-1])
+        m = self.size_multiple
+        if height % m or width % m:
+            raise TranslateError(
+                f"{self.path}: the ONNX graph takes heights and widths that are multiples of {m}, got "
+                f"{width}x{height}: pad the input to {-(-width // m) * m}x{-(-height // m) * m} and crop the "
+                "output back (translate.load and translate infer do this)")
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         (out,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(out)

@@ -6,17 +6,46 @@ checked before anything is written:
 - a file that is one of the inputs is refused, ``--overwrite`` or not (``--out`` equal to an input
   folder would otherwise replace the images being translated);
 - an existing file is refused unless ``overwrite`` (``--overwrite``); the error lists a few of them.
+
+Outputs are PNG files (8- or 16-bit, as the model's ``bit_depth``), except where PNG cannot hold them:
+more than 4 channels, or 2 channels at 16 bits, are written as TIFF (:func:`output_suffix`,
+:func:`output_items`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
 from .comparison import HTML_INPUTS, HTML_TARGETS
 from .inputs import InputImage
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models import GeneratorMeta
+
 _SHOWN = 5
+
+
+def output_suffix(channels: int, bit_depth: int = 8) -> str:
+    """``".png"``, or ``".tif"`` for outputs a PNG cannot hold (more than 4 channels; 2 channels at 16 bits)."""
+    return ".tif" if channels > 4 or (channels == 2 and bit_depth == 16) else ".png"
+
+
+def output_items(items: list[InputImage], meta: GeneratorMeta, *, html: bool = False) -> list[InputImage]:
+    """``items`` with output names in the file type the generator's outputs need (:func:`output_suffix`).
+
+    Raises:
+        DataError: ``html`` for a generator that reads or writes more than 4 channels (a browser shows no TIFF).
+    """
+    if html and max(meta.in_channels, meta.out_channels) > 4:
+        raise DataError(f"--html shows inputs and outputs in a browser, which cannot show images of more than 4 "
+                        f"channels; this generator maps {meta.in_channels} to {meta.out_channels} channels: "
+                        "leave out --html")
+    suffix = output_suffix(meta.out_channels, meta.bit_depth)
+    if suffix == ".png":
+        return items
+    return [InputImage(item.source, item.relative.with_suffix(suffix)) for item in items]
 
 
 def planned_files(items: list[InputImage], out: Path, *, pairs: bool, html: bool) -> list[Path]:

@@ -16,9 +16,12 @@ channels):
 ==============================================  ===============================================
 input                                           output
 ==============================================  ===============================================
-``str`` / ``os.PathLike`` (an image file)       ``PIL.Image`` (``L``, ``LA``, ``RGB`` or ``RGBA``)
-``PIL.Image`` (any mode)                        ``PIL.Image`` (mode from the output channels)
-``np.ndarray`` ``HxW``, ``HxWxC``, ``NxHxWxC``  same dtype and layout; ``uint8`` (0..255),
+``str`` / ``os.PathLike`` (an image file)       ``PIL.Image`` (``L``, ``LA``, ``RGB`` or ``RGBA``); for
+                                                a 16-bit model or more than 4 output channels an
+                                                ``HxWxC`` array (``uint16`` for 16-bit, else ``uint8``)
+``PIL.Image`` (any mode)                        ``PIL.Image`` (mode from the output channels), or an
+                                                array as for a file
+``np.ndarray`` ``HxW``, ``HxWxC``, ``NxHxWxC``  same dtype and layout (C up to 64); ``uint8`` (0..255),
                                                 ``uint16`` (0..65535) or floats in [0, 1]; ``HxW``
                                                 stays ``HxW`` when the output has one channel
 ``torch.Tensor`` ``CxHxW`` or ``NxCxHxW``        same layout, dtype and device; values in [-1, 1]
@@ -98,9 +101,13 @@ def load(
         fast: the inference fast path (:mod:`translate.inference.fast`: BatchNorm folded, bf16 weights
             where the device computes bf16 natively, fp32 output layer, channels_last); outputs within
             ``FAST_TOLERANCE`` of fp32. Default False.
-        backend: ``torch`` (the default) or ``onnx``: ONNX Runtime on the CPU in fp32 and eval mode, from the
+        backend: ``torch`` (the default), ``onnx``: ONNX Runtime on the CPU in fp32 and eval mode, from the
             ONNX file ``translate export --onnx`` wrote beside the model or one exported (and checked) on
-            first use into ``~/.cache/translate/onnx`` (:mod:`translate.inference.onnx_backend`).
+            first use into ``~/.cache/translate/onnx`` (:mod:`translate.inference.onnx_backend`), or ``auto``:
+            ONNX Runtime where it can run as asked and measured faster for this model on this machine (measured
+            once, cached: :mod:`translate.inference.backend_choice`), else PyTorch. ``translate infer`` and
+            ``translate serve`` use ``auto`` by default; a library call keeps ``torch`` unless asked, so that
+            loading a model never times or exports anything by itself.
 
     Raises:
         ModelFileError: the model is missing, malformed, tampered with, or needs a plugin.
@@ -143,6 +150,7 @@ class Pipeline:
                                           "seed": seed, "batch_size": batch_size, "fast": bool(fast),
                                           "backend": backend}
         self._translators: dict[str, Translator] = {}
+        self.backend_choice: Any = None  # with backend="auto": the BackendChoice of the last generator set up
         self.direction = loaded.generator(direction)[1].name  # export name of the default generator
         self._translator(None)  # check the settings now, not at the first image
 
@@ -184,15 +192,23 @@ class Pipeline:
         """The translator of one generator (by name or direction; ``None``: the default), made once."""
         module, info = self.loaded.generator(self.direction if direction is None else direction)
         if info.name not in self._translators:
-            if self._settings["backend"] == "onnx":
+            settings = dict(self._settings)
+            mode = info.meta.test_mode if settings["mode"] == "model" else settings["mode"]
+            if settings["backend"] == "auto":  # PyTorch or ONNX Runtime, whichever measured faster (cached)
+                from .backend_choice import resolve_backend
+
+                self.backend_choice = resolve_backend("auto", self.loaded, info.name, mode=mode,
+                                                      device=resolve_device(settings["device"]),
+                                                      precision=settings["precision"], fast=settings["fast"])
+                settings["backend"] = self.backend_choice.backend
+            if settings["backend"] == "onnx":
                 from .onnx_backend import check_backend, onnx_generator
 
-                settings = self._settings  # checked before an export on first use, which takes seconds
-                check_backend("onnx", mode=info.meta.test_mode if settings["mode"] == "model" else settings["mode"],
-                              device=resolve_device(settings["device"]), precision=settings["precision"],
-                              fast=settings["fast"], name=info.name)
+                # checked before an export on first use, which takes seconds
+                check_backend("onnx", mode=mode, device=resolve_device(settings["device"]),
+                              precision=settings["precision"], fast=settings["fast"], name=info.name)
                 module = onnx_generator(self.loaded, info.name, echo=None)
-            self._translators[info.name] = Translator(module, info, **self._settings)
+            self._translators[info.name] = Translator(module, info, **settings)
         return self._translators[info.name]
 
     # ------------------------------------------------------------------ translating
@@ -209,9 +225,9 @@ class Pipeline:
         if isinstance(image, (list, tuple)):
             if not image:
                 return []
-            parts = [prepare_input(x, cin, cout) for x in image]
+            parts = [prepare_input(x, cin, cout, bit_depth=t.meta.bit_depth) for x in image]
         else:
-            parts = [prepare_input(image, cin, cout)]
+            parts = [prepare_input(image, cin, cout, bit_depth=t.meta.bit_depth)]
         outs = t.translate_batch([a for p in parts for a in p.images], [k for p in parts for k in p.keys])
         results, start = [], 0
         for part in parts:

@@ -19,6 +19,7 @@ from ..data.imageio import save_image
 from ..errors import DataError
 from .comparison import HTML_INPUTS, HTML_TARGETS, check_html_names, write_html
 from .inputs import InputImage, read_input
+from .outputs import output_items
 from .translator import Translator
 
 
@@ -56,12 +57,16 @@ def translate_files(
         pairs: inputs are A|B pairs; translate the half on the generator's input side.
         html: write ``out_dir/index.html`` comparing inputs, outputs (and targets).
 
+    Outputs are written at the model's bit depth, as PNG or (more than 4 channels) TIFF (:func:`output_items`).
+
     Raises:
-        DataError: with ``html``, an output would overwrite an input or target copy.
+        DataError: with ``html``, an output would overwrite an input or target copy, or the images have more
+            than 4 channels.
     """
     from tqdm import tqdm
 
     out = Path(out_dir)
+    items = output_items(items, translator.meta, html=html)
     if html:
         check_html_names(items, pairs)
     report = InferenceReport()
@@ -74,14 +79,15 @@ def translate_files(
         def fail(item: InputImage, message: str) -> None:
             rows[item.relative] = message
             report.failed.append((item.source, message))
-            bar.write(f"error: skipping {item.source}: {message}", file=sys.stderr)
+            named = message if str(item.source) in message else f"{item.source}: {message}"
+            bar.write(f"error: {named} (skipped)", file=sys.stderr)
 
         def flush(group_key: Any) -> None:
             group = pending.pop(group_key)
             results = translator.translate_batch([a for _, a in group], [str(i.relative) for i, _ in group])
             for (item, _), result in zip(group, results):
                 try:
-                    report.written.append(save_image(result, out / item.relative))
+                    report.written.append(save_image(result, out / item.relative, bit_depth=translator.meta.bit_depth))
                     rows[item.relative] = ""
                 except (OSError, ValueError) as err:
                     fail(item, f"cannot write {out / item.relative}: {err}")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
+from ..data.tiff import MAX_CHANNELS
 from ..errors import PluginError, TranslateError
 from ..models import GeneratorInfo
 from ..nn.test_mode import dropout_seed, in_test_mode
@@ -119,10 +120,10 @@ class Translator:
             raise TranslateError(f"batch size must be at least 1, got {batch_size}")
         self.info = info
         self.meta = info.meta
-        if not 1 <= self.meta.in_channels <= 4 or not 1 <= self.meta.out_channels <= 4:
+        if not 1 <= self.meta.in_channels <= MAX_CHANNELS or not 1 <= self.meta.out_channels <= MAX_CHANNELS:
             raise TranslateError(
                 f"generator {info.name!r} maps {self.meta.in_channels} to {self.meta.out_channels} channels; "
-                "image inference supports 1 to 4 channels"
+                f"image inference supports 1 to {MAX_CHANNELS} channels"
             )
         m = self.meta.size_multiple
         try:

@@ -9,6 +9,9 @@ short runs, and what the method and the data set said about themselves (``ModelM
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from ..utils.markdown import md_cell, md_table, md_text
 from . import ModelMeta
 from .schema import EvaluationMeta
@@ -17,6 +20,16 @@ SHORT_RUN_STEPS = 1000
 """Runs shorter than this many steps get a "trained for only N steps" line."""
 
 _PLAIN_DISTRIBUTIONS = ("translate-i2i", "(in-process)")  # nothing more to pip install
+PLACEHOLDER = "MODEL_DIR"
+"""What the usage example calls a model folder whose own name says nothing (``RUN/export``)."""
+_GENERIC_NAMES = frozenset({"", ".", "..", "export", "exports", "model", "models", "out", "output", "outputs"})
+
+
+def card_source(folder: "str | os.PathLike[str]") -> str:
+    """How the card's usage example names the model folder ``folder``: its name, or :data:`PLACEHOLDER` for
+    a name that says nothing (``runs/quickstart/export`` -> ``MODEL_DIR``, ``facades-pix2pix`` -> itself)."""
+    name = Path(folder).name
+    return PLACEHOLDER if name.lower() in _GENERIC_NAMES or name.startswith("-") else name
 
 
 def model_card(meta: ModelMeta, *, source: str = "MODEL_DIR") -> str:
@@ -92,10 +105,10 @@ def _provenance(meta: ModelMeta) -> list[str]:
     p = meta.provenance
     if p is None:
         return []
-    rows = [[f.generator, f"`{md_cell(f.name)}`", f"`{f.sha256}`"] for f in p.files]
+    rows = [[f.generator, f"`{md_cell(f.name)}`", f"`{f.sha256}`", f.recognised_by()] for f in p.files]
     return ["", "## Provenance", "", f"Converted with `translate convert` from {_plain(p.converted_from)}.", "",
-            *(_table(["generator", "file", "sha256"], rows) + [""] if rows else []),
-            f"- source: {_code(p.source) if p.source else 'not given'}",
+            *(_table(["generator", "file", "sha256", "recognised by"], rows) + [""] if rows else []),
+            f"- source (as given with `--source`): {_code(p.source) if p.source else 'not given'}",
             f"- licence of the weights: {_code(p.license) if p.license else 'not given; ask their source'}"]
 
 
@@ -242,7 +255,9 @@ def _usage(meta: ModelMeta, source: str) -> list[str]:
     lines += [
         "```",
         "",
-        f"INPUT is an image file or a folder of images; outputs are written as PNG files to OUT with {sizes}.",
+        f"INPUT is an image file or a folder of images; outputs are written as PNG files to OUT with {sizes}."
+        + (f" {PLACEHOLDER} is this model's folder (or its Hub id, `hf://OWNER/NAME`, once pushed)."
+           if source == PLACEHOLDER else ""),
         "",
         "```python",
         "import translate",
@@ -276,4 +291,4 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return md_table(header, [[md_text(cell) for cell in row] for row in rows])
 
 
-__all__ = ["model_card"]
+__all__ = ["PLACEHOLDER", "card_source", "model_card"]

@@ -47,7 +47,7 @@ from . import (
     read_tensors,
     write_model_file,
 )
-from .card import model_card
+from .card import card_source, model_card
 from .evaluation import BEST_MODEL_FILENAME, best_model_path, model_evaluation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,7 +79,7 @@ def save_folder(
     try:
         write_model_file(tmp / MODEL_FILENAME, tensors, meta)
         write_text_atomic(tmp / CONFIG_FILENAME, config_json(meta))
-        write_text_atomic(tmp / README_FILENAME, model_card(meta, source=out.name))
+        write_text_atomic(tmp / README_FILENAME, model_card(meta, source=card_source(out)))
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a shared folder gets the usual mode
         _check_target(out)
         try:

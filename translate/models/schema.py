@@ -77,23 +77,29 @@ class GeneratorMeta(_Strict):
                                description="H and W must be multiples of this (what the network declares)")
     scale_factor: int = Field(1, ge=1, le=MAX_SCALE_FACTOR,
                               description="output H, W = scale_factor x input H, W (files without it: 1)")
+    bit_depth: Literal[8, 16] = Field(8, description="the bit depth of its training data, at which its outputs are "
+                                      "written (16: 16-bit PNG or TIFF; files without it: 8)")
 
     @field_validator("options")
     @classmethod
     def _plain_keys(cls, options: dict[str, Any]) -> dict[str, Any]:
-        """Option names are plain identifiers; keys such as ``__class__`` or ``_target_`` are refused."""
-        for key in options:
-            if not re.match(_OPTION, key) or len(key) > 100:
-                raise ValueError(f"option name {key!r} is not a plain identifier "
-                                 "(names of classes, modules or call targets are refused)")
-        _check_nested_keys(options, depth=0)
-        return options
+        return _plain_option_keys(options)
 
     @model_validator(mode="after")
     def _check(self) -> "GeneratorMeta":
         if not self.value_range[0] < self.value_range[1]:
             raise ValueError(f"value_range {list(self.value_range)} must be increasing")
         return self
+
+
+def _plain_option_keys(options: dict[str, Any]) -> dict[str, Any]:
+    """Option names are plain identifiers; keys such as ``__class__`` or ``_target_`` are refused."""
+    for key in options:
+        if not re.match(_OPTION, key) or len(key) > 100:
+            raise ValueError(f"option name {key!r} is not a plain identifier "
+                             "(names of classes, modules or call targets are refused)")
+    _check_nested_keys(options, depth=0)
+    return options
 
 
 def _check_nested_keys(value: Any, depth: int) -> None:
@@ -116,10 +122,19 @@ class RecipeSummary(_Strict):
     data: str | None = Field(None, max_length=100, pattern=TEXT_PATTERN, description="the data set's registry name")
     data_folder: str | None = Field(None, max_length=200, pattern=TEXT_PATTERN,
                                     description="where the data came from, as the data set names it (e.g. facades)")
+    data_options: dict[str, Any] | None = Field(
+        None, description="the data set's validated options in training (files written before they were recorded: "
+                          "None), so that `translate eval --data FOLDER` rebuilds the same data set")
     seed: int | None = None
     epochs: int | None = None
     steps: int | None = None
     batch_size: int | None = Field(None, ge=1)
+
+    @field_validator("data_options")
+    @classmethod
+    def _plain_option_keys(cls, options: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The same rule as a generator's options: plain identifiers, no code targets, bounded nesting."""
+        return None if options is None else _plain_option_keys(options)
 
 
 class Preprocessing(_Strict):
@@ -260,6 +275,22 @@ class ConvertedFile(_Strict):
     name: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="the file's name")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     generator: str = Field(max_length=100, pattern=NAME_PATTERN, description="the generator its weights fill")
+    read_by: str | None = Field(None, max_length=100, pattern=NAME_PATTERN,
+                                description="the registered generator that recognised the file (files converted "
+                                            "before it was recorded: None)")
+    plugin: PluginMeta | None = Field(None, description="the plugin that registered it, and its distribution")
+    builtin: bool | None = Field(None, description="whether that plugin is one of translate's own (the layouts of the "
+                                                   "authors' code), as opposed to a third-party plugin")
+
+    def recognised_by(self) -> str:
+        """In words: ``resnet_9blocks (built in)``, ``other_net (plugin other, translate-other 0.1)``, or
+        ``not recorded``."""
+        if self.read_by is None:
+            return "not recorded"
+        p = self.plugin
+        if p is None:
+            return self.read_by
+        return self.read_by + (" (built in)" if self.builtin else f" (plugin {p.name}, {p.distribution} {p.version})")
 
 
 class ProvenanceMeta(_Strict):

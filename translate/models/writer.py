@@ -5,7 +5,8 @@
 and the export's direction and test-time mode; the data set's
 :class:`~translate.data.contract.DataInfo` gives the recommended input size and the data folder's
 name; the recipe gives a short summary of its own skeleton keys (method and data set names, seed,
-length, batch size). A data set's option keys are never read here.
+length, batch size) and the data set's validated options table as a whole (what ``translate eval
+--data FOLDER`` rebuilds the data set with). A data set's option keys are never read here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import math
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -65,7 +66,9 @@ def save_model(
             its skeleton (method, data set name, seed, length, batch size) is stored.
         data: what the training data set says about itself (``data_info(dataset)``): its input
             size (``DataInfo.input_size``: the image size over its scale) is stored as the
-            recommended input size, its folder in the recipe summary.
+            recommended input size, its folder in the recipe summary, its domain names
+            (``DataInfo.domains``) in place of the letters ``A`` and ``B`` of the exports' domains, its
+            bit depth (``DataInfo.bit_depth``) as each generator's, at which outputs are written.
         limitations: the model's known limits for model cards (the method's ``limitations`` and
             the data set's ``DataInfo.limitations``).
 
@@ -108,11 +111,12 @@ def build_meta(
             in_channels=record.in_channels,
             out_channels=record.out_channels if record.out_channels is not None else record.in_channels,
             direction=spec.direction,
-            input_domain=spec.input_domain,
-            output_domain=spec.output_domain,
+            input_domain=data.domain_name(spec.input_domain) if data is not None else spec.input_domain,
+            output_domain=data.domain_name(spec.output_domain) if data is not None else spec.output_domain,
             test_mode=spec.test_mode,  # type: ignore[arg-type]
             size_multiple=size_multiple(module, f"export {spec.name!r}"),
             scale_factor=scale_factor(module, f"export {spec.name!r}"),
+            bit_depth=data.bit_depth if data is not None else 8,
         )
         tensors.update(state_tensors(spec.name, module))
     meta = ModelMeta(
@@ -184,8 +188,20 @@ def _preprocessing(generators: dict[str, GeneratorMeta], data: "DataInfo | None"
                          recommended_size=size if size and 1 <= size <= _MAX_SIZE else None)
 
 
+def _shareable(value: Any) -> Any:
+    """``value`` with every local path cut to its last component (a shared model file must not carry the
+    trainer's folders; ``translate eval --data FOLDER`` supplies the data folder). URLs are kept."""
+    if isinstance(value, dict):
+        return {k: _shareable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shareable(v) for v in value]
+    if isinstance(value, str) and "://" not in value and ("/" in value or "\\" in value or value.startswith("~")):
+        return PurePath(value.replace("\\", "/")).name or value
+    return value
+
+
 def _summarize(recipe: dict[str, Any] | None, data: "DataInfo | None") -> RecipeSummary | None:
-    """The recipe's skeleton keys, and the data folder's name from ``data``."""
+    """The recipe's skeleton keys and its data set's options, and the data folder's name from ``data``."""
     folder = _text(data.folder, 200) if data is not None else None
     if recipe is None and folder is None:
         return None
@@ -197,10 +213,12 @@ def _summarize(recipe: dict[str, Any] | None, data: "DataInfo | None") -> Recipe
 
     train = section("train")
     batch = _int(section("data").get("batch_size"))
+    options = section("data").get("options")
     return RecipeSummary(
         method=_text(section("method").get("name"), 100),
         data=_text(section("data").get("name"), 100),
         data_folder=folder,
+        data_options=_shareable(dict(options)) if isinstance(options, dict) else None,
         seed=_int(recipe.get("seed")),
         epochs=_int(train.get("epochs")),
         steps=_int(train.get("steps")),

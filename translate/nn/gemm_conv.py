@@ -162,3 +162,15 @@ def use_gemm_convolutions(module: nn.Module, max_columns: int = MAX_GEMM_COLUMNS
             layer.max_columns = max_columns
             switched += 1
     return switched
+
+
+def use_library_convolutions(module: nn.Module) -> int:
+    """Undo :func:`use_gemm_convolutions` in place: every switched layer back to the plain torch
+    class (parameters untouched); returns how many."""
+    restored = 0
+    for layer in module.modules():
+        if type(layer) in (GemmConv2d, GemmConvTranspose2d):
+            layer.__class__ = nn.Conv2d if type(layer) is GemmConv2d else nn.ConvTranspose2d
+            layer.__dict__.pop("max_columns", None)
+            restored += 1
+    return restored

@@ -1,12 +1,15 @@
 """The plugin contract: the hooks a translate plugin may implement.
 
-Each hook receives ``register(name, factory, *, options=None, description="", smoke_options=None)``;
-call it once per component. ``name`` is unique within its kind; ``factory`` builds the component
-(the signature is in each hook's docstring) and gets the validated ``options`` (a
-:class:`translate.Options` model) first; ``description`` is what ``translate plugins`` shows;
-``smoke_options`` configure a tiny instance for tests; a data set may name the option that holds its
-folder (``folder_option="root"``) so that ``translate eval --data FOLDER`` can use it. Keep torch imports inside factories
-(:func:`translate.lazy_factory` does that for you). Example::
+Each hook receives ``register(name, factory, *, options=None, description="", smoke_options=None,
+folder_option=None, values=None, arguments=None)``; call it once per component. ``name`` is unique
+within its kind; ``factory`` builds the component (the signature is in each hook's docstring) and gets
+the validated ``options`` (a :class:`translate.Options` model) first; ``description`` is what
+``translate plugins`` shows; ``smoke_options`` configure a tiny instance for tests; a data set names
+the option that holds its folder (``folder_option="root"``) so that ``translate eval --data FOLDER``
+can use it; a metric declares the value names its ``compute()`` returns (``values=("psnr",)``); a
+command gives ``arguments`` (see :func:`register_commands`). docs/plugins.md, section 2, documents
+each keyword (``tests/test_docs.py`` checks it against :meth:`translate.plugin.registry.Registry.add`).
+Keep torch imports inside factories (:func:`translate.lazy_factory` does that for you). Example::
 
     @translate.hookimpl
     def register_generators(register):

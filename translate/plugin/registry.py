@@ -111,6 +111,9 @@ class Registry:
         if options.model_config.get("extra") != "forbid":
             raise PluginError(f"{where} {kind} {name!r} with an options model that accepts unknown keys; "
                               "subclass translate.Options (extra='forbid')")
+        if folder_option is not None and kind != "dataset":
+            raise PluginError(f"{where} {kind} {name!r} with folder_option={folder_option!r}: only a data set names "
+                              "the option that holds its folder")
         if folder_option is not None and folder_option not in options.model_fields:
             raise PluginError(f"{where} {kind} {name!r} with folder_option {folder_option!r}, which is not one of "
                               f"its options ({', '.join(sorted(options.model_fields)) or 'none'})")

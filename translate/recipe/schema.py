@@ -84,6 +84,13 @@ class TrainSpec(BaseModel):
         "matrix product instead of by the convolution library; unset: on when `speed` is fast and the device is the "
         "CPU (measured there; docs/performance.md)."
     )
+    calibrate: bool = Field(
+        True, description="With `speed = \"fast\"` on the CPU: time the layout levers left unset (`channels_last`, "
+        "`gemm_convs`) on the run's own networks and first batch for a few steps before training, and keep the "
+        "fastest whose losses agree with the plain layout's (never slower than it beyond timing noise). The choice "
+        "is cached per machine and configuration (`~/.cache/translate/speed`), printed, recorded in "
+        "`environment.json` and reused on resume. `false`: the preset by device (docs/performance.md).",
+    )
     compile: Literal["off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None = Field(
         None,
         description="torch.compile the networks with this mode (compiled once per run, cached by torch's "
@@ -116,6 +123,10 @@ class OutputSpec(BaseModel):
     log_every: int = Field(50, ge=1, description="Write metrics every N steps.")
     sample_every: int = Field(500, ge=1, description="Write a sample grid every N steps.")
     checkpoint_every: int = Field(1000, ge=1, description="Write a resumable checkpoint every N steps.")
+    checkpoint_minutes: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Also write a checkpoint when M minutes of wall time have "
+        "passed since the last one (or the start), whatever the step: for preemptible machines (docs/cluster.md). "
+        "A SIGUSR1 asks for one at any time.")
     keep_checkpoints: int = Field(3, ge=1, description="How many recent checkpoints to keep.")
     num_samples: int = Field(4, ge=1, le=64, description="Images in each sample grid.")
     tensorboard: bool = Field(True, description="Also log to TensorBoard when it is installed.")

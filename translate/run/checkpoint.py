@@ -8,14 +8,18 @@ Layout: ``RUN/checkpoints/step-00001000/`` holding
 - ``manifest.json``: format, step, epoch, batch-in-epoch, network and optimizer names,
   written last. A folder without a manifest is incomplete and ignored.
 
-A checkpoint is assembled in ``step-XXXXXXXX.tmp`` and renamed into place; older ones
-beyond ``keep`` are removed only after the new one is complete, except those of protected steps
-(the best checkpoint of an ``[eval]`` table with ``best``). No pickle is used.
+A checkpoint is assembled in ``step-XXXXXXXX.tmp``, flushed to disk (every file, then the
+folder) and renamed into place, so that a kill or a power cut at any moment leaves either the
+whole checkpoint or none; left-overs of a killed save are removed by the next save. Older ones
+beyond ``keep`` are removed only after the new one is complete, manifest first (a half-removed
+folder is never taken for a checkpoint), except those of protected steps (the best checkpoint
+of an ``[eval]`` table with ``best``). No pickle is used.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -75,6 +79,36 @@ def _incomplete(run_dir: Path) -> list[Path]:
     return [p for p in checkpoint_dir(run_dir).iterdir()
             if p.is_dir() and (_TMP.fullmatch(p.name)
                                or (checkpoint_step(p) is not None and not (p / "manifest.json").is_file()))]
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of ``folder``, then the folder itself, to disk (POSIX; a no-op where folders cannot
+    be opened)."""
+    for file in folder.iterdir():
+        if file.is_file():
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows: folders are not opened this way
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder; the files are on disk already
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove(folder: Path) -> None:
+    """Remove a checkpoint folder, its manifest first: a kill halfway leaves an incomplete folder (ignored
+    and removed by the next save), never a listed checkpoint with files missing."""
+    (folder / "manifest.json").unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -164,6 +198,7 @@ def save_checkpoint(
         raise
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        _fsync_tree(tmp)  # every process's files are written (the barrier above)
         if final.exists():  # a checkpoint of the same step (e.g. a re-run): replace it
             old = final.with_name(final.name + ".old")
             final.rename(old)
@@ -171,9 +206,10 @@ def save_checkpoint(
             shutil.rmtree(old)
         else:
             tmp.rename(final)
+        _fsync_dir(final.parent)
         older = [p for p in list_checkpoints(run_dir)[:-keep] if checkpoint_step(p) not in set(protect)]
         for stale in older + _incomplete(run_dir):
-            shutil.rmtree(stale, ignore_errors=True)
+            _remove(stale)
     accelerator.wait_for_everyone()
     return final
 
@@ -193,6 +229,13 @@ def load_checkpoint(
     manifest = json.loads((path / "manifest.json").read_text())
     if manifest.get("format") != FORMAT:
         raise TranslateError(f"checkpoint {path}: unknown format {manifest.get('format')!r} (expected {FORMAT})")
+    saved = manifest.get("num_processes")
+    if isinstance(saved, int) and saved != accelerator.num_processes:
+        raise TranslateError(
+            f"checkpoint {path}: written by a run of {saved} training process(es), but this run has "
+            f"{accelerator.num_processes}; each process resumes its own share of the data and its own random "
+            f"state, so resume with {saved} process(es) (the same launcher options and number of machines)"
+        )
     for what, have in (("networks", networks), ("optimizers", optimizers)):
         if manifest[what] != list(have):
             raise TranslateError(

@@ -26,12 +26,19 @@ Losses and methods (:mod:`translate.testing.losses`, :mod:`translate.testing.met
 method through a ``BuildContext`` on tiny networks (``smoke_options`` for every component without
 a table), prepares it as the engine does, runs train steps, checks that sampling has no side
 effects, exports a model file and reloads it with ``translate.load``.
+
+Data sets and metrics (:mod:`translate.testing.datasets`, :mod:`translate.testing.metrics`)::
+
+    check_dataset(registry, "my_pairs", folder=tmp_path, paired=True)   # items, keys, DataInfo for eval
+    check_metric(registry, "my_metric")       # values= declared, finite, reset, JSON protocol
+
+Options (:mod:`translate.testing.options`): ``check_options_strict``, and ``option_errors`` (the
+lines ``translate check`` prints for a bad options table).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import sys
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -39,19 +46,20 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PluginError
 from ..plugin.loading import ENTRY_POINT_GROUP, Plugins, load_plugins
 from ..plugin.registry import Component, OptionsInvalid, Registry
+from .datasets import check_dataset
 from .losses import check_loss, component_of
 from .methods import check_method
+from .metrics import check_metric
+from .options import check_options_strict, option_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
-    "load_plugins_with", "load_registry_with", "get_component", "check_options_strict", "check_generator",
-    "check_discriminator", "check_component", "check_loss", "check_method",
+    "load_plugins_with", "load_registry_with", "get_component", "check_options_strict", "option_errors",
+    "check_generator", "check_discriminator", "check_component", "check_loss", "check_method", "check_dataset",
+    "check_metric", "Component", "Registry",
 ]
-
-_UNKNOWN_KEY = "__translate_testing_unknown_key__"
-
 
 def _named(plugins: tuple[object, ...]) -> list[tuple[str, object]]:
     """``(name, plugin)`` pairs: a given pair is kept, else the module or class name (made unique)."""
@@ -115,44 +123,6 @@ def load_registry_with(*plugins: object, installed: bool = False) -> Registry:
 def get_component(source: Registry | Component, kind: str, name: str | None = None) -> Component:
     """``source`` itself when it is a component (of ``kind``), else ``source.get(kind, name)``."""
     return component_of(source, kind, name)
-
-
-def check_options_strict(component: Component) -> None:
-    """Check a component's options model: strict, its smoke options valid, JSON round trip exact.
-
-    - an unknown key is rejected (the model forbids extra keys);
-    - ``smoke_options`` validate, and so do the defaults when no option is required;
-    - validated options survive ``model_dump(mode="json")`` -> JSON -> validation unchanged
-      (recipes and model files store options that way; prefer lists to tuples).
-    """
-    where = f"{component.kind} {component.name!r}"
-    if component.options.model_config.get("extra") != "forbid":
-        raise AssertionError(f"{where}: the options model must forbid unknown keys (subclass translate.Options)")
-    try:
-        component.parse_options({_UNKNOWN_KEY: 1}, "options")
-    except OptionsInvalid as err:
-        if not any(_UNKNOWN_KEY in line for line in err.lines):
-            raise AssertionError(f"{where}: an unknown key was rejected without naming it: {err.lines}") from None
-    else:
-        raise AssertionError(f"{where}: an unknown options key was accepted")
-
-    samples = {"smoke_options": component.smoke_options}
-    if all(not f.is_required() for f in component.options.model_fields.values()):
-        samples["defaults"] = {}
-    for label, values in samples.items():
-        try:
-            parsed = component.parse_options(values, "options")
-        except OptionsInvalid as err:
-            raise AssertionError(f"{where}: {label} {values!r} do not validate: {err.lines}") from None
-        dumped = json.loads(json.dumps(parsed.model_dump(mode="json")))
-        try:
-            again = component.parse_options(dumped, "options")
-        except OptionsInvalid as err:
-            raise AssertionError(
-                f"{where}: {label} do not survive a JSON round trip ({dumped!r}): {err.lines}"
-            ) from None
-        if again != parsed:
-            raise AssertionError(f"{where}: {label} change in a JSON round trip: {parsed!r} -> {again!r}")
 
 
 def check_generator(source: Registry | Component, name: str | None = None, *, options: dict[str, Any] | None = None,
@@ -227,15 +197,13 @@ def _smoke(module: "torch.nn.Module", where: str, batch: tuple[int, int], size: 
 
 
 def check_component(component: Component, **kwargs: Any) -> Any:
-    """Options check plus the kind's smoke test (generators, discriminators, losses); for registry-wide tests."""
+    """Options check plus the kind's own check (generators, discriminators, losses, data sets, metrics), with
+    ``kwargs`` passed to it; for registry-wide tests. Methods need a registry with networks (:func:`check_method`)."""
     check_options_strict(component)
-    if component.kind == "generator":
-        return check_generator(component, **kwargs)
-    if component.kind == "discriminator":
-        return check_discriminator(component, **kwargs)
-    if component.kind == "loss":
-        return check_loss(component, **kwargs)
-    return None
+    checks = {"generator": check_generator, "discriminator": check_discriminator, "loss": check_loss,
+              "dataset": check_dataset, "metric": check_metric}
+    check = checks.get(component.kind)
+    return check(component, **kwargs) if check is not None else None
 
 
 def _build(comp: Component, options: dict[str, Any] | None, **kwargs: Any) -> "torch.nn.Module":

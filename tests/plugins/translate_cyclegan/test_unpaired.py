@@ -213,7 +213,7 @@ def test_options(registry):
     with pytest.raises(OptionsInvalid, match="crop_size"):
         comp.parse_options({"root": "x", "load_size": 100, "crop_size": 128}, "data.options")
     with pytest.raises(OptionsInvalid, match="output_channels"):
-        comp.parse_options({"root": "x", "output_channels": 2}, "data.options")
+        comp.parse_options({"root": "x", "output_channels": 0}, "data.options")  # 1 to 64
     synthetic = registry.get("dataset", "synthetic_unpaired").parse_options({}, "data.options")
     assert synthetic.resolved_sizes() == (72, 64) and synthetic.root == "data/shapes_unpaired"
 
@@ -309,7 +309,7 @@ def test_synthetic_domains_differ_clearly(registry, tmp_path):
 
 
 def test_synthetic_generation_is_fast(tmp_path):
-    from translate_cyclegan.unpaired import synthetic_params, write_synthetic
+    from translate_cyclegan.synthetic import synthetic_params, write_synthetic
 
     start = time.perf_counter()
     write_synthetic(tmp_path, synthetic_params(0, 100, 100, 8, 64))

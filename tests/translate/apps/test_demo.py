@@ -219,3 +219,44 @@ def test_drawing_in_headless_chromium_updates_the_translation(cyc_service: Model
     keep = os.environ.get("TRANSLATE_DEMO_SCREENSHOT")
     if keep:  # for a person to look at the page
         shutil.copyfile(tmp_path / "demo.png", keep)
+
+
+def test_a_run_offers_its_test_inputs_as_examples_in_each_tab(pix2pix_run: Path, cyclegan_run: Path) -> None:
+    """The demo of a run starts with clickable examples: the first inputs of its data set's test split."""
+    from translate.apps.demo import demo_content
+    from translate.apps.demo.content import DATA_EXAMPLES
+    from translate.data.imageio import read_image
+    from translate.plugin.loading import get_registry
+    from translate.recipe import load_recipe
+
+    service = ModelService(pix2pix_run, device="cpu")
+    try:
+        content = demo_content(service)
+    finally:
+        service.close()
+    (tab,) = content.directions
+    recipe, _ = load_recipe(pix2pix_run / "recipe.toml", registry=get_registry())
+    test = get_registry().get("dataset", recipe.data.name).build(dict(recipe.data.options), split="test")
+    assert 0 < len(tab.examples) == min(DATA_EXAMPLES, len(test)) and content.examples == ()
+    for i, path in enumerate(tab.examples):  # the test inputs themselves (edges), not the targets
+        expected = (test[(i, 0)]["input"].permute(1, 2, 0).numpy() + 1) / 2
+        assert np.abs(read_image(path) - expected).max() <= 1 / 255 + 1e-6, path
+    service = ModelService(cyclegan_run, device="cpu")
+    try:
+        tabs = {d.direction: d.examples for d in demo_content(service).directions}
+    finally:
+        service.close()
+    assert set(tabs) == {"AtoB", "BtoA"} and all(tabs.values())
+    assert all("day_" in p.name for p in tabs["AtoB"]) and all("night_" in p.name for p in tabs["BtoA"])
+
+
+def test_no_data_examples_without_the_runs_data_folder(pix2pix_run: Path, tmp_path: Path) -> None:
+    """A model folder (no recipe) or a run whose data folder is gone has none, and nothing is generated."""
+    from translate.apps.demo.content import data_examples
+
+    assert data_examples(tmp_path, {"G": "AtoB"}) == {}
+    run = copy_folder(pix2pix_run, tmp_path / "run")
+    text = (run / "recipe.toml").read_text()
+    root = next(line.split("=", 1)[1].strip().strip('"') for line in text.splitlines() if line.startswith("root"))
+    (run / "recipe.toml").write_text(text.replace(root, str(tmp_path / "gone")))
+    assert data_examples(run, {"G": "AtoB"}) == {} and not (tmp_path / "gone").exists()

@@ -233,6 +233,26 @@ def test_loss_groups_follow_the_optimizers() -> None:
     assert loss_groups(["G_gan", "D_real", "cycle"], []) == {"G": ["G_gan"], "D": ["D_real"], "cycle": ["cycle"]}
 
 
+def test_equal_learning_rate_curves_are_both_visible() -> None:
+    """Two optimizers on one schedule: the second is drawn dashed over a wider first, and its legend says so."""
+    from translate.apps.report import plots
+    from translate.run.folder import RunContents
+
+    steps = [0.0, 10.0, 20.0]
+    styles = plots.curve_styles({"G": (steps, [2e-4, 1e-4, 0.0]), "D": (steps, [2e-4, 1e-4, 0.0]),
+                                 "E": (steps, [1e-3, 1e-3, 1e-3]), "F": (steps, [2e-4, 1e-4, 0.0])})
+    assert [label for label, _ in styles.values()] == ["G", "D (= G)", "E", "F (= G)"]
+    assert styles["G"][1]["linewidth"] > styles["D"][1]["linewidth"] and styles["E"][1] == {}
+    assert styles["D"][1]["linestyle"] != styles["F"][1]["linestyle"] and "linestyle" not in styles["G"][1]
+    run = RunContents(path=Path("run"))
+    run.records = [{"step": s, "lr_G": 2e-4, "lr_D": 2e-4} for s in (1, 2, 3)]
+    assert plots.lr_plot(run) is not None
+    lines = plots.lr_figure(run).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["G", "D (= G)"]
+    assert lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
+    assert lines[0].get_linewidth() > lines[1].get_linewidth()
+
+
 def test_cli_writes_where_asked_and_says_so(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
     add_report_arguments(parser)

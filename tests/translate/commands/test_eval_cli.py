@@ -16,7 +16,7 @@ from tests.support.model_runs import copy_folder
 from tests.support.tiny_plugin import TinyMetricsPlugin
 from translate.commands.eval import eval_cli
 from translate.commands.main import build_parser, main
-from translate.errors import DataError, TranslateError
+from translate.errors import DataError, RecipeError, TranslateError
 from translate.models import load_model
 from translate.plugin.loading import load_plugins
 
@@ -176,6 +176,71 @@ def test_data_folder_points_the_training_data_set_elsewhere(plugins, run, tmp_pa
     assert body["data"]["folder"] == str(other) and body["data"]["name"] == "synthetic_shapes"
     assert body["data"]["fingerprint"] != first["data"]["fingerprint"]
     assert body["values"]["tiny_mae"] == pytest.approx(independent_mae(run, other, plugins.registry), rel=1e-5)
+
+
+def bare_model_file(folder: Path, tmp_path: Path, edit=None) -> Path:
+    """``folder``'s model.safetensors alone in a folder of its own (no run recipe, no config.json), its
+    ``translate`` metadata changed by ``edit``."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = tmp_path / "bare" / "model.safetensors"
+    path.parent.mkdir()
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        header = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    body = json.loads(header["translate"])
+    if edit is not None:
+        edit(body)
+    header["translate"] = json.dumps(body)
+    save_file(tensors, str(path), metadata=header)
+    return path
+
+
+def test_data_folder_on_a_model_file_uses_the_options_it_was_trained_with(plugins, pix2pix_model, run, tmp_path,
+                                                                          capsys):
+    trained = load_model(pix2pix_model, registry=plugins.registry).meta.recipe
+    assert trained.data == "synthetic_shapes" and trained.data_options["count"] == 24  # recorded when written
+    shapes = copy_folder(data_root(run), tmp_path / "shapes")
+    model = bare_model_file(pix2pix_model, tmp_path)
+    assert evaluate(plugins, model, "--data", shapes, "--split", "val", *METRICS, "--out", tmp_path / "m.json") == 0
+    assert "differ" not in capsys.readouterr().err
+    assert evaluate(plugins, run, "--data", shapes, "--split", "val", *METRICS, "--out", tmp_path / "r.json") == 0
+    from_model, from_run = (json.loads((tmp_path / f).read_text()) for f in ("m.json", "r.json"))
+    options = from_model["data"]["options"]
+    assert (options["count"], options["image_size"], options["root"]) == (24, 32, str(shapes))  # not 400, 64
+    assert from_model["data"]["fingerprint"] == from_run["data"]["fingerprint"]  # the very same images
+    assert from_model["values"] == from_run["values"]
+
+
+def test_data_option_overrides_say_what_differs_from_training(plugins, pix2pix_model, run, tmp_path, capsys):
+    shapes = copy_folder(data_root(run), tmp_path / "shapes")
+    model = bare_model_file(pix2pix_model, tmp_path)
+    assert evaluate(plugins, model, "--data", shapes, "--split", "val", "--set", "data.options.max_items=2",
+                    "--set", "tiny_mae.scale=2.0", *METRICS, "--out", tmp_path / "e.json") == 0
+    err = capsys.readouterr().err
+    assert ("note: data set 'synthetic_shapes' is evaluated with options that differ from the ones the model was "
+            "trained with: max_items = 2 (trained with None)") in err
+    assert "root" not in err.split("trained with:")[1]  # --data FOLDER is meant to differ
+    body = json.loads((tmp_path / "e.json").read_text())
+    assert body["data"]["num_images"] == 2 and body["protocol"]["metrics"]["tiny_mae"]["options"] == {"scale": 2.0}
+    with pytest.raises(RecipeError, match="data.options.max_item: unknown key"):
+        evaluate(plugins, model, "--data", shapes, "--set", "data.options.max_item=2", *METRICS)
+
+
+def test_an_older_model_file_without_the_options_gets_the_defaults_with_a_note(plugins, pix2pix_model, tmp_path,
+                                                                               capsys):
+    model = bare_model_file(pix2pix_model, tmp_path, lambda body: body["recipe"].pop("data_options"))
+    assert load_model(model, registry=plugins.registry).meta.recipe.data_options is None  # such files still load
+    small = ["--set", "data.options.count=4", "--set", "data.options.val_count=2", "--set", "data.options.test_count=1",
+             "--set", "data.options.image_size=32"]  # the defaults would generate 466 images of 64x64
+    (tmp_path / "shapes").mkdir()
+    assert evaluate(plugins, model, "--data", tmp_path / "shapes", "--split", "val", *small, *METRICS,
+                    "--out", tmp_path / "e.json") == 0
+    assert ("does not record the options of its data set (written by an older translate): data set "
+            "'synthetic_shapes' is built with its default options") in capsys.readouterr().err
+    options = json.loads((tmp_path / "e.json").read_text())["data"]["options"]
+    assert options["count"] == 4 and options["seed"] == 0 and options["flip"] is True  # given, else the defaults
 
 
 def test_data_recipe_on_a_model_folder(plugins, pix2pix_model, run, tmp_path):

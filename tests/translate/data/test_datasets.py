@@ -102,7 +102,7 @@ def test_options_are_strict():
     with pytest.raises(OptionsInvalid, match="colour"):
         comp.parse_options({"root": "x", "colour": True}, "dataset.options")
     with pytest.raises(OptionsInvalid, match="input_channels"):
-        comp.parse_options({"root": "x", "input_channels": 2}, "dataset.options")
+        comp.parse_options({"root": "x", "input_channels": 65}, "dataset.options")  # 1 to 64
 
 
 def _folders(base: Path, a_names: list[str], b_names: list[str]) -> None:

@@ -53,6 +53,19 @@ def test_generates_once_then_reuses(tmp_path):
     assert sorted(p.name for p in root.parent.iterdir()) == ["tiny"]  # no temporary folder left
 
 
+def test_generating_says_so_before_and_after_and_reuse_is_quiet(tmp_path, capsys):
+    """The seconds of generation at the start of a quickstart are announced, not silent."""
+    root, writer = tmp_path / "tiny", _Writer()
+    _ensure(root, writer)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"generating data set tiny into {root} (first use: 3 images) ..."
+    assert out[1].startswith("generated tiny in ") and out[1].endswith(" s") and len(out) == 2
+    _ensure(root, writer)
+    assert capsys.readouterr().out == ""
+    _ensure(root, writer, {**PARAMS, "seed": 1})
+    assert capsys.readouterr().out.startswith(f"generating data set tiny into {root} (parameters changed: 3 images)")
+
+
 def test_regenerates_when_parameters_change_or_files_are_missing(tmp_path):
     root, writer = tmp_path / "tiny", _Writer()
     _ensure(root, writer)
@@ -149,7 +162,7 @@ def test_fixed_and_generated_sizes():
         (_Folder, {"root": "x", "load_size": 100, "crop_size": 128}, r"crop_size \(128\) must not exceed load_size \(100\)"),
         (_Folder, {"root": "x", "crop_size": 250, "size_multiple": 4}, "must be a multiple of size_multiple"),
         (_Generated, {"image_size": 64, "load_size": 32}, r"crop_size \(64\) must not exceed load_size \(32\)"),
-        (_Folder, {"root": "x", "input_channels": 2}, "input_channels"),
+        (_Folder, {"root": "x", "input_channels": 65}, "input_channels"),
         (_Folder, {"root": "x", "preprocess": "zoom"}, "preprocess"),
     ],
 )

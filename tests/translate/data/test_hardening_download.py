@@ -19,6 +19,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.archives import tar_gz
+from tests.support.trickle import trickling_server
 from translate.data.download import DataSource, download, extract, fetch
 from translate.errors import DataError
 
@@ -76,7 +77,8 @@ def test_bomb_is_refused_by_the_default_factor(tmp_path, archive, monkeypatch):
     assert leftovers(root) == []  # the partial folder is gone
 
 
-def test_tar_member_is_refused_from_its_header_before_it_is_written(tmp_path, monkeypatch):
+def test_tar_over_the_limit_is_refused_before_any_member_is_written(tmp_path, monkeypatch):
+    """The first pass reads the headers only: the member over the limit is found before a.bin is written."""
     written: list[str] = []
     real = tarfile.TarFile.makefile
 
@@ -89,7 +91,7 @@ def test_tar_member_is_refused_from_its_header_before_it_is_written(tmp_path, mo
     with pytest.raises(DataError, match=r"limit of 1000 bytes \(member 'bombset/b.bin' of 600 bytes brings the "
                                         r"total to 1200 bytes\)"):
         extract(source(), path, tmp_path / "data", max_bytes=1000)
-    assert written == [f"{NAME}/a.bin"]
+    assert written == []
     assert leftovers(tmp_path / "data") == []
 
 
@@ -112,7 +114,7 @@ def test_zip_members_are_counted_while_written(tmp_path, monkeypatch):
     """Should a member produce more than it declares, writing stops at the limit."""
     path = write(tmp_path, zip_bytes({f"{NAME}/a.bin": b"a" * 100}), "zip")
     monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: b"x" * (n if n > 0 else 4096))  # endless
-    with pytest.raises(DataError, match="the members hold more bytes than their sizes declare"):
+    with pytest.raises(DataError, match="member 'bombset/a.bin' holds more than the 100 bytes it declares"):
         extract(source("zip"), path, tmp_path / "data", max_bytes=10_000)
     assert leftovers(tmp_path / "data") == []
 
@@ -231,6 +233,36 @@ def test_silent_server_is_dropped(server, tmp_path, small_limits):
                                         r"1 s after 0 bytes \(kept in .*\.part\); run the command again to resume"):
         fetch(served(server), tmp_path, progress=False)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("mode", ["trickle", "silent"])
+def test_a_server_slow_with_its_headers_is_dropped_at_the_deadline(tmp_path, monkeypatch, mode):
+    """Connecting and the whole response head share one deadline (issue 26): a header byte every 0.05 s would
+    restart a per-read timeout forever."""
+    monkeypatch.setattr(fetch_mod, "TIMEOUT_S", 0.5)
+    with trickling_server(mode, every=0.05, limit=20) as server:
+        with pytest.raises(DataError) as err:
+            fetch(DataSource(name=NAME, url=server.url), tmp_path, progress=False)
+        assert server.done.wait(20)
+    assert str(err.value) == (
+        f"could not download {server.url}: no complete answer within 0.5 s (connecting and receiving the status line "
+        "and all headers must take less than that in all); the server is too slow or not answering. Try again later")
+    assert server.client_left  # the client hung up, not the server
+    if mode == "trickle":
+        assert 0 < server.sent < 200  # it got through a few bytes of its head, not the 400 of its 20 s
+    assert not (tmp_path / ".downloads" / "file.bin.part").exists()
+
+
+def test_the_deadline_ends_with_the_head(server, tmp_path, monkeypatch):
+    """A body that takes longer than the deadline in all, at a fine rate, is not cut by it."""
+    monkeypatch.setattr(fetch_mod, "TIMEOUT_S", 0.3)
+    monkeypatch.setattr(fetch_mod, "RATE_WINDOW_S", 1.0)
+    monkeypatch.setattr(fetch_mod, "MIN_BYTES_PER_WINDOW", 100)  # the trickle sends 200 bytes/s
+    server.mode = "trickle"  # 200 bytes over 1 s: past the 0.3 s deadline, never under the rate
+    body = BODY[:200]
+    monkeypatch.setitem(globals(), "BODY", body)  # what the handler serves
+    final = fetch(served(server, size=len(body)), tmp_path, progress=False)
+    assert final.read_bytes() == body
 
 
 # --------------------------------------------------------------------------- disk full

@@ -160,7 +160,7 @@ def test_channel_conversion():
     np.testing.assert_array_equal(rgba[..., 3], 1.0)
     rgba[..., 3] = 0.25
     np.testing.assert_array_equal(convert_channels(rgba, 3), rgb)  # alpha dropped
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError, match="3 channels cannot be converted to 5"):
         convert_channels(rgb, 5)
 
 

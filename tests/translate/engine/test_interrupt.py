@@ -16,26 +16,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.support.slow_steps import slow_steps_env
 from tests.support.tiny_recipes import PIX2PIX, write_recipe
 from translate.engine.interrupt import RunInterrupted, StopSignals
 from translate.engine.trainer import train
 from translate.run.checkpoint import list_checkpoints
 from translate.run.logs import read_metrics
-
-# Loaded by the child interpreter (PYTHONPATH): each training step sleeps a little, so that the
-# signal surely lands mid-run however fast the machine is. The weights are unaffected.
-_SLOW_STEPS = """
-import time
-from translate_pix2pix.method import Pix2Pix
-
-_original = Pix2Pix.train_step
-
-def _slow(self, batch, ctx):
-    time.sleep(0.25)
-    return _original(self, batch, ctx)
-
-Pix2Pix.train_step = _slow
-"""
 
 
 @pytest.fixture
@@ -86,12 +72,8 @@ def _first_logged_step(run_dir: Path, proc: subprocess.Popen[str], timeout: floa
 def test_signal_saves_a_checkpoint_and_resumes_to_the_same_weights(
     sig: int, tiny_recipe: Path, tmp_path: Path, full_run: Path, one_thread: object
 ) -> None:
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(_SLOW_STEPS)
     part = tmp_path / "part"
-    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")])}
+    env = slow_steps_env(tmp_path / "hooks", 0.25)
     # SIGINT as a terminal's Ctrl-C sends it: to the whole process group, data-loader worker included
     workers = ["data.num_workers=1"] if sig == signal.SIGINT else []
     cmd = [sys.executable, "-m", "translate", "run", str(tiny_recipe), "--output-dir", str(part)]

@@ -97,7 +97,7 @@ def test_input_errors(tmp_path):
     with pytest.raises(DataError, match="input not found"):
         collect_inputs([tmp_path / "missing"])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no images to translate"):
+    with pytest.raises(DataError, match="nothing to translate in .*empty: no image files"):
         collect_inputs([tmp_path / "empty"])
     write_image(tmp_path / "dup" / "a.png", 4, 4)
     write_image(tmp_path / "dup" / "a.jpg", 4, 4)
@@ -204,6 +204,58 @@ def test_cli_skips_corrupt_files_and_fails_at_the_end(tmp_path, use_plugins, cap
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png", "z_last.png"]
 
 
+def test_cli_a_lone_text_file_is_one_error_and_creates_nothing(tmp_path, use_plugins, capsys):
+    model = make_model(tmp_path / "run")
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert main(["infer", str(model), str(tmp_path / "notes.txt"), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.strip()]
+    assert errors == [f"error: nothing to translate: {tmp_path / 'notes.txt'} is not an image file "
+                      "(the types read: .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp)"]
+    assert "0 images" not in captured.out and not (tmp_path / "out").exists()
+
+
+def test_cli_a_folder_without_images_is_one_error_listing_the_types(tmp_path, use_plugins, capsys):
+    model = make_model(tmp_path / "run")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    assert main(["infer", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert errors == [f"error: nothing to translate in {tmp_path / 'in'}: no image files (the types read: .png, "
+                      f".jpg, .jpeg, .bmp, .tif, .tiff, .webp); skipped 1 file that is not an image "
+                      f"({tmp_path / 'in' / 'notes.txt'})"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_counts_the_skipped_files_in_its_summary(tmp_path, use_plugins, capsys):
+    model = make_model(tmp_path / "run")
+    write_image(tmp_path / "in" / "a.png", 8, 8)
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    (tmp_path / "in" / "sub").mkdir()
+    (tmp_path / "in" / "sub" / "data.csv").write_text("1,2")
+    assert main(["infer", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.startswith(f"1 image -> {tmp_path / 'out'} (")
+    assert summary.endswith(f"; skipped 2 files that are not an image ({tmp_path / 'in' / 'notes.txt'}, "
+                            f"{tmp_path / 'in' / 'sub' / 'data.csv'})")
+
+
+def test_cli_a_broken_image_is_named_once_and_nothing_written_leaves_no_folder(tmp_path, use_plugins, capsys):
+    model = make_model(tmp_path / "run")
+    broken = tmp_path / "broken.png"
+    write_image(broken, 16, 16)
+    broken.write_bytes(broken.read_bytes()[:60])  # truncated
+    (tmp_path / "fake.png").write_text("not a PNG at all")
+    for path in (broken, tmp_path / "fake.png"):
+        assert main(["infer", str(model), str(path), "--out", str(tmp_path / "out" / "deeper")]) == 1
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 2 and errors[0].count(path.name) == 1, errors
+        assert errors[0].startswith(f"error: cannot read image {path}: ") and errors[0].endswith("(skipped)")
+        assert errors[1] == "error: nothing translated: the input failed (listed above)"
+        assert "0 images" not in captured.out and not (tmp_path / "out").exists()
+
+
 def test_cli_refuses_to_write_over_its_inputs(tmp_path, use_plugins, capsys):
     model = make_model(tmp_path / "run")
     write_image(tmp_path / "in" / "a.png", 8, 8)
@@ -285,7 +337,8 @@ def test_glob_errors_name_the_pattern(tmp_path, monkeypatch):
     (tmp_path / "x" / "n.txt").write_text("")
     with pytest.raises(DataError, match=r"no files match the pattern 'x/\*\.jpg'"):
         collect_inputs(["x/a.png", "x/*.jpg"])
-    with pytest.raises(DataError, match=r"the pattern 'x/\*\.txt' matches 1 path\(s\) but no images"):
+    with pytest.raises(DataError, match=r"nothing to translate in x/\*\.txt: no image files \(the types read: "
+                                        r"\.png, .*; skipped 1 file that is not an image \(x/n\.txt\)"):
         collect_inputs(["x/*.txt"])
     with pytest.raises(DataError, match="input not found: nope.png"):
         collect_inputs(["nope.png"])

@@ -109,3 +109,52 @@ def test_translate_infer_and_serve_take_the_backend(model: Path, tmp_path: Path,
         assert service.pipeline._translator(None).backend == "onnx"
     finally:
         service.close()
+
+
+def test_a_size_that_is_not_a_multiple_runs_padded_and_cropped_like_torch(model: Path) -> None:
+    """451x300 (no side a multiple of the U-Net's size multiple) through ONNX Runtime equals PyTorch."""
+    image = np.random.default_rng(1).random((300, 451, 3), dtype=np.float32)
+    torch_out = translate.load(model, device="cpu")(image)
+    onnx_pipe = translate.load(model, device="cpu", backend="onnx")
+    assert onnx_pipe._translator(None).meta.size_multiple > 1 and 451 % onnx_pipe._translator(None).meta.size_multiple
+    onnx_out = onnx_pipe(image)
+    assert onnx_out.shape == torch_out.shape == (300, 451, 3)
+    assert float(np.abs(onnx_out - torch_out).max()) < TOLERANCE
+    from translate.inference import Translator
+    from translate.inference.onnx_backend import onnx_generator
+    from translate.models import load_model
+
+    loaded = load_model(model / "model.safetensors")
+    module, info = loaded.generator()
+    m = info.meta.size_multiple
+    tiles = {"tile": 2 * m, "tile_overlap": m // 2, "device": "cpu"}  # edge tiles of sizes no multiple of m
+    by_onnx = Translator(onnx_generator(loaded, info.name), info, backend="onnx", **tiles)(image)
+    assert float(np.abs(by_onnx - Translator(module, info, **tiles)(image)).max()) < TOLERANCE
+
+
+def test_the_bare_file_says_how_to_feed_other_sizes_and_that_recipe_matches(model: Path) -> None:
+    """The metadata's size multiple and padding rule, followed with NumPy and ONNX Runtime alone, give
+    translate's output; the ONNX module refuses other sizes with that advice instead of a Concat error."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from translate.inference.onnx_backend import OnnxGenerator
+
+    translate.models.onnx.export_onnx(model / "model.safetensors", echo=None)
+    props = {p.key: p.value for p in onnx.load(str(model / "model.onnx")).metadata_props}
+    m, scale = int(props["translate.size_multiple"]), int(props["translate.scale_factor"])
+    assert "reflect" in props["translate.padding"] and "crop" in props["translate.padding"]
+    image = np.random.default_rng(2).random((45, 70, 3), dtype=np.float32)
+    h, w = image.shape[:2]
+    padded = np.pad(image, ((0, -h % m), (0, -w % m), (0, 0)), mode="reflect")  # the documented recipe
+    session = ort.InferenceSession(str(model / "model.onnx"), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"input": (padded.transpose(2, 0, 1)[None] - 0.5) / 0.5})
+    lo, hi = json_range = [float(v) for v in props["translate.value_range"].strip("[]").split(",")]
+    assert json_range == [-1.0, 1.0]
+    bare = np.clip((out[0, :, : h * scale, : w * scale].transpose(1, 2, 0) - lo) / (hi - lo), 0, 1)
+    assert float(np.abs(bare - translate.load(model, device="cpu")(image)).max()) < TOLERANCE
+    module = OnnxGenerator(model / "model.onnx", m, scale)
+    with pytest.raises(TranslateError, match=rf"multiples of {m}, got 70x45: pad the input to "
+                                             rf"{-(-70 // m) * m}x{-(-45 // m) * m} and crop the output back"):
+        module(torch.zeros(1, 3, 45, 70))

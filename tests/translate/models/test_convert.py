@@ -456,3 +456,79 @@ def test_other_files_are_not_taken_for_checkpoints(tmp_path) -> None:
         archive.writestr("a.txt", "hello")
     with pytest.raises(ModelFileError, match="a zip archive, not a translate model file"):
         load_model(tmp_path / "photos.zip")
+
+
+# --------------------------------------------------------------------------- provenance: what recognised the file
+
+
+class _OtherCodeNet(nn.Module):
+    """A generator of some other code base, whose checkpoints hold ``w`` and ``b`` (one 3x3 conv, then tanh)."""
+
+    def __init__(self, options: Any = None, *, in_channels: int = 3, out_channels: int = 3) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.body(x))
+
+    def infer_options_from_authors_state_dict(self, state: dict[str, Any]) -> dict[str, Any]:
+        if set(state) != {"w", "b"}:
+            raise ModelFileError("not an other-code checkpoint")
+        return {}
+
+    def from_authors_state_dict(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"body.weight": state["w"], "body.bias": state["b"]}
+
+
+class _OtherCodePlugin:
+    @translate.hookimpl
+    def register_generators(self, register):
+        register("other_net", _OtherCodeNet, description="reads the other code's checkpoints")
+
+
+def test_a_checkpoint_read_through_a_plugin_names_the_plugin_not_the_authors(tmp_path) -> None:
+    from translate.plugin.loading import load_plugins
+
+    registry = load_plugins(extra=[("other-code", _OtherCodePlugin())]).registry
+    w, b = torch.randn(3, 3, 3, 3), torch.randn(3)
+    src = tmp_path / "published_G.pth"
+    torch.save({"w": w, "b": b}, src)
+    result = convert([src], tmp_path / "model", source="https://example.org/published_G.pth", registry=registry)
+    provenance = result.meta.provenance
+    assert provenance.converted_from == ("a checkpoint layout recognised by generator 'other_net' of plugin "
+                                         "'other-code' ((in-process) 0)")
+    f = provenance.files[0]
+    assert (f.read_by, f.plugin.name, f.plugin.distribution, f.builtin) == ("other_net", "other-code", "(in-process)",
+                                                                           False)
+    config = (result.out / "config.json").read_text()
+    card = (result.out / "README.md").read_text()
+    for text in (config, card):
+        assert "junyanz" not in text and "pytorch-CycleGAN-and-pix2pix" not in text
+    assert json.loads(config)["provenance"]["files"][0]["read_by"] == "other_net"
+    assert "| other_net (plugin other-code, (in-process) 0) |" in card
+    assert "- source (as given with `--source`): `https://example.org/published_G.pth`" in card
+    assert "given as their source: https://example.org/published_G.pth" in card  # the limitation line too
+    x = torch.rand(1, 3, 8, 8) * 2 - 1
+    loaded = load_model(result.out, registry=registry)
+    with torch.no_grad():
+        out = loaded.modules[loaded.meta.default].eval()(x)
+    assert torch.allclose(out, torch.tanh(torch.nn.functional.conv2d(x, w, b, padding=1)), atol=1e-6)
+
+
+def test_the_built_in_layouts_claim_the_authors_code(tmp_path) -> None:
+    net = authors_net("resnet_6blocks", norm="instance")
+    result = convert([_save(net.state_dict(), tmp_path / "latest_net_G.pth")], tmp_path / "model")
+    provenance = result.meta.provenance
+    assert provenance.converted_from == "checkpoints of the authors' pytorch-CycleGAN-and-pix2pix (junyanz) code"
+    f = provenance.files[0]
+    assert f.read_by == "resnet_6blocks" and f.builtin is True and f.plugin.distribution == "translate-i2i"
+    assert "| resnet_6blocks (built in) |" in (result.out / "README.md").read_text()
+
+
+def test_a_refused_file_points_to_the_plugin_route(tmp_path) -> None:
+    torch.save({"encoder.layer1.weight": torch.zeros(4, 3, 3, 3)}, tmp_path / "other.pth")
+    with pytest.raises(ModelFileError, match=r"generator plugin whose network reads its layout: see docs/models.md, "
+                                             r"\"Converting other checkpoints through a plugin\""):
+        convert([tmp_path / "other.pth"], tmp_path / "out")
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "models.md").read_text()
+    assert "### Converting other checkpoints through a plugin" in docs  # the section the message names

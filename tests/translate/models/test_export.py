@@ -95,6 +95,9 @@ def test_pix2pix_export_folder(pix2pix_run, pix2pix_model):
     assert g["normalization"] == {"mean": 0.5, "std": 0.5}
     assert (g["direction"], g["test_mode"], g["size_multiple"]) == ("AtoB", "eval", 32)
     assert config["preprocessing"] == {"size_multiple": 32, "recommended_size": 32}
+    data_options = config["recipe"].pop("data_options")  # what translate eval --data FOLDER rebuilds the set with
+    assert (data_options["count"], data_options["image_size"], data_options["val_count"]) == (24, 32, 4)
+    assert data_options["root"] == "shapes"  # the folder's name only: a shared file carries no local path
     assert config["recipe"] == {"method": "pix2pix", "data": "synthetic_shapes", "data_folder": "shapes",
                                 "seed": 3, "steps": 8, "batch_size": 4}
     training = config["training"]
@@ -109,6 +112,28 @@ def test_model_card(pix2pix_model):
                  "translate infer pix2pix-model INPUT --out OUT", 'pipe = translate.load("pix2pix-model")',
                  "## Intended use and limits", "synthetic data", "32x32", "Not evaluated"):
         assert text in card, text
+
+
+def test_model_card_names_the_data_sets_domains(pix2pix_model):
+    """synthetic_shapes names its domains (DataInfo.domains): the model records them, not 'A' and 'B'."""
+    g = read_config(pix2pix_model / "config.json").generators["G"]
+    assert (g.input_domain, g.output_domain) == ("edges", "filled shapes")
+    card = (pix2pix_model / "README.md").read_text()
+    assert "# pix2pix: edges -> filled shapes (synthetic_shapes)" in card
+    assert "By default it translates edges images into filled shapes images." in card
+    assert "A -> B" not in card
+
+
+def test_the_usage_example_does_not_call_a_default_export_folder_export(pix2pix_model, tmp_path):
+    from translate.models.card import PLACEHOLDER, card_source
+
+    assert card_source(Path("runs/quickstart/export")) == PLACEHOLDER == "MODEL_DIR"
+    assert card_source(Path("facades-pix2pix")) == "facades-pix2pix"
+    out = export_run(pix2pix_model, tmp_path / "run" / "export")
+    card = (out / "README.md").read_text()
+    assert "translate infer export" not in card and 'translate.load("export")' not in card
+    assert "translate infer MODEL_DIR INPUT --out OUT" in card and 'pipe = translate.load("MODEL_DIR")' in card
+    assert "MODEL_DIR is this model's folder (or its Hub id, `hf://OWNER/NAME`, once pushed)." in card
 
 
 def test_cyclegan_export_has_both_generators(cyclegan_run, tmp_path_factory):

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -207,6 +208,7 @@ def test_infer_and_load_refuse_a_fifo_model(tmp_path, folder, capsys):
     fifo.unlink()
     os.mkfifo(fifo)
     (tmp_path / "in").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "in" / "a.png")  # something to translate: the model is read next
     codes: list[int] = []
     try:
         assert finishes(lambda: codes.append(main(["infer", str(folder), str(tmp_path / "in"),

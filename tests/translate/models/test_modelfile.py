@@ -140,19 +140,23 @@ def test_metadata_contents(model_file):
 
 
 def test_the_data_set_speaks_through_data_info(tmp_path, registry):
-    """Recommended size and data folder come from DataInfo; the recipe's data options are never read."""
-    recipe = {**RECIPE, "data": {"name": "facades", "batch_size": 2, "options": {
-        "crop_size": 64, "image_size": 72, "root": "data/elsewhere", "preprocess": "crop"}}}
+    """Recommended size and data folder come from DataInfo; the recipe's data options are recorded as a whole (for
+    ``translate eval --data FOLDER``), never read by key, with local paths cut to their last component."""
+    options = {"crop_size": 64, "image_size": 72, "root": "/home/someone/data/elsewhere", "preprocess": "crop",
+               "url": "https://example.org/sets/facades.tar.gz", "files": ["~/a/b.png", "c"]}
+    shared = {**options, "root": "elsewhere", "files": ["b.png", "c"]}
+    recipe = {**RECIPE, "data": {"name": "facades", "batch_size": 2, "options": options}}
     exports = [(ExportSpec("AtoB", "G"), *build_generator(registry))]
     meta, _ = build_meta(method="pix2pix", exports=exports, recipe=recipe)
     assert meta.preprocessing == Preprocessing(size_multiple=4, recommended_size=None)
-    assert meta.recipe == RecipeSummary(method="pix2pix", data="facades", seed=7, epochs=3, batch_size=2)
+    assert meta.recipe == RecipeSummary(method="pix2pix", data="facades", seed=7, epochs=3, batch_size=2,
+                                        data_options=shared)
     info = DataInfo(image_size=32, folder="facades", limitations=("from the data set",))
     path = save_model(tmp_path / "m.safetensors", method="pix2pix", exports=exports, recipe=recipe, data=info,
                       limitations=("from the method", "from the data set"))
     meta = read_metadata(path)
     assert meta.preprocessing == Preprocessing(size_multiple=4, recommended_size=32)
-    assert meta.recipe.data_folder == "facades"
+    assert meta.recipe.data_folder == "facades" and meta.recipe.data_options == shared  # through the file
     assert meta.limitations == ["from the method", "from the data set"]  # as given: nothing added twice
     meta, _ = build_meta(method="pix2pix", exports=exports, data=DataInfo(image_size=70000, folder="x"))
     assert meta.preprocessing.recommended_size is None and meta.recipe == RecipeSummary(data_folder="x")

@@ -10,6 +10,7 @@ at import, so the tests patch ``huggingface_hub.constants`` as tests/translate/m
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import threading
 import urllib.parse
@@ -23,6 +24,7 @@ from safetensors.torch import save_file
 
 import translate
 from tests.support.ports import free_port
+from tests.support.trickle import trickling_server
 from translate.errors import ModelFileError, TranslateError
 from translate.models.weights import WeightsMissing, file_sha256, load_weights, resolve_weights, search_folders
 
@@ -254,6 +256,20 @@ def test_hub_download_then_offline(hub, folders):
 
 
 # --------------------------------------------------------------------------- sha256 and loading
+
+
+def test_a_weights_url_whose_server_trickles_its_headers(tmp_path, monkeypatch):
+    """A URL setting is downloaded with the same deadline on connecting and the response head as data sets."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(importlib.import_module("translate.data.download.fetch"), "TIMEOUT_S", 0.5)
+    with trickling_server(path=f"/{FILE}") as server:
+        with pytest.raises(WeightsMissing) as err:
+            _resolve(server.url)
+        assert server.done.wait(20)
+    assert f"= {server.url!r} could not be downloaded: could not download {server.url}: no complete answer " \
+           "within 0.5 s" in str(err.value)
+    assert server.client_left and 0 < server.sent < 200
+    assert not (tmp_path / "cache" / "translate" / "weights" / FILE).exists()
 
 
 def test_file_sha256(tmp_path):

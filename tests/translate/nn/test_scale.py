@@ -25,7 +25,7 @@ from translate.commands import builtin as builtin_commands
 from translate.components.build import BuildContext
 from translate.components.method import ComponentRecord, ExportSpec
 from translate.data.contract import DataInfo
-from translate.engine.samples import make_grid
+from translate.engine.samples import LABEL_HEIGHT, make_grid
 from translate.engine.setup import size_problems
 from translate.engine.trainer import train
 from translate.errors import ModelFileError, PluginError, RecipeError, TranslateError
@@ -195,7 +195,7 @@ def test_a_generator_of_another_scale_than_the_data_is_a_recipe_error(registry, 
 def test_a_grid_row_with_a_small_input_and_a_large_output_is_aligned() -> None:
     x = torch.rand(2, 3, 16, 16) * 2 - 1
     y = torch.rand(2, 3, 64, 64) * 2 - 1
-    grid = make_grid([[("input", x), ("output", y), ("target", y)]], pad=2)
+    grid = make_grid([[("input", x), ("output", y), ("target", y)]], pad=2, labels=False)
     assert grid.shape == (3, 2 * 68, 3 * 68)
     shown = grid[:, 2:66, 2:66]  # the first row's input cell: nearest upsampling, 4x4 blocks of each pixel
     assert torch.equal(shown, x[0].repeat_interleave(4, 1).repeat_interleave(4, 2))
@@ -204,7 +204,7 @@ def test_a_grid_row_with_a_small_input_and_a_large_output_is_aligned() -> None:
 
 def test_training_writes_a_sample_grid_and_a_model_file(run: Path) -> None:
     grid = Image.open(run / "samples" / "step-00000004.png")
-    assert grid.size == (3 * (32 + 4), 2 * (32 + 4))  # input (upsampled), output, target; 2 rows
+    assert grid.size == (3 * (32 + 4), LABEL_HEIGHT + 2 * (32 + 4))  # input (upsampled), output, target; 2 rows
     meta = read_metadata(run / "model.safetensors")
     assert meta.generators["G"].scale_factor == 2
     assert meta.preprocessing is not None and meta.preprocessing.recommended_size == 16  # the input side

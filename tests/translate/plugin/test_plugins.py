@@ -630,6 +630,9 @@ def test_options_model_must_forbid_unknown_keys() -> None:
         (("ok_name", "not callable"), {}, "not callable"),
         (("ok_name", noop_factory), {"options": dict}, "not a pydantic model"),
         (("ok_name", noop_factory), {"unknown_keyword": 1}, "unknown_keyword"),
+        (("ok_name", noop_factory), {"folder_option": "root"}, "only a data set names the option that holds"),
+        (("ok_name", noop_factory), {"values": ("x",)}, "only a metric declares values"),
+        (("ok_name", noop_factory), {"arguments": print}, "only a command takes one"),
     ],
 )
 def test_invalid_registrations(args: tuple, kwargs: dict, expected: str) -> None:

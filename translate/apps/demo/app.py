@@ -113,9 +113,10 @@ def _tab(gr: Any, service: ModelService, content: DemoContent, d: Direction) -> 
     for event in (editor.input, editor.upload):
         event(run, inputs=editor, outputs=output, trigger_mode="always_last", show_progress="minimal",
               api_name=False)
-    if content.examples:
-        gr.Examples(examples=[[str(p)] for p in content.examples], inputs=editor, outputs=output, fn=run,
-                    run_on_click=True, cache_examples=False, label="examples")
+    examples = d.examples + content.examples  # the run's test inputs of this direction, then the shared ones
+    if examples:
+        gr.Examples(examples=[[str(p)] for p in examples], inputs=editor, outputs=output, fn=run,
+                    run_on_click=True, cache_examples=False, label="examples: click one to translate it")
 
 
 def build_demo(service: ModelService, *, examples: str | os.PathLike[str] | None = None,
@@ -148,7 +149,8 @@ def launch(blocks: "gr.Blocks", service: ModelService, *, content: DemoContent |
            host: str = "127.0.0.1", port: int | None = None, open_browser: bool = False, block: bool = True) -> Any:
     """Start the page's server (Gradio's; ``content``: the page's, whose example folders Gradio may serve);
     ``block=False`` returns at once (tests); ``port=0``: a free port. Returns what ``gradio.Blocks.launch`` returns."""
-    folders = sorted({str(p.parent) for p in (content.examples if content else ())})
+    shown = (*content.examples, *(p for d in content.directions for p in d.examples)) if content else ()
+    folders = sorted({str(p.parent) for p in shown})
     if port == 0:  # Gradio cannot bind port 0 itself: ask the system for a free one
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind((host, 0))

@@ -11,14 +11,28 @@ error examples from :func:`translate.recipe.check.check_recipe` on bad recipes.
 - :mod:`.builtin`: the built-in plugins' registry and :func:`run_check`;
 - :mod:`.examples`: the example recipes and tables on the page;
 - :mod:`.schema_tables`: field tables (types, defaults, limits, rules) of pydantic models;
-- :mod:`.recipes_page`: the page itself.
+- :mod:`.recipes_page`: the page itself;
+- :mod:`.installed`: every installed plugin's components and options (``translate plugins --options``,
+  and the third-party section ``translate docs recipes --plugins`` adds).
 """
 
 from __future__ import annotations
 
 from ...utils.markdown import md_text
 from .builtin import builtin_components, builtin_plugins, builtin_registry, run_check
-from .examples import BAD_COMPONENTS, BAD_SKELETON, EXAMPLE_RECIPE, EXTENDS_EXAMPLE, SET_EXAMPLES
+from .examples import (
+    BAD_COMPONENTS,
+    BAD_SKELETON,
+    EXAMPLE_RECIPE,
+    EXTENDS_EXAMPLE,
+    SET_EXAMPLES,
+)
+from .installed import (
+    option_rows,
+    plugins_text,
+    plugins_with_options,
+    third_party_markdown,
+)
 from .recipes_page import REGENERATE, recipes_markdown
 
 __all__ = [
@@ -32,6 +46,10 @@ __all__ = [
     "builtin_plugins",
     "builtin_registry",
     "md_text",
+    "option_rows",
+    "plugins_text",
+    "plugins_with_options",
     "recipes_markdown",
     "run_check",
+    "third_party_markdown",
 ]

@@ -41,11 +41,19 @@ SECTIONS = [
 ]
 
 
-def recipes_markdown() -> str:
-    """The recipe reference (``docs/recipes.md``), generated from the schema and the built-in plugins."""
+def recipes_markdown(installed: Registry | None = None) -> str:
+    """The recipe reference (``docs/recipes.md``), generated from the schema and the built-in plugins.
+
+    ``installed`` (a registry of the installed plugins) adds a last section with its third-party
+    components (``translate docs recipes --plugins``); without it the page is the same on every machine.
+    """
+    from .installed import third_party_markdown
+
     registry = builtin_registry()
     out = _intro() + _structure() + _extends() + _overrides() + _validation(registry)
     out += _skeleton() + _components(registry) + _ablations()
+    if installed is not None:
+        out += third_party_markdown(installed)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -68,8 +76,10 @@ def _intro() -> list[str]:
         "the losses, the data, how long to train and what to write. `translate check RECIPE`",
         "validates it without building anything, `translate run RECIPE` trains. This page is",
         f"generated from the schema (`{REGENERATE}`), so every key and default below is",
-        "exactly what translate accepts. It lists the built-in components only; run",
-        "`translate plugins` to see everything installed, and [plugins.md](plugins.md) to add your own.",
+        "exactly what translate accepts. It lists the built-in components only:",
+        "`translate plugins --options` lists every installed component with its options and the",
+        "distribution it comes from, `translate docs recipes --plugins` adds the installed third-party",
+        "components to this page, and [plugins.md](plugins.md) shows how to add your own.",
         "",
         "Contents:",
         "",

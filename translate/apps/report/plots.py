@@ -61,13 +61,36 @@ def _panels(count: int, columns: int, width: float = 4.4, height: float = 3.0) -
     return fig, axes
 
 
-def _draw(ax: Any, steps: list[float], values: list[float], label: str) -> int:
-    """Draw the finite points of one series; return how many were not finite (left out)."""
+def _draw(ax: Any, steps: list[float], values: list[float], label: str, **style: Any) -> int:
+    """Draw the finite points of one series (``style``: matplotlib line options over the defaults); return
+    how many were not finite (left out)."""
     points = [(s, v) for s, v in zip(steps, values) if math.isfinite(v)]
     if points:
         xs, ys = zip(*points)
-        ax.plot(xs, ys, label=label, marker="o" if len(points) <= 20 else None, markersize=3, linewidth=1.2)
+        ax.plot(xs, ys, label=label, **{"marker": "o" if len(points) <= 20 else None, "markersize": 3,
+                                        "linewidth": 1.2, **style})
     return len(values) - len(points)
+
+
+_DASHES = ("--", ":", "-.", (0, (5, 2, 1, 2)))
+
+
+def curve_styles(series: dict[str, tuple[list[float], list[float]]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The legend label and line style of each named series, so that equal curves stay visible: the first of
+    a set of equal series is drawn solid and wide, each later one dashed on top of it and labelled
+    ``"name (= first)"`` (two optimizers with the same schedule would otherwise hide one line)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    firsts: dict[tuple[tuple[float, ...], tuple[float, ...]], list[str]] = {}
+    for name, (steps, values) in series.items():
+        same = firsts.setdefault((tuple(steps), tuple(values)), [])
+        if not same:
+            out[name] = (name, {})
+        else:
+            out[same[0]][1].update(linewidth=3.0, alpha=0.6)
+            out[name] = (f"{name} (= {same[0]})", {"linestyle": _DASHES[(len(same) - 1) % len(_DASHES)],
+                                                  "linewidth": 1.4, "marker": None})
+        same.append(name)
+    return out
 
 
 def _log_scale_if_spread(ax: Any, values: list[float]) -> None:
@@ -118,15 +141,26 @@ def metric_plot(run: RunContents) -> Plot | None:
     return Plot("metrics.png", "Evaluation metrics during training", ", ".join(keys), _png(fig))
 
 
-def lr_plot(run: RunContents) -> Plot | None:
-    """The learning rate of every optimizer against the step."""
+def lr_figure(run: RunContents) -> Any:
+    """The matplotlib figure of :func:`lr_plot` (equal curves drawn apart, :func:`curve_styles`); None without
+    learning rates in the log."""
     keys = run.lr_keys()
     if not keys:
         return None
     fig, (ax,) = _panels(1, 1, width=6.0)
-    hidden = sum(_draw(ax, *run.series(k), k[len("lr_"):]) for k in keys)
+    series = {k[len("lr_"):]: run.series(k) for k in keys}
+    styles = curve_styles(series)
+    hidden = sum(_draw(ax, *series[name], label, **style) for name, (label, style) in styles.items())
     _finish(ax, "learning rates", "step", hidden, len(keys))
-    return Plot("learning_rates.png", "Learning rates", ", ".join(keys), _png(fig))
+    return fig
+
+
+def lr_plot(run: RunContents) -> Plot | None:
+    """The learning rate of every optimizer against the step."""
+    fig = lr_figure(run)
+    if fig is None:
+        return None
+    return Plot("learning_rates.png", "Learning rates", ", ".join(run.lr_keys()), _png(fig))
 
 
 def throughput_plot(run: RunContents) -> Plot | None:
@@ -151,4 +185,5 @@ def all_plots(run: RunContents) -> list[Plot]:
     return [p for p in (loss_plot(run), metric_plot(run), lr_plot(run), throughput_plot(run)) if p is not None]
 
 
-__all__ = ["Plot", "all_plots", "loss_groups", "loss_plot", "lr_plot", "metric_plot", "throughput_plot"]
+__all__ = ["Plot", "all_plots", "curve_styles", "loss_groups", "loss_plot", "lr_figure", "lr_plot", "metric_plot",
+           "throughput_plot"]

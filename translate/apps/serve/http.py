@@ -8,13 +8,16 @@ Endpoints (every error is JSON ``{"error": {"status", "code", "message"}}``):
   ``X-Translate-Generator`` and its direction in ``X-Translate-Direction``.
 - ``GET /model``: the JSON description (:meth:`ModelService.describe`).
 - ``GET /health``: ``{"status": "ok", ...}`` with the queue length and batch counts.
+- ``GET /metrics``: counters, gauges and the latency histogram in Prometheus' text format (:mod:`.metrics`).
 - ``GET /``: the endpoints, as JSON.
 
 A body larger than the limit is refused from its ``Content-Length`` before it is read (413, and
 the connection is closed); a request without ``Content-Length`` gets 411. Each connection's
 socket times out after :data:`SOCKET_TIMEOUT` seconds, and at most ``max_queue`` POSTs are in
 progress at once (503 beyond), so slow or many clients cannot hold the server. A bad request never
-stops the server: every error is answered and the next request is served.
+stops the server: every error is answered and the next request is served. Every 503 carries
+``Retry-After``: the seconds the model needs for the requests already waiting, at its measured speed
+(at least 1).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +33,7 @@ from typing import Any
 
 from ...errors import TranslateError
 from .limits import RequestError
+from .metrics import CONTENT_TYPE, ServerMetrics
 from .service import ModelService
 
 SOCKET_TIMEOUT = 30.0
@@ -39,19 +44,25 @@ ENDPOINTS = {
     "POST /translate": "translate one PNG/JPEG (raw body or multipart field 'image'); ?direction= picks the generator",
     "GET /model": "the model: name, method, domains, directions, input size rules, channels, limits",
     "GET /health": "liveness and the batch queue",
+    "GET /metrics": "requests by status, latency histogram, queue, rejections, deadline expiries (Prometheus text)",
 }
+ROUTES = {"/translate": "POST", "/model": "GET", "/health": "GET", "/metrics": "GET", "/": "GET"}
+"""Each path served, and its method."""
 
 
 class TranslateServer(ThreadingHTTPServer):
     """A threading HTTP server holding the :class:`ModelService` it serves (``verbose``: log each request)."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog (socketserver's default is 5): a burst of clients is answered
+    # (503 beyond max_queue), not reset by the kernel
 
     def __init__(self, address: tuple[str, int], service: ModelService, *, verbose: bool = False) -> None:
         super().__init__(address, _Handler)
         self.service = service
         self.verbose = verbose
         self.slots = threading.BoundedSemaphore(service.limits.max_queue)
+        self.metrics = ServerMetrics()
 
     @property
     def url(self) -> str:
@@ -87,6 +98,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, service.health())
         elif path == "/model":
             self._json(200, service.describe())
+        elif path == "/metrics":
+            text = self.server.metrics.render(queue_length=service.batcher.waiting, batches=service.batcher.stats)
+            self._send(200, text.encode(), CONTENT_TYPE)
         elif path == "/":
             self._json(200, {"model": service.name, "endpoints": ENDPOINTS})
         else:
@@ -104,17 +118,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if not self.server.slots.acquire(blocking=False):
             raise RequestError(503, "busy", "the server is busy with other requests; try again shortly")
+        self.server.metrics.started(+1)
         try:
             png, generator = self.server.service.translate_body(body, self.headers.get("Content-Type"), direction)
         finally:
+            self.server.metrics.started(-1)
             self.server.slots.release()
         g = self.server.service.pipeline.meta.generators[generator]
         self._send(200, png, "image/png", {"X-Translate-Generator": generator, "X-Translate-Direction": g.direction})
 
     def _not_allowed(self, path: str) -> None:
-        routes = {"/translate": "POST", "/model": "GET", "/health": "GET", "/": "GET"}
-        if path in routes:
-            raise RequestError(405, "method_not_allowed", f"{self.command} {path} is not served; use {routes[path]}")
+        if path in ROUTES:
+            raise RequestError(405, "method_not_allowed", f"{self.command} {path} is not served; use {ROUTES[path]}")
         raise RequestError(404, "not_found", f"no endpoint {path!r}; the endpoints are: {', '.join(ENDPOINTS)}")
 
     # ------------------------------------------------------------------ the body, answers, errors
@@ -149,12 +164,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _guarded(self, handler: Any) -> None:
         """Run a route; answer every error as JSON, so the server goes on serving."""
         self._body_read = False
+        self._started = time.monotonic()
         try:
             split = urllib.parse.urlsplit(self.path)
+            self._endpoint = split.path
             query = urllib.parse.parse_qs(split.query, keep_blank_values=True, max_num_fields=20)
             handler(split.path, query)
         except RequestError as err:
-            self._json(err.status, err.body())
+            self._reason = err.code
+            retry = {"Retry-After": str(self.server.service.batcher.retry_after())} if err.status == 503 else None
+            self._json(err.status, err.body(), retry)
         except ValueError as err:  # a malformed query string (parse_qs)
             self._json(400, RequestError(400, "bad_query", f"malformed query string: {err}").body())
         except TranslateError as err:
@@ -177,10 +196,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         super().send_response(code, message)
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send(status, json.dumps(payload, indent=1).encode() + b"\n", "application/json")
+    def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload, indent=1).encode() + b"\n", "application/json", headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        endpoint, started = getattr(self, "_endpoint", "other"), getattr(self, "_started", None)
+        timed = self.command == "POST" and endpoint == "/translate" and status == 200 and started is not None
+        self.server.metrics.answered(endpoint, status, time.monotonic() - started if timed else None,
+                                     getattr(self, "_reason", None))
+        self._endpoint, self._started, self._reason = "other", None, None  # the connection's next request starts anew
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -213,4 +237,4 @@ def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000
         raise TranslateError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
-__all__ = ["ENDPOINTS", "QUERY_KEYS", "SOCKET_TIMEOUT", "TranslateServer", "make_server"]
+__all__ = ["ENDPOINTS", "QUERY_KEYS", "ROUTES", "SOCKET_TIMEOUT", "TranslateServer", "make_server"]

@@ -19,6 +19,8 @@ class Limits:
         max_batch: the most requests translated as one batch.
         max_wait_ms: how long the first request of a batch waits for others to join it.
         max_queue: requests waiting at most; more are refused with 503 until the queue drains.
+        deadline_ms: a request not taken into a batch this long after it was queued is answered 503
+            instead of being computed; None: no deadline.
     """
 
     max_bytes: int = 20 * 1024 * 1024
@@ -26,6 +28,7 @@ class Limits:
     max_batch: int = 8
     max_wait_ms: float = 10.0
     max_queue: int = 64
+    deadline_ms: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_pixels", "max_batch", "max_queue"):
@@ -33,6 +36,8 @@ class Limits:
                 raise TranslateError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.max_wait_ms <= 10_000:
             raise TranslateError(f"max-wait-ms must be from 0 to 10000, got {self.max_wait_ms}")
+        if self.deadline_ms is not None and not 0 < self.deadline_ms <= 3_600_000:
+            raise TranslateError(f"deadline-ms must be more than 0 and at most 3600000 (an hour), got {self.deadline_ms}")
 
 
 class RequestError(Exception):

@@ -55,7 +55,7 @@ class ModelService:
         self.pipeline = load(source, device=device, dtype=dtype, mode=mode, seed=seed,
                              batch_size=self.limits.max_batch, backend=backend)
         self.batcher = Batcher(self._run, max_batch=self.limits.max_batch, max_wait_ms=self.limits.max_wait_ms,
-                               max_queue=self.limits.max_queue)
+                               max_queue=self.limits.max_queue, deadline_ms=self.limits.deadline_ms)
 
     def _run(self, images: list[np.ndarray], generator: str) -> list[np.ndarray]:
         return self.pipeline(images, direction=generator)
@@ -142,7 +142,7 @@ class ModelService:
             "output": {"format": "image/png", "bit_depth": 8,
                        "size": "the input's height and width times the generator's scale_factor"},
             "batching": {"max_batch": self.limits.max_batch, "max_wait_ms": self.limits.max_wait_ms,
-                         "max_queue": self.limits.max_queue},
+                         "max_queue": self.limits.max_queue, "deadline_ms": self.limits.deadline_ms},
             "limitations": list(meta.limitations),
         }
 

@@ -13,10 +13,13 @@ size and SHA-256 of the finished file after; a wrong file is removed, a short on
 for the next run. Requests send ``User-Agent: translate-i2i/<version>``; every error is
 a :class:`DataError` naming the URL.
 
-Slow servers: a read waits at most :data:`RATE_WINDOW_S` for the next bytes, and in every
-:data:`RATE_WINDOW_S` seconds at least :data:`MIN_BYTES_PER_WINDOW` bytes must arrive (a
-server that trickles a few bytes every few seconds, which would restart a plain read timeout
-forever, is dropped). Disk full: a write that fails with ``ENOSPC`` (and a free-space check
+Slow servers: connecting and the whole response head (status line and headers) must be done
+within :data:`TIMEOUT_S`, a deadline, not a timeout per read (:mod:`.deadline`: a watchdog shuts
+the socket when it passes), so a server that sends its headers a byte every few seconds, or never
+finishes them, is dropped in time, through redirects and proxies too. Then, for the body, a read
+waits at most :data:`RATE_WINDOW_S` for the next bytes, and in every :data:`RATE_WINDOW_S` seconds
+at least :data:`MIN_BYTES_PER_WINDOW` bytes must arrive (a server that trickles a few bytes every
+few seconds, which would restart a plain read timeout forever, is dropped). Disk full: a write that fails with ``ENOSPC`` (and a free-space check
 before the body, when the size is known) stops with a :class:`DataError` saying where and how
 much space is needed. In both cases the ``.part`` file is kept, so the next run resumes.
 
@@ -46,11 +49,12 @@ from ...utils.disk import is_disk_full
 from ...utils.hashing import file_sha256
 from ...version import __version__
 from ..source import DataSource
+from .deadline import HeadDeadline
 
 DOWNLOADS = ".downloads"
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
-"""Seconds to wait for the connection and the response headers."""
+"""Seconds that connecting and the whole response head may take together (a deadline, not a per-read timeout)."""
 RATE_WINDOW_S = 60.0
 """The window of the minimum-rate rule, in seconds; also the longest wait for any bytes of the body."""
 MIN_BYTES_PER_WINDOW = 64 * 1024
@@ -111,15 +115,22 @@ def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse | None, int |
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+    deadline = HeadDeadline(TIMEOUT_S)
     try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers),
-                                      timeout=min(TIMEOUT_S, RATE_WINDOW_S))  # also each read of the body
+        with deadline:
+            resp = deadline.opener().open(urllib.request.Request(url, headers=headers),
+                                          timeout=min(TIMEOUT_S, RATE_WINDOW_S))  # also each read of the body
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:
             return None, offset, _content_range(err.headers.get("Content-Range"))[1]
         raise DataError(f"download of {url} failed: HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        if deadline.expired or isinstance(getattr(err, "reason", err), TimeoutError):
+            raise _late(url) from None
         raise DataError(f"could not download {url}: {getattr(err, 'reason', err)}") from None
+    if deadline.expired:  # the head came in just as the watchdog shut the socket
+        resp.close()
+        raise _late(url)
     length = resp.headers.get("Content-Length")
     length = int(length) if length and length.isdigit() else None
     if resp.status == 200:
@@ -131,6 +142,12 @@ def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse | None, int |
         return resp, start, total
     resp.close()
     raise DataError(f"download of {url} failed: unexpected HTTP status {resp.status}")
+
+
+def _late(url: str) -> DataError:
+    return DataError(f"could not download {url}: no complete answer within {TIMEOUT_S:g} s (connecting and "
+                     "receiving the status line and all headers must take less than that in all); the server is "
+                     "too slow or not answering. Try again later")
 
 
 def _content_range(value: str | None) -> tuple[int | None, int | None]:

@@ -10,11 +10,12 @@ from .fetch import DOWNLOADS, fetch
 
 
 def download(source: DataSource, root: Path | str, *, progress: bool = True, keep_archive: bool = False,
-             max_extract_bytes: int | None = None) -> Path:
+             max_extract_bytes: int | None = None, max_extract_members: int | None = None) -> Path:
     """Download ``source`` into ``root/.downloads`` and extract it to ``root/<name>``.
 
     A partial download is resumed. ``max_extract_bytes`` caps the extracted size (default: see
-    :func:`~translate.data.download.extract.extract_limit`). Returns the data set folder. Raises
+    :func:`~translate.data.download.extract.extract_limit`), ``max_extract_members`` the number of
+    archive members (default: see :func:`~translate.data.download.extract.member_limit`). Returns the data set folder. Raises
     :class:`~translate.errors.DataError` for network errors, size or checksum
     mismatches, unsafe or corrupt archives, and when ``root/<name>`` already holds data.
     """
@@ -25,7 +26,7 @@ def download(source: DataSource, root: Path | str, *, progress: bool = True, kee
     except BaseException:
         _rmdir_if_empty(root / DOWNLOADS)  # leave no empty folder behind after a failed first try
         raise
-    target = extract(source, archive, root, max_bytes=max_extract_bytes)
+    target = extract(source, archive, root, max_bytes=max_extract_bytes, max_members=max_extract_members)
     if not keep_archive:
         archive.unlink(missing_ok=True)
         _rmdir_if_empty(archive.parent)

@@ -226,18 +226,39 @@ def _meta(method: str, generators: list[ConvertedGenerator], source: str | None,
           license: str | None) -> tuple["ModelMeta", dict[str, "torch.Tensor"]]:
     """The metadata (the build record of each module, the provenance) and the tensors to write."""
     from .. import ModelMeta, build_meta
-    from ..schema import ConvertedFile, ProvenanceMeta
+    from ..schema import ConvertedFile, PluginMeta, ProvenanceMeta
 
     meta, tensors = build_meta(method=method, exports=[(g.spec, g.module, g.record) for g in generators],
                                limitations=_provenance_lines(generators, source, license))
     provenance = ProvenanceMeta(
-        converted_from=f"checkpoints of the authors' {AUTHORS_CODE} code",
+        converted_from=converted_from(generators),
         files=[ConvertedFile(name=_printable(g.checkpoint.path.name)[:200], sha256=g.checkpoint.sha256,
-                             generator=g.spec.name) for g in generators],
+                             generator=g.spec.name, read_by=g.recognised.component.name,
+                             plugin=PluginMeta(name=_printable(p.name)[:200], version=_printable(p.version)[:100],
+                                               distribution=_printable(p.distribution)[:200]),
+                             builtin=p.builtin)
+               for g in generators for p in [g.recognised.component.plugin]],
         source=source, license=license,
     )
     meta = ModelMeta.model_validate_json(meta.model_copy(update={"provenance": provenance}).model_dump_json())
     return meta, tensors
+
+
+def converted_from(generators: list[ConvertedGenerator]) -> str:
+    """What the weights were converted from, as far as translate knows: the authors' code only when translate's own
+    generators recognised every file (their layouts are the authors'); otherwise which plugin's generator read them."""
+    comps = list({id(g.recognised.component): g.recognised.component for g in generators}.values())
+    if all(c.plugin.builtin for c in comps):
+        return f"checkpoints of the authors' {AUTHORS_CODE} code"
+    readers = [f"built-in generator {c.name!r} (the authors' layout)" if c.plugin.builtin else
+               f"generator {c.name!r} of plugin {_clip(c.plugin.name, 40)!r} ({_clip(c.plugin.distribution, 50)} "
+               f"{_clip(c.plugin.version, 20)})" for c in comps]
+    return _clip("a checkpoint layout recognised by " + " and ".join(readers), 200)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = _printable(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _printable(text: str) -> str:
@@ -247,10 +268,12 @@ def _printable(text: str) -> str:
 def _provenance_lines(generators: list[ConvertedGenerator], source: str | None, license: str | None) -> list[str]:
     """The limit a converted model carries into its card (each limitation under 1000 characters); the files,
     source and licence are in the metadata's ``provenance`` (the card's Provenance section)."""
+    said = f" (given as their source: {_clip(source, 300)})" if source else ""
     return [
-        f"Converted by translate convert from checkpoints of the authors' {AUTHORS_CODE} code. translate did not "
+        f"Converted by translate convert from {converted_from(generators)}{said}. translate did not "
         "train these weights: their training data, recipe and length are not recorded here.",
     ]
 
 
-__all__ = ["AUTHORS_CODE", "METHODS", "Conversion", "ConvertedGenerator", "convert", "default_out", "file_role"]
+__all__ = ["AUTHORS_CODE", "METHODS", "Conversion", "ConvertedGenerator", "convert", "converted_from", "default_out",
+           "file_role"]

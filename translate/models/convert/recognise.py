@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ...plugin.registry import Component, Registry
 
+PLUGIN_ROUTE = ("a checkpoint of other code converts through a generator plugin whose network reads its layout: see "
+                "docs/models.md, \"Converting other checkpoints through a plugin\"")
+"""Where a refused file's message points: the route for layouts no installed generator reads."""
 CHANNELS = "channels_from_authors_state_dict"
 """The optional method of :class:`AuthorsCheckpoint` that says a state dict's channel counts."""
 
@@ -163,10 +166,10 @@ def recognise(
             names = [c.name for c in generators.values() if capable(c, probes)]
             raise ModelFileError(f"{where}: generator {generator!r} cannot read the authors' checkpoints (its network "
                                  "has no infer_options_from_authors_state_dict); generators that can: "
-                                 f"{', '.join(names) or 'none installed'}")
+                                 f"{', '.join(names) or 'none installed'}; {PLUGIN_ROUTE}")
         found = _try(comp, state, overrides, probes)
         if isinstance(found, _Miss):
-            raise ModelFileError(f"{where}: not a {generator!r} checkpoint: {found.reason}")
+            raise ModelFileError(f"{where}: not a {generator!r} checkpoint: {found.reason}; {PLUGIN_ROUTE}")
         return found
     hits: list[Recognised] = []
     misses: list[_Miss] = []
@@ -206,7 +209,8 @@ def _unknown(state: dict[str, Any], registry: "Registry", where: str, misses: li
         return (f"{head}: it is a discriminator ({name!r} reads it), not a generator; convert the "
                 "generator's file (*_net_G.pth, or *_net_G_A.pth and *_net_G_B.pth for CycleGAN)")
     if not misses:
-        return f"{head}; no installed generator reads the authors' checkpoints (see `translate plugins`)"
+        return (f"{head}; no installed generator reads the authors' checkpoints (see `translate plugins`); "
+                f"{PLUGIN_ROUTE}")
     comps = registry.of_kind("generator")
     overlap = {m.name: _overlap(comps[m.name], state, probes) for m in misses}
     groups: dict[str, list[str]] = {}  # the furthest a generator got and the most names in common first
@@ -217,7 +221,8 @@ def _unknown(state: dict[str, Any], registry: "Registry", where: str, misses: li
     rest = [m.name for m in misses if not any(m.name in names for names, _ in closest)]
     tail = f"\n  (also tried: {', '.join(rest)})" if rest else ""
     return (f"{head}. Closest:\n" + "\n".join(lines) + tail +
-            "\nName the network with --generator NAME and fix options with --set KEY=VALUE, if it is one of these")
+            "\nName the network with --generator NAME and fix options with --set KEY=VALUE, if it is one of these; "
+            f"otherwise {PLUGIN_ROUTE}")
 
 
-__all__ = ["CHANNELS", "Recognised", "capable", "recognise"]
+__all__ = ["CHANNELS", "PLUGIN_ROUTE", "Recognised", "capable", "recognise"]

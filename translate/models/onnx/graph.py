@@ -26,6 +26,11 @@ MIN_OPSET = 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 _AXES = {0: "batch", 2: "height", 3: "width"}
+PADDING = ("pad height and width at the bottom and right up to multiples of translate.size_multiple (reflect; "
+           "replicate on both axes when a side is not longer than its padding), run, and crop the output's "
+           "top-left corner, translate.scale_factor times the original size")
+"""The ``translate.padding`` metadata: what a caller of the bare ONNX file does with other sizes (what
+:class:`translate.inference.translator.Translator` does)."""
 
 
 def output_axes(scale: int) -> dict[int, str]:
@@ -107,6 +112,7 @@ def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str, model_sh
         "translate.in_channels": str(meta.in_channels),
         "translate.out_channels": str(meta.out_channels),
         "translate.size_multiple": str(meta.size_multiple),
+        "translate.padding": PADDING,
         "translate.scale_factor": str(meta.scale_factor),
         "translate.value_range": json.dumps(list(meta.value_range)),
         "translate.normalization": meta.normalization.model_dump_json(),
@@ -121,9 +127,9 @@ def annotate(proto: Any, name: str, meta: "GeneratorMeta", method: str, model_sh
     proto.doc_string = (
         f"translate generator {name!r} ({meta.component}, {meta.direction}): input {INPUT_NAME!r} float32 "
         f"(batch, {meta.in_channels}, height, width) in {list(meta.value_range)}, height and width multiples "
-        f"of {meta.size_multiple}; output {OUTPUT_NAME!r} (batch, {meta.out_channels}, {out[2]}, {out[3]}). "
+        f"of {meta.size_multiple} (other sizes: see translate.padding); output {OUTPUT_NAME!r} (batch, {meta.out_channels}, {out[2]}, {out[3]}). "
         "Eval mode."
     )
 
 
-__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "annotate", "output_axes", "to_onnx"]
+__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "PADDING", "annotate", "output_axes", "to_onnx"]
