@@ -254,12 +254,16 @@ def compare(config: str, args: argparse.Namespace, peaks: dict[str, float]) -> d
             peak = peaks["bfloat16" if "bf16" in side.plan else "float32"]
             result[name] = {"plan": side.plan, "calibration": side.calibration, "images_per_s": batch / median, "median_s": median,
                             "spread_s": [min(times[name]), max(times[name])], "first_steps_s": first[name],
-                            "peak_mb": side.ask("peak")["mb"], "gemm_fraction": flops / median / peak}
+                            "peak_mb": side.ask("peak")["mb"], "gemm_fraction": flops / median / peak if peak else None}
         result["ratio"] = result["fast"]["images_per_s"] / result["reference"]["images_per_s"]
         return result
     finally:
         for side in sides.values():
             side.close()
+
+
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.0f}%"
 
 
 def report(r: dict[str, Any]) -> None:
@@ -269,7 +273,7 @@ def report(r: dict[str, Any]) -> None:
         first = ", ".join(f"{t:.2f}" for t in s["first_steps_s"])
         print(f"  {name:>9}: {s['images_per_s']:8.2f} img/s  (median {s['median_s'] * 1000:.0f} ms, "
               f"spread {s['spread_s'][0] * 1000:.0f}-{s['spread_s'][1] * 1000:.0f} ms; first steps {first} s)  "
-              f"peak {s['peak_mb']:.0f} MB  {100 * s['gemm_fraction']:.0f}% of GEMM peak  [{s['plan']}]")
+              f"peak {s['peak_mb']:.0f} MB  {_percent(s['gemm_fraction'])} of GEMM peak  [{s['plan']}]")
     if r["fast"].get("calibration"):
         print(f"  fast side's {r['fast']['calibration']}")
     print(f"  fast / reference: {r['ratio']:.2f}x")
@@ -297,15 +301,20 @@ def main() -> None:
         os.environ.update(ISA_CAPS[args.isa])  # before torch loads; the workers inherit it
     import torch
 
-    from translate.engine.environment import cpu_summary
+    from translate.nn.precision import native_bf16
+    from translate.utils.cpu import cpu_summary
 
-    peaks = {name: gemm_peak(name) for name in ("float32", "bfloat16")}
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    # emulated bf16 (no native support, or capped by --isa) is tens of times slower: not a peak worth minutes
+    peaks = {name: gemm_peak(name) if name == "float32" or native_bf16(device_type) else None
+             for name in ("float32", "bfloat16")}
     caps = {k: v for k, v in os.environ.items() if k in ISA_VARIABLES}
+    bf16 = "not measured (emulated here)" if peaks["bfloat16"] is None else f"{peaks['bfloat16'] / 1e9:.0f} GFLOP/s"
     print(f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}: "
           f"{cpu_summary()}; kernels {torch.backends.cpu.get_cpu_capability()}"
           f"{' (capped: ' + ', '.join(f'{k}={v}' for k, v in caps.items()) + ')' if caps else ''}; "
           f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} at the start; "
-          f"matmul peak fp32 {peaks['float32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bfloat16'] / 1e9:.0f} GFLOP/s")
+          f"matmul peak fp32 {peaks['float32'] / 1e9:.0f} GFLOP/s, bf16 {bf16}")
     results = []
     for config in args.only:
         results.append(compare(config, args, peaks))

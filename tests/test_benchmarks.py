@@ -67,7 +67,10 @@ def test_speed_benchmark_runs(tmp_path: Path) -> None:
     assert [r["config"] for r in results] == ["pix2pix:1", "infer:256"]
     for r in results:
         assert r["flops_per_step"] > 0 and r["ratio"] > 0
-        assert r["reference"]["plan"].startswith("fp32") and r["fast"]["plan"] != r["reference"]["plan"]
+        assert r["reference"]["plan"].startswith("fp32")
+    train, infer = results
+    assert "speed calibration" in train["fast"]["calibration"]  # the fast side times its layouts, as a run does
+    assert infer["fast"]["plan"] != infer["reference"]["plan"]
 
 
 @pytest.mark.slow
@@ -76,13 +79,16 @@ def test_backends_benchmark_runs(tmp_path: Path) -> None:
 
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_backends.py"), "--generators", "resnet_9blocks",
-         "--sizes", "64", "--min-seconds", "0", "--warmup", "0", "--json", str(tmp_path / "b.json")],
+         "--sizes", "64", "--min-seconds", "0", "--warmup", "0", "--json", str(tmp_path / "b.json"),
+         "--serve", "2", "--serve-seconds", "1"],
         check=False, capture_output=True, text=True, timeout=900,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("CPU: ") and "translate.load" in out.stdout and "onnx" in out.stdout
     (row,) = json.loads((tmp_path / "b.json").read_text())["results"]
     assert set(row["ms"]) == {"bare", "torch", "onnx"} and all(v > 0 for v in row["ms"].values())
+    assert row["auto"] in ("torch", "onnx") and "backend auto: backend: " in out.stdout
+    assert set(row["serve"]) == {"torch", "onnx"} and all(r["images_per_s"] > 0 for r in row["serve"].values())
     assert row["max_abs_diff_onnx_vs_torch"] < 1e-3  # the ONNX outputs are PyTorch's (no speed asserted)
 
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..inference.backend_choice import default_backend, resolve_backend
-from ..inference.inputs import describe_skipped, find_inputs
+from ..inference.backend_choice import Workload, default_backend, resolve_backend
+from ..inference.inputs import InputImage, describe_skipped, find_inputs, parse_size
 from ..inference.outputs import check_outputs, output_items
 from ..inference.run import translate_files
 from ..inference.translator import Translator, resolve_device
@@ -24,6 +24,24 @@ from ..models.source import resolve_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugin.registry import Registry
+
+
+def _workload(items: list[InputImage], size: str | None, batch_size: int) -> Workload:
+    """What ``--backend auto`` measures: the first input's size (or ``--size``), and the batch size
+    (at most the number of inputs)."""
+    height = width = None
+    parsed = parse_size(size) if size else None  # (height, width); TranslateError naming a bad value
+    if parsed is not None:
+        height, width = parsed
+    elif items:
+        try:
+            from PIL import Image
+
+            with Image.open(items[0].source) as img:
+                width, height = img.size
+        except (OSError, AttributeError, ValueError):  # not readable here: the recommended size is measured
+            height = width = None
+    return Workload(height, width, max(1, min(int(batch_size or 1), len(items) or 1)))
 
 
 def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> int:
@@ -42,6 +60,8 @@ def infer_cli(args: argparse.Namespace, registry: "Registry | None" = None) -> i
     choice = resolve_backend(requested, loaded, info.name, mode=info.meta.test_mode if mode == "model" else mode,
                              device=resolve_device(getattr(args, "device", "auto")),
                              precision=getattr(args, "precision", "fp32"), fast=bool(getattr(args, "fast", False)),
+                             workload=_workload(items, getattr(args, "size", None), getattr(args, "batch_size", 4))
+                             if requested == "auto" else Workload(),
                              echo=lambda line: print(line, file=sys.stderr))
     backend = choice.backend
     if requested == "auto" and choice.seconds:

@@ -145,18 +145,21 @@ class Timing:
 
 def measure(plans: Sequence[SpeedPlan], run_step: Callable[[SpeedPlan], Mapping[str, Any]], *,
             apply: Callable[[SpeedPlan], None], kept: Callable[[], Any] = contextlib.nullcontext,
-            tolerance: float = LOSS_TOLERANCE["no"], timing: Timing = Timing()) -> Calibration:
+            tolerance: float | None = None, timing: Timing = Timing()) -> Calibration:
     """Time ``run_step`` under each plan and keep the fastest whose losses agree with the first plan's.
 
     ``run_step(plan)`` does one training step with the batch in ``plan``'s layout and returns its
     losses; ``apply(plan)`` switches the networks to ``plan``; ``kept()`` puts the training state back
     on exit (:func:`.sampling.steps_undone`). Each plan gets one warm-up step from the same state and
-    RNG (its losses must agree with the first plan's within ``tolerance``), then timed steps, the plans
+    RNG (its losses must agree with the first plan's within ``tolerance``, relative; default: the
+    :data:`LOSS_TOLERANCE` of the plans' precision), then timed steps, the plans
     taking turns (``timing``). The state is put back at the end; the networks stay on the chosen plan.
     """
     if not plans:
         raise ValueError("no speed plans to calibrate")
     timer, sync = timing.timer, timing.sync
+    if tolerance is None:
+        tolerance = LOSS_TOLERANCE.get(plans[0].precision, max(LOSS_TOLERANCE.values()))
     start = timer()
     first_losses: dict[SpeedPlan, dict[str, float]] = {}
     rejected: dict[str, str] = {}
@@ -232,7 +235,6 @@ def choose(run: Any, *, resumed: bool) -> Calibration | None:
         plans, lambda plan: run.calibration_step(batch, plan),
         apply=lambda plan: apply_layout(built.method, plan),
         kept=lambda: steps_undone(modules, built.method.optimizers, built.method, accelerator),
-        tolerance=LOSS_TOLERANCE.get(base.precision, 5e-2),
         timing=Timing(sync=_synchronizer(accelerator.device), agree=lambda n: _main_value(accelerator, n)))
     measured = _same_for_all(accelerator, measured if accelerator.is_main_process else None)
     assert measured is not None

@@ -5,7 +5,9 @@ small feature maps, torch.compile) are on.
 operations in the same order as the authors' code. ``"fast"`` (the default) turns on what
 ``benchmarks/bench_speed.py`` measured to help on the device at hand; each lever can also be set
 alone (``train.mixed_precision``, ``train.channels_last``, ``train.gemm_convs``, ``train.compile``), and an explicit
-value always wins over the preset. docs/performance.md has the figures behind each choice.
+value always wins over the preset. :func:`resolve_speed` gives the preset; on the CPU the layout
+levers left unset are then timed on the run itself (:mod:`.calibrate`), unless ``train.calibrate``
+is false. docs/performance.md has the figures behind each choice.
 """
 
 from __future__ import annotations

@@ -8,12 +8,14 @@ faster at 1024x1024, and an SRResNet 0.8x (docs/performance.md). So ``auto`` mea
   fp32, eval mode, no fast path: :func:`translate.inference.onnx_backend.check_backend`); otherwise
   it is PyTorch, silently, since nothing else was possible;
 - the generator's ONNX file is found or exported on first use (:func:`~.onnx_backend.onnx_file`,
-  checked against PyTorch there), then both backends translate the same random input at the model's
-  recommended size (256 when it records none), :data:`ROUNDS` times each in turns;
+  checked against PyTorch there), then both backends translate the same random batch, :data:`ROUNDS`
+  times each in turns, shaped like the work at hand (:class:`Workload`: ``translate infer`` the size
+  of its first input and its batch size, ``translate serve`` its largest batch, else the model's
+  recommended size, 256 when it records none; at most :data:`MAX_PIXELS` pixels an image);
 - ONNX Runtime is kept when its median is at least :data:`MARGIN` times faster and its output agrees
   with PyTorch's within :data:`TOLERANCE`; a tie keeps PyTorch (one runtime, no export);
 - the outcome is cached per machine (CPU model and features, threads, library versions), model file
-  (its SHA-256), generator and size in ``~/.cache/translate/backend``, so it is measured once.
+  (its SHA-256), generator and workload in ``~/.cache/translate/backend``, so it is measured once.
 
 ``TRANSLATE_BACKEND`` sets the backend of ``translate infer`` and ``translate serve`` when their
 ``--backend`` is not given (``torch``, ``onnx`` or ``auto``, the default).
@@ -48,16 +50,38 @@ MARGIN = 1.1
 TOLERANCE = 1e-3
 """Largest difference between the two backends' outputs (values in [-1, 1]) for ONNX Runtime to be chosen."""
 DEFAULT_SIZE = 256
+MAX_PIXELS = 1024 * 1024
+"""The largest image measured: larger inputs are measured at this many pixels (their aspect kept)."""
 ENV = "TRANSLATE_BACKEND"
 
 
 @dataclass(frozen=True)
+class Workload:
+    """The shape of the work to measure: an input of ``height`` x ``width`` (None: the model's
+    recommended size), ``batch`` images per call."""
+
+    height: int | None = None
+    width: int | None = None
+    batch: int = 1
+
+    def shape(self, loaded: "LoadedModel", name: str) -> tuple[int, int, int]:
+        """``(batch, height, width)`` as measured: padded to the generator's size multiple, at most
+        :data:`MAX_PIXELS` per image."""
+        multiple = max(1, loaded.meta.generators[name].size_multiple)
+        side = int(loaded.meta.preprocessing.recommended_size or DEFAULT_SIZE)
+        h, w = self.height or side, self.width or side
+        shrink = max(1.0, (h * w / MAX_PIXELS) ** 0.5)
+        h, w = (max(1, int(v / shrink)) for v in (h, w))
+        return max(1, self.batch), -(-h // multiple) * multiple, -(-w // multiple) * multiple
+
+
+@dataclass(frozen=True)
 class BackendChoice:
-    """The backend ``auto`` chose, and why: ``seconds`` per backend at ``size`` (empty when nothing was
-    measured), ``source`` (``measured``, ``cache FILE`` or the reason ONNX Runtime was not considered)."""
+    """The backend ``auto`` chose, and why: ``seconds`` per call of each backend on ``shape`` (empty when
+    nothing was measured), ``source`` (``measured``, ``cache FILE`` or why ONNX Runtime was not considered)."""
 
     backend: str
-    size: int = 0
+    shape: tuple[int, int, int] = (0, 0, 0)  # (batch, height, width) measured
     seconds: dict[str, float] = field(default_factory=dict)
     source: str = "measured"
 
@@ -69,7 +93,8 @@ class BackendChoice:
         ratio = f"; ONNX Runtime {torch_s / onnx_s:.2f}x PyTorch's speed" if torch_s and onnx_s else ""
         timed = ", ".join(f"{name} {s * 1e3:.1f} ms" for name, s in self.seconds.items())
         where = "measured" if self.source == "measured" else f"from {self.source}"
-        return f"backend: {self.backend} ({where} at {self.size}x{self.size}: {timed}{ratio})"
+        batch, height, width = self.shape
+        return f"backend: {self.backend} ({where} on {batch} x {width}x{height}: {timed}{ratio})"
 
 
 def default_backend(given: str | None) -> str:
@@ -100,10 +125,11 @@ def onnx_unavailable(*, mode: str, device: torch.device, precision: str, fast: b
 
 
 def resolve_backend(requested: str, loaded: "LoadedModel", name: str, *, mode: str, device: torch.device,
-                    precision: str, fast: bool, echo: Callable[[str], None] | None = None) -> BackendChoice:
+                    precision: str, fast: bool, workload: Workload = Workload(),
+                    echo: Callable[[str], None] | None = None) -> BackendChoice:
     """The backend to run generator ``name`` with: ``requested`` itself unless it is ``auto``; for ``auto``,
     PyTorch where ONNX Runtime cannot run as asked (``mode``: the effective test-time mode), else the
-    faster one measured (:func:`choose_backend`).
+    faster one measured on ``workload`` (:func:`choose_backend`).
 
     Raises:
         TranslateError: ``requested`` names no backend.
@@ -115,32 +141,32 @@ def resolve_backend(requested: str, loaded: "LoadedModel", name: str, *, mode: s
     why = onnx_unavailable(mode=mode, device=device, precision=precision, fast=fast, name=name)
     if why is not None:
         return BackendChoice("torch", source=f"auto; ONNX Runtime not considered: {why}")
-    return choose_backend(loaded, name, echo=echo)
+    return choose_backend(loaded, name, workload, echo=echo)
 
 
-def choose_backend(loaded: "LoadedModel", name: str, *, echo: Callable[[str], None] | None = None) -> BackendChoice:
+def choose_backend(loaded: "LoadedModel", name: str, workload: Workload = Workload(), *,
+                   echo: Callable[[str], None] | None = None) -> BackendChoice:
     """Measure (or read from the cache) which backend runs generator ``name`` of ``loaded`` faster on this
-    CPU; call it only where :func:`onnx_unavailable` said ONNX Runtime can run it."""
+    CPU for ``workload``; call it only where :func:`onnx_unavailable` said ONNX Runtime can run it."""
     meta = loaded.meta.generators[name]
-    multiple = max(1, meta.size_multiple)
-    size = -(-int(loaded.meta.preprocessing.recommended_size or DEFAULT_SIZE) // multiple) * multiple
-    key = _key(loaded, name, size)
+    batch, height, width = workload.shape(loaded, name)
+    key = _key(loaded, name, (batch, height, width))
     cached = _read(key)
     if cached is not None:
         return cached
     from .onnx_backend import onnx_generator
 
     if echo is not None:
-        echo(f"backend auto: timing PyTorch and ONNX Runtime on {name} at {size}x{size} (once for this model and "
-             "machine)")
+        echo(f"backend auto: timing PyTorch and ONNX Runtime on {name}, {batch} x {width}x{height} (once for this "
+             "model and machine)")
     module, _ = loaded.generator(name)
     runners = {"torch": module.to("cpu").eval(), "onnx": onnx_generator(loaded, name, echo=echo)}
-    x = torch.rand(1, meta.in_channels, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x = torch.rand(batch, meta.in_channels, height, width, generator=torch.Generator().manual_seed(0)) * 2 - 1
     outputs, times = measure(runners, x)
     agree = float((outputs["torch"] - outputs["onnx"]).abs().max()) <= TOLERANCE
     seconds = {k: statistics.median(v) for k, v in times.items()}
     faster = seconds["onnx"] * MARGIN <= seconds["torch"]
-    choice = BackendChoice("onnx" if faster and agree else "torch", size, seconds,
+    choice = BackendChoice("onnx" if faster and agree else "torch", (batch, height, width), seconds,
                            "measured" if agree else f"measured; ONNX Runtime's output differs beyond {TOLERANCE:g}")
     _write(key, choice)
     return choice
@@ -148,11 +174,13 @@ def choose_backend(loaded: "LoadedModel", name: str, *, echo: Callable[[str], No
 
 def measure(runners: dict[str, Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor,
             rounds: int = ROUNDS) -> tuple[dict[str, torch.Tensor], dict[str, list[float]]]:
-    """Each runner's output on ``x`` (after one untimed call) and its call times over ``rounds`` turns."""
+    """Each runner's output on ``x`` (after two untimed calls: the first ones prepare kernels and caches)
+    and its call times over ``rounds`` turns."""
     outputs: dict[str, torch.Tensor] = {}
     times: dict[str, list[float]] = {name: [] for name in runners}
     with torch.inference_mode():
         for name, run in runners.items():
+            run(x)
             outputs[name] = run(x).float()
         for _ in range(rounds):
             for name, run in runners.items():
@@ -167,7 +195,7 @@ def cache_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "translate" / "backend"
 
 
-def _key(loaded: "LoadedModel", name: str, size: int) -> dict[str, Any]:
+def _key(loaded: "LoadedModel", name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
     def version(dist: str) -> str | None:
         try:
             return importlib.metadata.version(dist)
@@ -176,7 +204,7 @@ def _key(loaded: "LoadedModel", name: str, size: int) -> dict[str, Any]:
 
     return {"format": 1, "machine": cpu_summary(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "onnxruntime": version("onnxruntime"), "model": file_sha256(loaded.path), "generator": name,
-            "size": size}
+            "shape": list(shape)}
 
 
 def _file(key: dict[str, Any]) -> Path:
@@ -192,7 +220,10 @@ def _read(key: dict[str, Any]) -> BackendChoice | None:
         if data["key"] != key or data["backend"] not in ("torch", "onnx"):
             return None
         seconds = {str(k): float(v) for k, v in data["seconds"].items()}
-        return BackendChoice(data["backend"], int(data["size"]), seconds, f"cache {path}")
+        shape = tuple(int(v) for v in data["shape"])
+        if len(shape) != 3:
+            return None
+        return BackendChoice(data["backend"], shape, seconds, f"cache {path}")  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -201,11 +232,12 @@ def _write(key: dict[str, Any], choice: BackendChoice) -> None:
     path = _file(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"key": key, "backend": choice.backend, "size": choice.size,
+        write_text_atomic(path, json.dumps({"key": key, "backend": choice.backend, "shape": list(choice.shape),
                                             "seconds": choice.seconds, "source": choice.source}, indent=1))
     except OSError:
         pass  # not kept: the next use measures again
 
 
-__all__ = ["BackendChoice", "CHOICES", "DEFAULT_SIZE", "ENV", "MARGIN", "ROUNDS", "TOLERANCE", "cache_folder",
+__all__ = ["BackendChoice", "CHOICES", "DEFAULT_SIZE", "ENV", "MARGIN", "MAX_PIXELS", "ROUNDS", "TOLERANCE", "Workload",
+           "cache_folder",
            "choose_backend", "default_backend", "measure", "onnx_unavailable", "resolve_backend"]

@@ -90,6 +90,9 @@ class OnnxGenerator(torch.nn.Module):
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        # ONNX Runtime's worker threads spin between calls by default, taking the cores from everything else
+        # in the process (PyTorch, the server's threads); translate shares its process, so they sleep instead
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name

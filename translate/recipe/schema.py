@@ -75,14 +75,16 @@ class TrainSpec(BaseModel):
     )
     channels_last: bool | None = Field(
         None, description="Batches, hence activations, in channels_last (NHWC) memory format, and on a CUDA GPU the "
-        "networks' parameters too (on the CPU they stay contiguous: measured faster); unset: on when `speed` is fast "
-        "and the device is a CUDA GPU or computes bf16 on the CPU (measured 1.33x faster for CycleGAN there, level "
-        "for pix2pix; docs/performance.md)."
+        "networks' parameters too (on the CPU they stay contiguous: measured faster); unset with `speed` fast: on "
+        "for a CUDA GPU; on the CPU timed against the plain layout before training (`calibrate`; measured 1.17x "
+        "for CycleGAN in bf16, slower in fp32; docs/performance.md), or with `calibrate = false` on where the CPU "
+        "computes bf16."
     )
     gemm_convs: bool | None = Field(
         None, description="Convolutions whose output has few positions (a U-Net's innermost layers) computed as one "
-        "matrix product instead of by the convolution library; unset: on when `speed` is fast and the device is the "
-        "CPU (measured there; docs/performance.md)."
+        "matrix product instead of by the convolution library; unset with `speed` fast: on the CPU timed against "
+        "the library's route before training (`calibrate`; measured 1.43x for pix2pix at batch 1 in bf16, 0.82x at "
+        "batch 4 in fp32 on an AVX2 CPU), or with `calibrate = false` on for the CPU; off on GPUs."
     )
     calibrate: bool = Field(
         True, description="With `speed = \"fast\"` on the CPU: time the layout levers left unset (`channels_last`, "

@@ -53,7 +53,7 @@ def test_auto_keeps_onnx_runtime_only_when_clearly_faster_and_equal(model: Path,
     loaded = load_model(model / "model.safetensors")
     choice = backend_choice.choose_backend(loaded, "G")
     assert choice.backend == chosen and choice.source.startswith("measured") and calls == [1]
-    assert choice.size == 32  # the model's recommended size, a multiple of its size multiple
+    assert choice.shape == (1, 32, 32)  # the model's recommended size, one image
     again = backend_choice.choose_backend(loaded, "G")
     assert again.backend == chosen and again.source.startswith("cache ") and calls == [1]  # measured once
     if offset:
@@ -72,6 +72,13 @@ def test_auto_is_pytorch_where_onnx_runtime_cannot_run_as_asked(model: Path) -> 
                                           fast=False).backend == "onnx"  # as asked: the translator refuses it
     with pytest.raises(TranslateError, match="backend must be one of auto, torch, onnx, got 'tensorrt'"):
         backend_choice.resolve_backend("tensorrt", loaded, "G", mode="eval", device=cpu, precision="fp32", fast=False)
+
+
+def test_the_workload_is_padded_to_the_size_multiple_and_bounded(model: Path) -> None:
+    loaded = load_model(model / "model.safetensors")  # size multiple 32, recommended size 32
+    assert backend_choice.Workload().shape(loaded, "G") == (1, 32, 32)
+    assert backend_choice.Workload(33, 37, 3).shape(loaded, "G") == (3, 64, 64)
+    assert backend_choice.Workload(4000, 2000, 1).shape(loaded, "G") == (1, 1472, 736)  # about 1024x1024 pixels
 
 
 def test_the_default_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,11 +107,11 @@ def test_translate_infer_measures_by_default_and_says_so(model: Path, tmp_path: 
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
-    Image.fromarray((np.random.default_rng(1).random((32, 32, 3)) * 255).astype(np.uint8)).save(inputs / "a.png")
+    Image.fromarray((np.random.default_rng(1).random((33, 37, 3)) * 255).astype(np.uint8)).save(inputs / "a.png")
     assert main(["infer", str(model), str(inputs), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
     err = capsys.readouterr().err
-    assert "backend auto: timing PyTorch and ONNX Runtime on G at 32x32" in err
-    assert "backend: " in err and "(measured at 32x32: torch " in err
+    assert "backend auto: timing PyTorch and ONNX Runtime on G, 1 x 64x64" in err  # the 37x33 input, padded to 32s
+    assert "backend: " in err and "(measured on 1 x 64x64: torch " in err
     assert (tmp_path / "out" / "a.png").is_file()
     assert main(["infer", str(model), str(inputs), "--out", str(tmp_path / "out2"), "--device", "cpu"]) == 0
     assert "(from cache " in capsys.readouterr().err  # measured once per model and machine
