@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from ..nn.gemm_conv import use_gemm_convolutions, use_library_convolutions
+from ..run.layout import read_run_json
 from . import calibration_cache
 from .environment import ENVIRONMENT_FILE
 from .sampling import state_modules, steps_undone
@@ -214,7 +214,7 @@ def choose(run: Any, *, resumed: bool) -> Calibration | None:
         return None
     base: SpeedPlan = run.plan
     if resumed:
-        recorded = recorded_levers(_read_json(Path(run.run_dir) / ENVIRONMENT_FILE))
+        recorded = recorded_levers(read_run_json(Path(run.run_dir) / ENVIRONMENT_FILE) or {})
         if recorded is None:
             return None
         chosen = Calibration(dataclasses.replace(base, **{name: recorded[name] for name in levers}),
@@ -223,7 +223,7 @@ def choose(run: Any, *, resumed: bool) -> Calibration | None:
         return chosen
     batch = run.calibration_batch()
     key = calibration_cache.cache_key(base, levers, built, batch, accelerator.num_processes)
-    cached = _same_for_all(accelerator, _from_cache(key, base) if accelerator.is_main_process else None)
+    cached = _from_main(accelerator, _from_cache(key, base) if accelerator.is_main_process else None)
     if cached is not None:
         apply_layout(built.method, cached.plan)
         return cached
@@ -235,8 +235,8 @@ def choose(run: Any, *, resumed: bool) -> Calibration | None:
         plans, lambda plan: run.calibration_step(batch, plan),
         apply=lambda plan: apply_layout(built.method, plan),
         kept=lambda: steps_undone(modules, built.method.optimizers, built.method, accelerator),
-        timing=Timing(sync=_synchronizer(accelerator.device), agree=lambda n: _main_value(accelerator, n)))
-    measured = _same_for_all(accelerator, measured if accelerator.is_main_process else None)
+        timing=Timing(sync=_synchronizer(accelerator.device), agree=lambda n: int(_from_main(accelerator, n))))
+    measured = _from_main(accelerator, measured if accelerator.is_main_process else None)
     assert measured is not None
     apply_layout(built.method, measured.plan)
     if accelerator.is_main_process:
@@ -253,44 +253,21 @@ def _from_cache(key: Mapping[str, Any], base: SpeedPlan) -> Calibration | None:
                        source=f"cache {path}")
 
 
-def _same_for_all(accelerator: Any, value: Calibration | None) -> Calibration | None:
-    """The main process's ``value`` on every process."""
-    if accelerator.num_processes <= 1:
-        return value
-    from accelerate.utils import broadcast_object_list
-
-    box = [value.to_json() | {"plan": dataclasses.asdict(value.plan)} if value is not None else None]
-    broadcast_object_list(box, from_process=0)
-    data = box[0]
-    if data is None:
-        return None
-    return Calibration(SpeedPlan(**data["plan"]), seconds=data["seconds"], rejected=data["rejected"],
-                       source=data["source"], took=data["took"])
-
-
-def _main_value(accelerator: Any, value: int) -> int:
-    """The main process's ``value`` on every process."""
+def _from_main(accelerator: Any, value: Any) -> Any:
+    """The main process's ``value`` on every process (a collective call when there are several)."""
     if accelerator.num_processes <= 1:
         return value
     from accelerate.utils import broadcast_object_list
 
     box = [value]
     broadcast_object_list(box, from_process=0)
-    return int(box[0])
+    return box[0]
 
 
 def _synchronizer(device: Any) -> Callable[[], None]:
     if getattr(device, "type", None) == "cuda":
         return torch.cuda.synchronize
     return lambda: None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _floats(losses: Mapping[str, Any]) -> dict[str, float]:

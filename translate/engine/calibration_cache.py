@@ -4,14 +4,13 @@ A calibration (:mod:`.calibrate`) depends on the machine (CPU model and features
 instruction-set caps, the torch and translate versions) and on the configuration (the networks as
 built, the batch's shapes, the precision, the levers left free, the number of processes).
 :func:`cache_key` collects all of it; the record (the levers chosen and the timings) is stored as
-JSON under a digest of the key in :func:`cache_folder`, with the key itself, which is compared on
-reading, so a digest collision or a stale file can only cause a new measurement.
+JSON under a digest of the key in :func:`cache_folder`, with the key itself
+(:mod:`translate.utils.cache`), so a digest collision or a stale file can only cause a new measurement.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..utils.atomic import write_text_atomic
+from ..utils.cache import cache_folder as user_cache
+from ..utils.cache import keyed_file, read_keyed, write_keyed
 from ..version import __version__
 from .environment import cpu_summary
 from .speed import SpeedPlan
@@ -34,7 +34,7 @@ def cache_folder() -> Path:
     """``$TRANSLATE_SPEED_CACHE`` when set, else ``~/.cache/translate/speed`` (``$XDG_CACHE_HOME`` honoured)."""
     if os.environ.get("TRANSLATE_SPEED_CACHE"):
         return Path(os.environ["TRANSLATE_SPEED_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "translate" / "speed"
+    return user_cache("speed")
 
 
 def cache_key(base: SpeedPlan, levers: Sequence[str], built: Any, batch: Any, num_processes: int) -> dict[str, Any]:
@@ -55,37 +55,29 @@ def cache_key(base: SpeedPlan, levers: Sequence[str], built: Any, batch: Any, nu
 
 def cache_file(key: Mapping[str, Any]) -> Path:
     """The file that holds the record of ``key``."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    return cache_folder() / f"{digest}.json"
+    return keyed_file(cache_folder(), key)
 
 
 def read(key: Mapping[str, Any]) -> tuple[dict[str, Any], Path] | None:
     """The record kept for ``key`` (``levers``: name -> bool for each lever of the key, ``seconds``:
     candidate -> median seconds) and its file; None when absent, unreadable or kept for another key."""
-    path = cache_file(key)
+    found = read_keyed(cache_folder(), key)
+    if found is None:
+        return None
+    data, path = found
     try:
-        data = json.loads(path.read_text())
-        if data.get("key") != _jsonable(key):
-            return None
         levers = {name: data["levers"][name] for name in key["levers"]}
-        if not all(isinstance(v, bool) for v in levers.values()):
-            return None
         seconds = {str(k): float(v) for k, v in data.get("seconds", {}).items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not all(isinstance(v, bool) for v in levers.values()):
         return None
     return {"levers": levers, "seconds": seconds}, path
 
 
 def write(key: Mapping[str, Any], record: Mapping[str, Any]) -> Path | None:
-    """Keep ``record`` for ``key`` (atomically); None when the folder cannot be written, which only
-    means the next run measures again."""
-    path = cache_file(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"key": key, **record}, indent=1, sort_keys=True))
-    except OSError:
-        return None
-    return path
+    """Keep ``record`` for ``key``; None when the folder cannot be written (the next run measures again)."""
+    return write_keyed(cache_folder(), key, record)
 
 
 def _shapes(batch: Any) -> Any:

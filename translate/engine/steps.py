@@ -36,10 +36,7 @@ def set_lrs(method: Method, recipe: Recipe, progress: Progress, unit_total: int,
 
 def any_process(flag: bool, accelerator: Any) -> bool:
     """Whether ``flag`` is true on any process (a collective call when there are several)."""
-    if accelerator.num_processes == 1:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
-    return bool(accelerator.reduce(value, reduction="sum").item() > 0)
+    return any_processes((flag,), accelerator)[0]
 
 
 def any_processes(flags: tuple[bool, ...], accelerator: Any) -> tuple[bool, ...]:

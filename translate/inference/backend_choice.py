@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import os
 import statistics
 import time
@@ -33,14 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import torch
-
 from ..errors import TranslateError
-from ..utils.atomic import write_text_atomic
+from ..utils.cache import cache_folder as user_cache
+from ..utils.cache import read_keyed, write_keyed
 from ..utils.cpu import cpu_summary
 from ..utils.hashing import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from ..models.reader import LoadedModel
 
 CHOICES = ("auto", "torch", "onnx")
@@ -154,6 +154,8 @@ def choose_backend(loaded: "LoadedModel", name: str, workload: Workload = Worklo
     cached = _read(key)
     if cached is not None:
         return cached
+    import torch
+
     from .onnx_backend import onnx_generator
 
     if echo is not None:
@@ -176,6 +178,8 @@ def measure(runners: dict[str, Callable[[torch.Tensor], torch.Tensor]], x: torch
             rounds: int = ROUNDS) -> tuple[dict[str, torch.Tensor], dict[str, list[float]]]:
     """Each runner's output on ``x`` (after two untimed calls: the first ones prepare kernels and caches)
     and its call times over ``rounds`` turns."""
+    import torch
+
     outputs: dict[str, torch.Tensor] = {}
     times: dict[str, list[float]] = {name: [] for name in runners}
     with torch.inference_mode():
@@ -192,10 +196,12 @@ def measure(runners: dict[str, Callable[[torch.Tensor], torch.Tensor]], x: torch
 
 def cache_folder() -> Path:
     """``~/.cache/translate/backend`` (``$XDG_CACHE_HOME`` honoured)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "translate" / "backend"
+    return user_cache("backend")
 
 
 def _key(loaded: "LoadedModel", name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
+    import torch
+
     def version(dist: str) -> str | None:
         try:
             return importlib.metadata.version(dist)
@@ -207,35 +213,24 @@ def _key(loaded: "LoadedModel", name: str, shape: tuple[int, int, int]) -> dict[
             "shape": list(shape)}
 
 
-def _file(key: dict[str, Any]) -> Path:
-    import hashlib
-
-    return cache_folder() / (hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + ".json")
-
-
 def _read(key: dict[str, Any]) -> BackendChoice | None:
-    path = _file(key)
-    try:
-        data = json.loads(path.read_text())
-        if data["key"] != key or data["backend"] not in ("torch", "onnx"):
-            return None
-        seconds = {str(k): float(v) for k, v in data["seconds"].items()}
-        shape = tuple(int(v) for v in data["shape"])
-        if len(shape) != 3:
-            return None
-        return BackendChoice(data["backend"], shape, seconds, f"cache {path}")  # type: ignore[arg-type]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    found = read_keyed(cache_folder(), key)
+    if found is None:
         return None
+    data, path = found
+    try:
+        shape = tuple(int(v) for v in data["shape"])
+        seconds = {str(k): float(v) for k, v in data["seconds"].items()}
+        if data["backend"] not in ("torch", "onnx") or len(shape) != 3:
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return BackendChoice(data["backend"], shape, seconds, f"cache {path}")  # type: ignore[arg-type]
 
 
 def _write(key: dict[str, Any], choice: BackendChoice) -> None:
-    path = _file(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"key": key, "backend": choice.backend, "shape": list(choice.shape),
-                                            "seconds": choice.seconds, "source": choice.source}, indent=1))
-    except OSError:
-        pass  # not kept: the next use measures again
+    write_keyed(cache_folder(), key, {"backend": choice.backend, "shape": list(choice.shape),
+                                      "seconds": choice.seconds, "source": choice.source})
 
 
 __all__ = ["BackendChoice", "CHOICES", "DEFAULT_SIZE", "ENV", "MARGIN", "MAX_PIXELS", "ROUNDS", "TOLERANCE", "Workload",

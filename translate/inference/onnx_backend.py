@@ -19,13 +19,13 @@ Needs the ``onnx`` extra (``pip install "translate-i2i[onnx]"``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import TranslateError
+from ..utils.cache import cache_folder
 from ..utils.hashing import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +39,7 @@ NAME_KEY = "translate.generator"
 
 def onnx_cache_folder() -> Path:
     """``~/.cache/translate/onnx`` (``$XDG_CACHE_HOME/translate/onnx`` when that is set)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "translate" / "onnx"
+    return cache_folder("onnx")
 
 
 def _metadata(path: Path) -> dict[str, str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelFileError, TranslateError
+from ..utils.cache import cache_folder
 from ..utils.hashing import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,7 +136,7 @@ def statistics_file(spec: str, option: str) -> Path:
 
 def user_cache_folder() -> Path:
     """``~/.cache/translate/weights`` (``$XDG_CACHE_HOME/translate/weights`` when that is set)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "translate" / "weights"
+    return cache_folder("weights")
 
 
 def _from_url(url: str, *, what: str, option: str) -> Path:
